@@ -1,0 +1,49 @@
+/**
+ * `npm run bench [-- name ...] [--quick]`: runs the benchmarks side by side and prints each
+ * one's figures and verdict. Exit status 1 when a benchmark misses its target.
+ * Results are also written to bench/results/latest.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { healthzBench } from './healthz';
+import type { BenchResult } from './support';
+
+const quick = process.argv.includes('--quick');
+const benches: Record<string, () => Promise<BenchResult>> = {
+  healthz: () => healthzBench(quick ? { rounds: 1, seconds: 2 } : { rounds: 5, seconds: 5 }),
+};
+
+async function main() {
+  const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  for (const name of names) {
+    if (!(name in benches))
+      throw new Error(`unknown benchmark "${name}"; have: ${Object.keys(benches).join(', ')}`);
+  }
+  const results: BenchResult[] = [];
+  for (const name of names.length > 0 ? names : Object.keys(benches)) {
+    console.log(`\n=== bench: ${name}`);
+    const result = await benches[name]!();
+    console.log(result.report);
+    console.log(result.pass ? 'PASS' : 'MISSED TARGET');
+    results.push(result);
+  }
+  const out = path.join(__dirname, 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    path.join(out, 'latest.json'),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        results: results.map(({ name, pass, figures }) => ({ name, pass, figures })),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  process.exit(results.every((r) => r.pass) ? 0 : 1);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,30 @@
+// Test tiers, one jest project each. `npm test` (scripts/test.mjs) decides which tiers run,
+// by the system tools each needs (test/tiers.json).
+'use strict';
+const tiers = require('./test/tiers.json');
+
+const base = {
+  rootDir: __dirname,
+  testEnvironment: 'node',
+  transform: { '^.+\\.tsx?$': '<rootDir>/jest/esbuild-transform.cjs' },
+  moduleFileExtensions: ['ts', 'js', 'cjs', 'mjs', 'json'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/\\.reflex/'],
+};
+
+const suffixed = Object.keys(tiers).filter((name) => name !== 'unit');
+
+module.exports = {
+  projects: Object.keys(tiers).map((name) =>
+    name === 'unit'
+      ? {
+          ...base,
+          displayName: 'unit',
+          testMatch: ['<rootDir>/**/*.test.ts'],
+          testPathIgnorePatterns: [
+            ...base.testPathIgnorePatterns,
+            `\\.(${suffixed.join('|')})\\.test\\.ts$`,
+          ],
+        }
+      : { ...base, displayName: name, testMatch: [`<rootDir>/**/*.${name}.test.ts`] },
+  ),
+};

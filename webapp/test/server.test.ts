@@ -1,0 +1,89 @@
+import http from 'node:http';
+import path from 'node:path';
+import { configSchema } from '../src/config';
+import { spawnTs, waitForListening, WEBAPP_DIR } from './support/processes';
+
+const SERVER = path.join(WEBAPP_DIR, 'src/server.ts');
+const SLOW = path.join(WEBAPP_DIR, 'test/fixtures/slowInstance.ts');
+
+function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('configuration is validated at start-up', () => {
+  /** Keys that take any non-empty string, so have no invalid value to try. */
+  const unconstrained = ['HOST'];
+  const invalid: Record<string, string> = {
+    PORT: 'eighty',
+    REFLEX_LOG_LEVEL: 'loud',
+    REFLEX_SHUTDOWN_TIMEOUT_MS: '-5',
+    REFLEX_SHA: 'not-a-sha!',
+  };
+
+  it('has an invalid-value case for every constrained key of the schema', () => {
+    const constrained = Object.keys(configSchema.shape).filter((k) => !unconstrained.includes(k));
+    expect(Object.keys(invalid).sort()).toEqual(constrained.sort());
+  });
+
+  it.each(Object.entries(invalid))(
+    'an invalid %s stops the process, naming the key',
+    async (key, value) => {
+      const instance = spawnTs(SERVER, { PORT: '0', [key]: value });
+      expect(await instance.exited).toBe(78);
+      expect(instance.stderr()).toContain(`${key}:`);
+      expect(instance.logs.find((l) => l.msg === 'listening')).toBeUndefined();
+    },
+  );
+});
+
+describe('graceful shutdown', () => {
+  it('on SIGTERM a 2-second request in flight completes with 200, then the process exits 0', async () => {
+    const instance = spawnTs(SLOW, { PORT: '0', REFLEX_SHUTDOWN_TIMEOUT_MS: '10000' });
+    const port = await waitForListening(instance);
+
+    const inFlight = get(port, '/slow?ms=2000');
+    await new Promise((r) => setTimeout(r, 300));
+    instance.child.kill('SIGTERM');
+
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ slept: 2000 });
+    expect(await instance.exited).toBe(0);
+    expect(instance.logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['shutting down: draining in-flight requests', 'stopped']),
+    );
+  }, 20_000);
+
+  it('refuses new connections once draining has started', async () => {
+    const instance = spawnTs(SLOW, { PORT: '0' });
+    const port = await waitForListening(instance);
+    const inFlight = get(port, '/slow?ms=1500');
+    await new Promise((r) => setTimeout(r, 200));
+    instance.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    await expect(get(port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
+    expect((await inFlight).status).toBe(200);
+    expect(await instance.exited).toBe(0);
+  }, 20_000);
+
+  it('cuts requests that outlive the drain bound and still exits 0', async () => {
+    const instance = spawnTs(SLOW, { PORT: '0', REFLEX_SHUTDOWN_TIMEOUT_MS: '500' });
+    const port = await waitForListening(instance);
+    const inFlight = get(port, '/slow?ms=10000');
+    await new Promise((r) => setTimeout(r, 200));
+    const killedAt = Date.now();
+    instance.child.kill('SIGTERM');
+    await expect(inFlight).rejects.toThrow(/socket hang up|ECONNRESET/);
+    expect(await instance.exited).toBe(0);
+    expect(Date.now() - killedAt).toBeLessThan(5000);
+    expect(instance.logs.find((l) => l.msg === 'stopped')).toMatchObject({ forced: true });
+  }, 20_000);
+});
