@@ -13,6 +13,14 @@ const base = {
 
 const suffixed = Object.keys(tiers).filter((name) => name !== 'unit');
 
+/** Per-tier additions: the browser tier builds the editor's UI once for all its files. */
+const extra = {
+  browser: {
+    globalSetup: '<rootDir>/jest/browserSetup.mjs',
+    globalTeardown: '<rootDir>/jest/browserTeardown.mjs',
+  },
+};
+
 module.exports = {
   projects: Object.keys(tiers).map((name) =>
     name === 'unit'
@@ -25,6 +33,11 @@ module.exports = {
             `\\.(${suffixed.join('|')})\\.test\\.ts$`,
           ],
         }
-      : { ...base, displayName: name, testMatch: [`<rootDir>/**/*.${name}.test.ts`] },
+      : {
+          ...base,
+          displayName: name,
+          testMatch: [`<rootDir>/**/*.${name}.test.ts`],
+          ...extra[name],
+        },
   ),
 };

@@ -12,6 +12,7 @@ import { Lifecycle } from './http/lifecycle';
 import { serve } from './http/serve';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics/registry';
+import { editorUi } from './routes/editorUi';
 
 /** Exit status for a configuration error (sysexits.h EX_CONFIG). */
 export const EXIT_CONFIG = 78;
@@ -55,6 +56,8 @@ export async function main(
     buildInfo,
     siteDir: path.resolve(__dirname, '..', 'site'),
     editor: editor?.api,
+    // Built next to the server bundle (dist/ui); from src/ the same folder is ../dist/ui.
+    editorUi: editor ? editorUi({ dir: path.resolve(__dirname, '..', 'dist', 'ui') }) : undefined,
   });
   hooks.extendApp?.(app);
   const running = await serve(app, {

@@ -1,0 +1,1187 @@
+/**
+ * The signed-in editor: file tree, tabs, Monaco, the review-and-save flow, the merge view for
+ * a conflicting save, the pipeline panel and recent commits.
+ *
+ * The rules a save goes through live on the server; this side keeps the user's text safe
+ * (drafts in the browser until a save lands), explains every refusal, and never retries a
+ * save on its own.
+ */
+import type { editor as MonacoEditor } from 'monaco-editor/editor/editor.api.js';
+import {
+  ApiError,
+  api,
+  type CommitSummary,
+  type EditorSettings,
+  type FileContent,
+  type SessionUser,
+} from './api';
+import { confirmDialog, isModalOpen, panelDialog, reviewDialog } from './dialogs';
+import { h, lockIcon, replaceChildren, srOnly } from './dom';
+import { firstLine, formatAgo, shortSha } from './format';
+import { saveFailureMessage, type ErrorBody, type Message } from './messages';
+import type { Monaco } from './monaco';
+import { Notices } from './notices';
+import { basename, languageFor, pageUrlFor } from './paths';
+import { PipelinePanel, type Followed } from './pipelinePanel';
+import { openReleases } from './releasesView';
+import { DraftStore, TabMemory, loadSettings, type StorageLike } from './storage';
+import { buildTree, filterFiles, initiallyOpen, type Folder, type TreeFile } from './tree';
+
+type Upstream = NonNullable<ErrorBody['upstream']>;
+
+interface Tab {
+  path: string;
+  model: MonacoEditor.ITextModel;
+  /** The commit this tab's edits are based on: sent as `baseCommit`. */
+  base: string;
+  /** The file's content at `base`: the text is dirty when it differs. */
+  original: string;
+  /** The commit the file was read at (a discard goes back to it). */
+  readAt: string;
+  editable: boolean;
+  reason: string | undefined;
+  dirty: boolean;
+  viewState: MonacoEditor.ICodeEditorViewState | null;
+  element: HTMLElement;
+  label: HTMLButtonElement;
+  draftTimer: number | undefined;
+  hasMarkers: boolean;
+  /** Set while a conflicting save waits for the user to merge. */
+  conflict: { upstream: Upstream; mine: string } | undefined;
+}
+
+export interface WorkbenchDeps {
+  monaco: Monaco;
+  user: SessionUser;
+  settings: EditorSettings;
+  storage: StorageLike;
+  /** The session is over (signed out, or expired): show the sign-in page with `notice`. */
+  onSignedOut: (notice?: string) => void;
+}
+
+const FILTER_LIMIT = 200;
+const DRAFT_DELAY_MS = 300;
+const REDIRECT_DELAY_MS = 1500;
+const MARKER_OWNER = 'reflex-save';
+
+export class Workbench {
+  readonly element: HTMLElement;
+  private readonly monaco: Monaco;
+  private readonly user: SessionUser;
+  private readonly settings: EditorSettings;
+  private readonly drafts: DraftStore;
+  private readonly signedOut: (notice?: string) => void;
+  private readonly tabMemory: TabMemory;
+  private readonly notices = new Notices();
+  private readonly pipeline: PipelinePanel;
+  private readonly editor: MonacoEditor.IStandaloneCodeEditor;
+  private diffEditor: MonacoEditor.IStandaloneDiffEditor | undefined;
+  private theirsModel: MonacoEditor.ITextModel | undefined;
+
+  private files = new Map<string, TreeFile>();
+  private head = '';
+  private tabs: Tab[] = [];
+  private active: Tab | undefined;
+  private busy = false;
+  private opening = new Set<string>();
+  private openFolders: Set<string> | undefined;
+  private storageWarned = false;
+  private redirectTimer: number | undefined;
+
+  // Elements that change.
+  private readonly headLabel = h('code', { class: 'head' });
+  private readonly filter = h('input', {
+    class: 'input filter',
+    attrs: {
+      id: 'file-filter',
+      type: 'search',
+      placeholder: 'Filter files',
+      'aria-label': 'Filter files',
+      autocomplete: 'off',
+      spellcheck: 'false',
+    },
+  });
+  private readonly treeHost = h('div', { class: 'tree', attrs: { 'aria-busy': 'true' } });
+  private readonly tabList = h('div', {
+    class: 'tabs',
+    attrs: { role: 'tablist', 'aria-label': 'Open files' },
+  });
+  private readonly filePath = h('span', { class: 'file-path' });
+  private readonly fileState = h('span', { class: 'file-state' });
+  private readonly discardButton = h('button', {
+    class: 'button',
+    text: 'Discard changes',
+    attrs: { type: 'button', hidden: true },
+  });
+  private readonly saveButton = h('button', {
+    class: 'button primary',
+    text: 'Review and save',
+    attrs: { type: 'button', disabled: true, 'aria-keyshortcuts': 'Control+S Meta+S' },
+  });
+  private readonly emptyState = h('div', { class: 'empty-state' });
+  private readonly editorHost = h('div', { class: 'editor-host', attrs: { hidden: true } });
+  private readonly mergeHost = h('div', { class: 'merge', attrs: { hidden: true } });
+  private readonly mergeEditorHost = h('div', { class: 'merge-editor' });
+  private readonly mergeTitle = h('p', { class: 'merge-title' });
+  private readonly cursorLabel = h('span', { class: 'cursor-position' });
+  private readonly languageLabel = h('span', { class: 'language' });
+  private readonly commitList = h('ol', { class: 'commit-list', attrs: { 'aria-busy': 'true' } });
+
+  private readonly onKeyDown = (event: KeyboardEvent) => this.keyDown(event);
+  private readonly onPageHide = () => this.flushDrafts();
+
+  constructor(deps: WorkbenchDeps) {
+    this.monaco = deps.monaco;
+    this.user = deps.user;
+    this.settings = deps.settings;
+    this.drafts = new DraftStore(deps.storage, deps.user.username);
+    this.tabMemory = new TabMemory(deps.storage, deps.user.username);
+    this.signedOut = deps.onSignedOut;
+    this.pipeline = new PipelinePanel(loadSettings(deps.storage), deps.storage, (followed) =>
+      this.live(followed),
+    );
+    this.element = this.layout();
+    this.editor = this.monaco.editor.create(this.editorHost, {
+      automaticLayout: true,
+      theme: prefersDark() ? 'vs-dark' : 'vs',
+      minimap: { enabled: false },
+      fontSize: 14,
+      scrollBeyondLastLine: false,
+      renderWhitespace: 'selection',
+      ariaLabel: 'File editor',
+      model: null,
+    });
+    this.editor.onDidChangeCursorPosition((e) => {
+      this.cursorLabel.textContent = `Ln ${e.position.lineNumber}, Col ${e.position.column}`;
+    });
+    this.renderEmptyState();
+  }
+
+  /** Loads the tree, recent commits and the tabs open before; connects the pipeline. */
+  async start(): Promise<void> {
+    window.addEventListener('keydown', this.onKeyDown, true);
+    window.addEventListener('pagehide', this.onPageHide);
+    this.pipeline.connect();
+    void this.refreshCommits();
+    await this.refreshTree();
+    const remembered = this.tabMemory.load();
+    for (const path of remembered.paths) {
+      if (this.files.has(path)) await this.openFile(path, { activate: false });
+    }
+    const toActivate =
+      this.tabs.find((t) => t.path === remembered.active) ?? this.tabs[this.tabs.length - 1];
+    if (toActivate) this.activate(toActivate, { focus: false });
+  }
+
+  dispose(): void {
+    this.flushDrafts();
+    window.removeEventListener('keydown', this.onKeyDown, true);
+    window.removeEventListener('pagehide', this.onPageHide);
+    if (this.redirectTimer !== undefined) window.clearTimeout(this.redirectTimer);
+    this.pipeline.dispose();
+    this.diffEditor?.dispose();
+    this.theirsModel?.dispose();
+    this.editor.dispose();
+    for (const tab of this.tabs) tab.model.dispose();
+    this.tabs = [];
+  }
+
+  // ---- layout -------------------------------------------------------------------------------
+
+  private layout(): HTMLElement {
+    const releases = h('button', {
+      class: 'button',
+      text: 'Releases',
+      attrs: { type: 'button' },
+      on: { click: () => void this.showReleases() },
+    });
+    const signOut = h('button', {
+      class: 'button',
+      text: 'Sign out',
+      attrs: { type: 'button' },
+      on: { click: () => void this.signOut() },
+    });
+    const header = h(
+      'header',
+      { class: 'topbar' },
+      h('a', { class: 'skip-link', text: 'Skip to the editor', attrs: { href: '#editor-main' } }),
+      h('span', { class: 'brand', text: 'Reflex' }),
+      h(
+        'span',
+        { class: 'repo' },
+        h('span', { text: this.settings.branch }),
+        ' @ ',
+        this.headLabel,
+      ),
+      h('span', { class: 'spacer' }),
+      releases,
+      h(
+        'span',
+        { class: 'user' },
+        h('span', { class: 'user-name', text: this.user.name || this.user.username }),
+        h('span', {
+          class: `badge role-${this.user.role}`,
+          text: this.user.role,
+          attrs: { 'data-role': this.user.role },
+        }),
+      ),
+      signOut,
+    );
+    const banner =
+      this.user.role === 'viewer'
+        ? h('p', {
+            class: 'banner',
+            attrs: { role: 'note' },
+            text: 'You are signed in as a viewer: you can read files, the pipeline and the releases, but not change them.',
+          })
+        : null;
+
+    this.filter.addEventListener('input', () => this.renderTree());
+    this.filter.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && this.filter.value !== '') {
+        this.filter.value = '';
+        this.renderTree();
+      }
+    });
+    const sidebar = h(
+      'nav',
+      { class: 'sidebar', attrs: { 'aria-label': 'Files' } },
+      h('div', { class: 'sidebar-head' }, h('h2', { text: 'Files' }), this.filter),
+      this.treeHost,
+    );
+
+    this.saveButton.addEventListener('click', () => void this.save());
+    this.discardButton.addEventListener('click', () => void this.discard());
+    this.tabList.addEventListener('keydown', (event) => this.tabKeys(event));
+    const shortcuts = h('button', {
+      class: 'link-button',
+      text: 'Keyboard shortcuts',
+      attrs: { type: 'button' },
+      on: { click: () => void showShortcuts() },
+    });
+    const main = h(
+      'main',
+      { class: 'editor-area', attrs: { id: 'editor-main', tabindex: -1, 'aria-label': 'Editor' } },
+      this.tabList,
+      h(
+        'div',
+        { class: 'file-bar' },
+        this.filePath,
+        this.fileState,
+        h('span', { class: 'spacer' }),
+        this.discardButton,
+        this.saveButton,
+      ),
+      h(
+        'div',
+        { class: 'editor-stack' },
+        this.emptyState,
+        this.editorHost,
+        this.mergeView(),
+        this.notices.element,
+      ),
+      h(
+        'div',
+        { class: 'statusbar' },
+        this.cursorLabel,
+        this.languageLabel,
+        h('span', { class: 'spacer' }),
+        shortcuts,
+      ),
+    );
+    const side = h(
+      'aside',
+      { class: 'side', attrs: { 'aria-label': 'Pipeline and history' } },
+      this.pipeline.element,
+      h(
+        'section',
+        { class: 'panel commits', attrs: { 'aria-labelledby': 'commits-heading' } },
+        h(
+          'div',
+          { class: 'panel-head' },
+          h('h2', { text: 'Recent commits', attrs: { id: 'commits-heading' } }),
+        ),
+        this.commitList,
+      ),
+    );
+    return h(
+      'div',
+      { class: 'workbench' },
+      header,
+      banner,
+      h('div', { class: 'layout' }, sidebar, main, side),
+    );
+  }
+
+  private mergeView(): HTMLElement {
+    const button = (text: string, cls: string, run: () => void) =>
+      h('button', { class: `button ${cls}`, text, attrs: { type: 'button' }, on: { click: run } });
+    this.mergeHost.append(
+      h(
+        'div',
+        { class: 'merge-head' },
+        this.mergeTitle,
+        h(
+          'p',
+          { class: 'muted' },
+          'Left: the branch now (theirs, read-only). Right: your version — take theirs, keep yours, or edit it until it is right, then save it on the new base.',
+        ),
+        h(
+          'div',
+          { class: 'merge-actions' },
+          button('Take theirs', '', () => this.mergeTake('theirs')),
+          button('Keep mine', '', () => this.mergeTake('mine')),
+          h('span', { class: 'spacer' }),
+          button('Back to the editor', '', () => this.closeMerge()),
+          button('Save on the new base', 'primary', () => void this.saveMerged()),
+        ),
+        h(
+          'div',
+          { class: 'merge-labels', attrs: { 'aria-hidden': 'true' } },
+          h('span', { class: 'merge-label-theirs' }),
+          h('span', { class: 'merge-label-mine', text: 'Yours' }),
+        ),
+      ),
+      this.mergeEditorHost,
+    );
+    return this.mergeHost;
+  }
+
+  private renderEmptyState(): void {
+    const editable = this.settings.editable.join(', ');
+    replaceChildren(
+      this.emptyState,
+      h('h2', { text: 'No file open' }),
+      h('p', { text: 'Choose a file from the list on the left.' }),
+      this.user.role === 'editor'
+        ? h('p', {
+            class: 'muted',
+            text: `Files you can change: ${editable}. Others are read-only (marked with a lock).`,
+          })
+        : null,
+    );
+  }
+
+  // ---- tree ---------------------------------------------------------------------------------
+
+  private async refreshTree(): Promise<void> {
+    try {
+      const listing = await api.tree();
+      this.files = new Map(listing.files.map((f) => [f.path, f]));
+      this.head = listing.commit;
+      this.headLabel.textContent = shortSha(listing.commit);
+      this.headLabel.title = listing.commit;
+      this.renderTree();
+      this.treeHost.setAttribute('aria-busy', 'false');
+    } catch (err) {
+      this.failure(err, 'load the file list');
+      if (this.files.size === 0) {
+        replaceChildren(
+          this.treeHost,
+          h('p', { class: 'muted', text: 'The file list could not be loaded.' }),
+          h('button', {
+            class: 'button small',
+            text: 'Try again',
+            attrs: { type: 'button' },
+            on: { click: () => void this.refreshTree() },
+          }),
+        );
+      }
+    }
+  }
+
+  private renderTree(): void {
+    const files = [...this.files.values()];
+    const drafted = new Set(this.drafts.all().map((d) => d.path));
+    const query = this.filter.value.trim();
+    if (query) {
+      const { matches, total } = filterFiles(files, query, FILTER_LIMIT);
+      replaceChildren(
+        this.treeHost,
+        matches.length === 0
+          ? h('p', { class: 'muted', text: 'No file matches.' })
+          : h(
+              'ul',
+              { class: 'tree-list flat' },
+              ...matches.map((f) => h('li', {}, this.fileButton(f, drafted, true))),
+            ),
+        total > matches.length
+          ? h('p', { class: 'muted', text: `${total - matches.length} more; type more to narrow.` })
+          : null,
+      );
+      return;
+    }
+    const root = buildTree(files);
+    this.openFolders ??= initiallyOpen(root);
+    replaceChildren(
+      this.treeHost,
+      files.length === 0
+        ? h('p', { class: 'muted', text: 'The repository is empty.' })
+        : this.folderList(root, drafted),
+    );
+  }
+
+  private folderList(folder: Folder, drafted: Set<string>): HTMLUListElement {
+    const list = h('ul', { class: 'tree-list' });
+    for (const child of folder.folders) {
+      const details = h(
+        'details',
+        { attrs: { 'data-folder': child.path } },
+        h('summary', { class: child.hasEditable ? 'folder' : 'folder readonly', text: child.name }),
+      );
+      let rendered = false;
+      const fill = () => {
+        if (rendered) return;
+        rendered = true;
+        details.append(this.folderList(child, drafted));
+      };
+      if (this.openFolders?.has(child.path)) {
+        details.open = true;
+        fill();
+      }
+      details.addEventListener('toggle', () => {
+        if (details.open) {
+          fill();
+          this.openFolders?.add(child.path);
+        } else {
+          this.openFolders?.delete(child.path);
+        }
+      });
+      list.append(h('li', {}, details));
+    }
+    for (const file of folder.files)
+      list.append(h('li', {}, this.fileButton(file, drafted, false)));
+    return list;
+  }
+
+  private fileButton(file: TreeFile, drafted: Set<string>, fullPath: boolean): HTMLButtonElement {
+    const readOnly = !file.editable;
+    const button = h(
+      'button',
+      {
+        class: readOnly ? 'file readonly' : 'file',
+        attrs: {
+          type: 'button',
+          'data-path': file.path,
+          title: readOnly
+            ? `${file.path} — read-only: ${file.reason ?? 'outside the editable scope'}`
+            : file.path,
+          'aria-current': this.active?.path === file.path ? 'true' : undefined,
+        },
+        on: { click: () => void this.openFile(file.path) },
+      },
+      h('span', { class: 'file-name', text: fullPath ? file.path : basename(file.path) }),
+      readOnly
+        ? h(
+            'span',
+            { class: 'lock-marker', attrs: { title: file.reason ?? 'read-only' } },
+            lockIcon(),
+            srOnly(`read-only: ${file.reason ?? 'outside the editable scope'}`),
+          )
+        : null,
+      drafted.has(file.path)
+        ? h(
+            'span',
+            { class: 'draft-marker', attrs: { title: 'Unsaved changes in this browser' } },
+            '●',
+            srOnly('unsaved changes'),
+          )
+        : null,
+    );
+    return button;
+  }
+
+  private markCurrentInTree(): void {
+    for (const el of this.treeHost.querySelectorAll('button.file[aria-current]'))
+      el.removeAttribute('aria-current');
+    if (!this.active) return;
+    for (const el of this.treeHost.querySelectorAll<HTMLButtonElement>('button.file')) {
+      if (el.dataset.path === this.active.path) el.setAttribute('aria-current', 'true');
+    }
+  }
+
+  // ---- tabs ---------------------------------------------------------------------------------
+
+  async openFile(path: string, options: { activate?: boolean } = {}): Promise<void> {
+    const activate = options.activate ?? true;
+    const existing = this.tabs.find((t) => t.path === path);
+    if (existing) {
+      if (activate) this.activate(existing);
+      return;
+    }
+    if (this.opening.has(path)) return;
+    this.opening.add(path);
+    let file: FileContent;
+    try {
+      file = await api.read(path);
+    } catch (err) {
+      this.openFailure(err, path);
+      return;
+    } finally {
+      this.opening.delete(path);
+    }
+    const entry = this.files.get(path);
+    const viewer = this.user.role !== 'editor';
+    const editable = !viewer && (entry?.editable ?? false);
+    const reason = viewer
+      ? 'you are signed in as a viewer'
+      : editable
+        ? undefined
+        : (entry?.reason ?? 'outside the editable scope');
+
+    let base = file.commit;
+    let content = file.content;
+    const draft = this.drafts.get(path);
+    let restored = false;
+    if (draft && editable) {
+      if (draft.content === file.content) {
+        this.drafts.remove(path);
+      } else {
+        base = draft.base;
+        content = draft.content;
+        restored = true;
+      }
+    }
+    const model = this.monaco.editor.createModel(
+      content,
+      languageFor(path),
+      this.monaco.Uri.from({ scheme: 'file', path: `/${path}` }),
+    );
+    const label = h('button', {
+      class: 'tab-label',
+      attrs: { type: 'button', role: 'tab', title: path, 'aria-selected': 'false', tabindex: -1 },
+    });
+    const close = h('button', {
+      class: 'tab-close',
+      text: '×',
+      attrs: { type: 'button', 'aria-label': `Close ${basename(path)}`, title: 'Close' },
+    });
+    const element = h('div', { class: 'tab', attrs: { 'data-path': path } }, label, close);
+    const tab: Tab = {
+      path,
+      model,
+      base,
+      original: file.content,
+      readAt: file.commit,
+      editable,
+      reason,
+      dirty: content !== file.content,
+      viewState: null,
+      element,
+      label,
+      draftTimer: undefined,
+      hasMarkers: false,
+      conflict: undefined,
+    };
+    label.addEventListener('click', () => this.activate(tab));
+    label.addEventListener('auxclick', (event) => {
+      if (event.button === 1) this.closeTab(tab);
+    });
+    close.addEventListener('click', () => this.closeTab(tab));
+    model.onDidChangeContent(() => this.edited(tab));
+    this.tabs.push(tab);
+    this.tabList.append(element);
+    this.renderTab(tab);
+    if (activate) this.activate(tab);
+    this.rememberTabs();
+    if (restored && draft) {
+      this.notices.show(
+        {
+          kind: 'info',
+          title: `Restored your unsaved changes to ${path}.`,
+          detail: `Kept in this browser ${formatAgo(draft.savedAt)}, based on ${shortSha(draft.base)}.`,
+        },
+        [{ label: 'Discard them', run: () => void this.discard(tab, false) }],
+      );
+    }
+  }
+
+  private openFailure(err: unknown, path: string): void {
+    if (!(err instanceof ApiError)) throw err;
+    if (err.status === 401) return this.sessionEnded();
+    const why: Record<number, string> = {
+      404: 'it is not on the branch any more',
+      413: `it is larger than the editor's limit`,
+      415: 'it is not a text file (binary, or a link)',
+    };
+    this.notices.show({
+      kind: 'error',
+      title: `Could not open ${path}: ${why[err.status] ?? err.message}.`,
+      ...(err.status === 413 ? { detail: err.message } : {}),
+    });
+  }
+
+  private activate(tab: Tab, options: { focus?: boolean } = {}): void {
+    if (this.active && this.active !== tab) {
+      this.active.viewState = this.editor.saveViewState();
+    }
+    const previous = this.active;
+    this.active = tab;
+    if (previous !== tab) {
+      this.editor.setModel(tab.model);
+      if (tab.viewState) this.editor.restoreViewState(tab.viewState);
+    }
+    this.editor.updateOptions({
+      readOnly: !tab.editable,
+      readOnlyMessage: { value: `${tab.path} is read-only: ${tab.reason ?? ''}` },
+      ariaLabel: `Editor for ${tab.path}${tab.editable ? '' : ' (read-only)'}`,
+    });
+    for (const t of this.tabs) this.renderTab(t);
+    this.emptyState.hidden = true;
+    this.showConflictOrEditor();
+    this.updateFileBar();
+    this.languageLabel.textContent = tab.model.getLanguageId();
+    const position = this.editor.getPosition();
+    this.cursorLabel.textContent = position
+      ? `Ln ${position.lineNumber}, Col ${position.column}`
+      : '';
+    this.markCurrentInTree();
+    this.rememberTabs();
+    if (options.focus !== false && !tab.conflict) this.editor.focus();
+  }
+
+  private closeTab(tab: Tab): void {
+    this.writeDraft(tab);
+    const index = this.tabs.indexOf(tab);
+    this.tabs.splice(index, 1);
+    tab.element.remove();
+    if (this.active === tab) {
+      this.active = undefined;
+      this.editor.setModel(null);
+      const next = this.tabs[Math.min(index, this.tabs.length - 1)];
+      if (next) {
+        this.activate(next);
+      } else {
+        this.editorHost.hidden = true;
+        this.mergeHost.hidden = true;
+        this.emptyState.hidden = false;
+        this.updateFileBar();
+        this.cursorLabel.textContent = '';
+        this.languageLabel.textContent = '';
+        this.markCurrentInTree();
+      }
+    }
+    tab.model.dispose();
+    this.rememberTabs();
+    this.renderTree();
+  }
+
+  private renderTab(tab: Tab): void {
+    const selected = tab === this.active;
+    tab.element.classList.toggle('active', selected);
+    tab.element.classList.toggle('dirty', tab.dirty);
+    tab.element.classList.toggle('readonly', !tab.editable);
+    tab.label.setAttribute('aria-selected', String(selected));
+    tab.label.tabIndex = selected ? 0 : -1;
+    replaceChildren(
+      tab.label,
+      h('span', { class: 'tab-name', text: basename(tab.path) }),
+      tab.editable ? null : h('span', { class: 'tab-lock' }, lockIcon()),
+      tab.dirty
+        ? h(
+            'span',
+            { class: 'dirty-marker', attrs: { title: 'Unsaved changes' } },
+            '●',
+            srOnly('(unsaved changes)'),
+          )
+        : null,
+    );
+  }
+
+  /** Arrow keys move between tabs (the ARIA tabs pattern); Delete closes one. */
+  private tabKeys(event: KeyboardEvent): void {
+    const current = this.tabs.findIndex((t) => t.label === document.activeElement);
+    if (current === -1) return;
+    let next: number | undefined;
+    if (event.key === 'ArrowRight') next = (current + 1) % this.tabs.length;
+    else if (event.key === 'ArrowLeft') next = (current - 1 + this.tabs.length) % this.tabs.length;
+    else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = this.tabs.length - 1;
+    else if (event.key === 'Delete') {
+      event.preventDefault();
+      this.closeTab(this.tabs[current]!);
+      this.active?.label.focus();
+      return;
+    }
+    if (next === undefined) return;
+    event.preventDefault();
+    const tab = this.tabs[next]!;
+    this.activate(tab, { focus: false });
+    tab.label.focus();
+  }
+
+  private rememberTabs(): void {
+    this.tabMemory.save({ paths: this.tabs.map((t) => t.path), active: this.active?.path });
+  }
+
+  private updateFileBar(): void {
+    const tab = this.active;
+    this.filePath.textContent = tab?.path ?? '';
+    const state: (Node | string)[] = [];
+    if (tab && !tab.editable) {
+      state.push(lockIcon(), ` Read-only: ${tab.reason ?? ''}`);
+    } else if (tab?.conflict) {
+      state.push('Changed on the branch: merge needed');
+    } else if (tab?.dirty) {
+      state.push('Unsaved changes');
+    } else if (tab) {
+      state.push(`Saved · ${shortSha(tab.base)}`);
+    }
+    replaceChildren(this.fileState, ...state);
+    this.fileState.dataset.state = !tab
+      ? 'none'
+      : !tab.editable
+        ? 'readonly'
+        : tab.conflict
+          ? 'conflict'
+          : tab.dirty
+            ? 'dirty'
+            : 'saved';
+    const canSave = !!tab && tab.editable && tab.dirty && !tab.conflict && !this.busy;
+    this.saveButton.disabled = !canSave;
+    this.saveButton.hidden = !!tab && !tab.editable;
+    this.discardButton.hidden = !(tab && tab.editable && tab.dirty && !tab.conflict);
+  }
+
+  // ---- editing and drafts -------------------------------------------------------------------
+
+  private edited(tab: Tab): void {
+    if (tab.hasMarkers) {
+      this.monaco.editor.setModelMarkers(tab.model, MARKER_OWNER, []);
+      tab.hasMarkers = false;
+    }
+    const dirty = tab.model.getValue() !== tab.original;
+    if (dirty !== tab.dirty) {
+      tab.dirty = dirty;
+      this.renderTab(tab);
+      if (tab === this.active) this.updateFileBar();
+    }
+    if (tab.draftTimer !== undefined) window.clearTimeout(tab.draftTimer);
+    tab.draftTimer = window.setTimeout(() => this.writeDraft(tab), DRAFT_DELAY_MS);
+  }
+
+  private writeDraft(tab: Tab): void {
+    if (tab.draftTimer !== undefined) window.clearTimeout(tab.draftTimer);
+    tab.draftTimer = undefined;
+    if (!tab.editable || tab.model.isDisposed()) return;
+    const hadDraft = this.drafts.get(tab.path) !== undefined;
+    if (tab.dirty) {
+      const kept = this.drafts.put(tab.path, tab.base, tab.model.getValue());
+      if (!kept && !this.storageWarned) {
+        this.storageWarned = true;
+        this.notices.show({
+          kind: 'warning',
+          title: 'This browser is not keeping a copy of your unsaved changes.',
+          detail: 'Its storage is full or switched off. Save soon.',
+        });
+      }
+      if (!hadDraft) this.renderTree();
+    } else if (hadDraft) {
+      this.drafts.remove(tab.path);
+      this.renderTree();
+    }
+  }
+
+  private flushDrafts(): void {
+    for (const tab of this.tabs) if (tab.draftTimer !== undefined) this.writeDraft(tab);
+  }
+
+  private async discard(tab = this.active, ask = true): Promise<void> {
+    if (!tab || !tab.editable) return;
+    if (ask) {
+      const ok = await confirmDialog({
+        title: `Discard your changes to ${tab.path}?`,
+        body: ['The file goes back to its version on the branch. This cannot be undone.'],
+        confirmLabel: 'Discard changes',
+        danger: true,
+      });
+      if (!ok) return;
+    }
+    const fresh = await api.read(tab.path).catch((err: unknown) => {
+      this.failure(err, `reload ${tab.path}`);
+      return undefined;
+    });
+    tab.conflict = undefined;
+    tab.base = fresh?.commit ?? tab.readAt;
+    tab.original = fresh?.content ?? tab.original;
+    tab.readAt = tab.base;
+    tab.model.setValue(tab.original);
+    this.drafts.remove(tab.path);
+    tab.dirty = false;
+    this.renderTab(tab);
+    if (tab === this.active) {
+      this.showConflictOrEditor();
+      this.updateFileBar();
+    }
+    this.renderTree();
+  }
+
+  // ---- saving -------------------------------------------------------------------------------
+
+  private keyDown(event: KeyboardEvent): void {
+    if (!(event.ctrlKey || event.metaKey) || event.altKey || event.key.toLowerCase() !== 's')
+      return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (isModalOpen()) return;
+    if (this.active?.conflict) void this.saveMerged();
+    else void this.save();
+  }
+
+  /** Review the diff, then commit and push: the whole save flow for the active tab. */
+  async save(): Promise<void> {
+    const tab = this.active;
+    if (!tab || this.busy) return;
+    if (!tab.editable) {
+      this.notices.show({ kind: 'info', title: `${tab.path} is read-only: ${tab.reason ?? ''}.` });
+      return;
+    }
+    const content = tab.model.getValue();
+    if (!tab.dirty) {
+      this.notices.show({ kind: 'info', title: 'No changes to save.' });
+      return;
+    }
+    this.setBusy(true);
+    try {
+      const diff = await api.diff(tab.path, content, tab.base);
+      if (!diff.diff.includes('\n@@')) {
+        // The branch already has exactly this text (someone made the same change).
+        tab.original = content;
+        tab.base = diff.commit;
+        tab.dirty = false;
+        this.drafts.remove(tab.path);
+        this.renderTab(tab);
+        this.updateFileBar();
+        this.notices.show({
+          kind: 'info',
+          title: `The branch already has this version of ${tab.path}.`,
+        });
+        return;
+      }
+      const defaultMessage = `Update ${tab.path}`;
+      const review = await reviewDialog({
+        path: tab.path,
+        diff,
+        defaultMessage,
+        branch: this.settings.branch,
+      });
+      if (!review) {
+        this.editor.focus();
+        return;
+      }
+      this.setBusy(true, 'Saving…');
+      this.notices.show({ kind: 'info', title: `Committing ${tab.path}…` });
+      const result = await api.save(tab.path, content, tab.base, review.message || undefined);
+      this.saved(tab, content, result.commit, review.message || defaultMessage);
+    } catch (err) {
+      this.saveFailed(tab, content, err);
+    } finally {
+      this.setBusy(false);
+    }
+  }
+
+  private saved(tab: Tab, content: string, commit: string, message: string): void {
+    const unchanged = commit === tab.base;
+    tab.base = commit;
+    tab.readAt = commit;
+    tab.original = content;
+    tab.conflict = undefined;
+    tab.dirty = tab.model.getValue() !== content;
+    this.writeDraft(tab);
+    this.renderTab(tab);
+    if (tab === this.active) {
+      this.showConflictOrEditor();
+      this.updateFileBar();
+      this.editor.focus();
+    }
+    if (unchanged) {
+      this.notices.show({
+        kind: 'info',
+        title: 'Nothing to commit: the branch already had this text.',
+      });
+      return;
+    }
+    this.notices.show({
+      kind: 'success',
+      title: `Committed ${shortSha(commit)} to ${this.settings.branch}.`,
+      detail: firstLine(message),
+    });
+    this.committed({ sha: commit, title: message, target: pageUrlFor(tab.path) });
+  }
+
+  private saveFailed(tab: Tab, content: string, err: unknown): void {
+    if (!(err instanceof ApiError)) {
+      this.notices.show({ kind: 'error', title: `Not saved: ${String(err)}` });
+      return;
+    }
+    if (err.status === 401) return this.sessionEnded();
+    if (err.status === 409 && err.body.upstream) {
+      this.openMerge(tab, err.body.upstream, content);
+      void this.refreshTree();
+      void this.refreshCommits();
+    }
+    const message = saveFailureMessage(err, {
+      path: tab.path,
+      maxFileBytes: this.settings.maxFileBytes,
+    });
+    this.notices.show(message);
+    if (message.position) this.showProblemAt(tab, message, message.position);
+  }
+
+  private showProblemAt(tab: Tab, message: Message, at: { line: number; column: number }): void {
+    const line = Math.min(Math.max(1, at.line), tab.model.getLineCount());
+    const column = Math.min(Math.max(1, at.column), tab.model.getLineMaxColumn(line));
+    this.monaco.editor.setModelMarkers(tab.model, MARKER_OWNER, [
+      {
+        severity: this.monaco.MarkerSeverity.Error,
+        message: message.title,
+        startLineNumber: line,
+        startColumn: column,
+        endLineNumber: line,
+        endColumn: Math.max(column + 1, tab.model.getLineMaxColumn(line)),
+      },
+    ]);
+    tab.hasMarkers = true;
+    if (tab === this.active) {
+      this.editor.setPosition({ lineNumber: line, column });
+      this.editor.revealPositionInCenter({ lineNumber: line, column });
+      this.editor.focus();
+    }
+  }
+
+  private setBusy(busy: boolean, label = 'Reviewing…'): void {
+    this.busy = busy;
+    this.saveButton.textContent = busy ? label : 'Review and save';
+    this.updateFileBar();
+  }
+
+  // ---- merge view (409) -----------------------------------------------------------------------
+
+  private openMerge(tab: Tab, upstream: Upstream, mine: string): void {
+    tab.conflict = { upstream, mine };
+    this.renderTab(tab);
+    if (tab === this.active) {
+      this.showConflictOrEditor();
+      this.updateFileBar();
+    }
+  }
+
+  private showConflictOrEditor(): void {
+    const tab = this.active;
+    const conflict = tab?.conflict;
+    this.editorHost.hidden = !tab || !!conflict;
+    this.mergeHost.hidden = !conflict;
+    if (!tab || !conflict) return;
+    const theirs = conflict.upstream.content ?? '';
+    this.theirsModel?.dispose();
+    this.theirsModel = this.monaco.editor.createModel(theirs, tab.model.getLanguageId());
+    if (!this.diffEditor) {
+      this.diffEditor = this.monaco.editor.createDiffEditor(this.mergeEditorHost, {
+        automaticLayout: true,
+        theme: prefersDark() ? 'vs-dark' : 'vs',
+        originalEditable: false,
+        renderSideBySide: true,
+        useInlineViewWhenSpaceIsLimited: false,
+        ignoreTrimWhitespace: false,
+        renderOverviewRuler: true,
+        minimap: { enabled: false },
+        fontSize: 14,
+        originalAriaLabel: 'Their version on the branch (read-only)',
+        modifiedAriaLabel: 'Your version (editable)',
+      });
+    }
+    this.diffEditor.setModel({ original: this.theirsModel, modified: tab.model });
+    const deleted = conflict.upstream.content === null;
+    this.mergeTitle.textContent = deleted
+      ? `${tab.path} was deleted on ${this.settings.branch} (at ${shortSha(conflict.upstream.commit)}) while you edited it. Saving recreates it.`
+      : `${tab.path} changed on ${this.settings.branch} (now at ${shortSha(conflict.upstream.commit)}) while you edited it.`;
+    const theirsLabel = this.mergeHost.querySelector('.merge-label-theirs');
+    if (theirsLabel)
+      theirsLabel.textContent = `Theirs: ${this.settings.branch} at ${shortSha(conflict.upstream.commit)}`;
+    this.diffEditor.getModifiedEditor().focus();
+  }
+
+  private mergeTake(which: 'theirs' | 'mine'): void {
+    const tab = this.active;
+    if (!tab?.conflict) return;
+    const text = which === 'theirs' ? (tab.conflict.upstream.content ?? '') : tab.conflict.mine;
+    tab.model.pushEditOperations([], [{ range: tab.model.getFullModelRange(), text }], () => null);
+    this.diffEditor?.getModifiedEditor().focus();
+  }
+
+  private closeMerge(): void {
+    const tab = this.active;
+    if (!tab) return;
+    tab.conflict = undefined;
+    this.showConflictOrEditor();
+    this.updateFileBar();
+    this.renderTab(tab);
+    this.editor.focus();
+  }
+
+  /** Rebases the tab on the upstream commit it conflicted with, then runs the save flow. */
+  private async saveMerged(): Promise<void> {
+    const tab = this.active;
+    if (!tab?.conflict || this.busy) return;
+    const { upstream } = tab.conflict;
+    tab.base = upstream.commit;
+    tab.readAt = upstream.commit;
+    tab.original = upstream.content ?? '';
+    tab.conflict = undefined;
+    tab.dirty = tab.model.getValue() !== tab.original;
+    this.writeDraft(tab);
+    this.renderTab(tab);
+    this.showConflictOrEditor();
+    this.updateFileBar();
+    if (!tab.dirty) {
+      this.notices.show({
+        kind: 'info',
+        title: `Your version is now the same as theirs: nothing to save.`,
+      });
+      this.editor.focus();
+      return;
+    }
+    await this.save();
+  }
+
+  // ---- after a commit: tree, commits, pipeline, going live --------------------------------------
+
+  private committed(followed: Followed): void {
+    void this.refreshTree();
+    void this.refreshCommits();
+    this.pipeline.follow(followed);
+  }
+
+  private live(followed: Followed): void {
+    const go = () => {
+      this.flushDrafts();
+      window.location.assign(followed.target);
+    };
+    if (!this.pipeline.followsDeploys) {
+      this.notices.show({ kind: 'success', title: `${shortSha(followed.sha)} is live.` }, [
+        { label: 'Open the app', run: go },
+      ]);
+      return;
+    }
+    this.notices.show(
+      {
+        kind: 'success',
+        title: `${shortSha(followed.sha)} is live.`,
+        detail: `Taking you to ${followed.target}…`,
+      },
+      [
+        {
+          label: 'Stay here',
+          run: () => {
+            if (this.redirectTimer !== undefined) window.clearTimeout(this.redirectTimer);
+            this.redirectTimer = undefined;
+          },
+        },
+      ],
+    );
+    this.redirectTimer = window.setTimeout(go, REDIRECT_DELAY_MS);
+  }
+
+  private async refreshCommits(): Promise<void> {
+    try {
+      const { commits } = await api.commits(10);
+      replaceChildren(this.commitList, ...commits.map((c) => commitItem(c)));
+      if (commits.length === 0)
+        this.commitList.append(h('li', { class: 'muted', text: 'No commits yet.' }));
+    } catch (err) {
+      this.failure(err, 'load recent commits');
+    } finally {
+      this.commitList.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  private async showReleases(): Promise<void> {
+    await openReleases({
+      role: this.user.role,
+      branch: this.settings.branch,
+      onSignedOut: () => this.sessionEnded(),
+      onRolledBack: (release, commit) => {
+        this.notices.show({
+          kind: 'success',
+          title: `Rolling back to ${shortSha(release.sha)}: revert commit ${shortSha(commit)} is on ${this.settings.branch}.`,
+          detail: 'It goes through the pipeline like any save.',
+        });
+        this.committed({
+          sha: commit,
+          title: `Roll back to ${shortSha(release.sha)}`,
+          target: '/',
+        });
+      },
+    });
+  }
+
+  // ---- session ------------------------------------------------------------------------------
+
+  private async signOut(): Promise<void> {
+    this.flushDrafts();
+    await api.signOut().catch(() => undefined);
+    this.signedOut();
+  }
+
+  private sessionEnded(): void {
+    this.flushDrafts();
+    this.signedOut(
+      'Your session has ended. Sign in again; unsaved changes are kept in this browser.',
+    );
+  }
+
+  /** A failed call that is not a save: sign-in again on 401, else say what failed. */
+  private failure(err: unknown, doing: string): void {
+    if (err instanceof ApiError && err.status === 401) return this.sessionEnded();
+    this.notices.show({
+      kind: 'error',
+      title: `Could not ${doing}: ${err instanceof Error ? err.message : String(err)}`,
+    });
+  }
+}
+
+function commitItem(commit: CommitSummary): HTMLLIElement {
+  return h(
+    'li',
+    { attrs: { 'data-sha': commit.sha } },
+    h('code', { text: shortSha(commit.sha), attrs: { title: commit.sha } }),
+    ' ',
+    h('span', { class: 'commit-message', text: firstLine(commit.message) }),
+    h(
+      'span',
+      { class: 'commit-meta' },
+      `${commit.author.name} · `,
+      h('time', { text: formatAgo(commit.date), attrs: { datetime: commit.date } }),
+    ),
+  );
+}
+
+function prefersDark(): boolean {
+  return window.matchMedia('(prefers-color-scheme: dark)').matches;
+}
+
+const SHORTCUTS: [string, string][] = [
+  ['Ctrl+S / ⌘+S', 'Review and save the open file'],
+  ['Ctrl+Enter / ⌘+Enter', 'Commit, in the review step'],
+  ['Escape', 'Close a dialog (cancels it)'],
+  ['← / → on the tabs', 'Move between open files; Delete closes one'],
+  ['F1', 'All editor commands'],
+  ['Ctrl+G', 'Go to line'],
+  ['Ctrl+F / Ctrl+H', 'Find / replace'],
+  ['Ctrl+M', 'Toggle whether Tab moves focus out of the editor (keyboard navigation)'],
+];
+
+function showShortcuts(): Promise<void> {
+  return panelDialog('shortcuts', 'Keyboard shortcuts', (body) => {
+    body.append(
+      h(
+        'dl',
+        { class: 'shortcut-list' },
+        ...SHORTCUTS.flatMap(([keys, what]) => [
+          h('dt', {}, h('kbd', { text: keys })),
+          h('dd', { text: what }),
+        ]),
+      ),
+    );
+  });
+}
