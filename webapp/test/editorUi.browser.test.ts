@@ -58,6 +58,26 @@ describe('the editor in Chromium', () => {
     return page;
   }
 
+  it('serves the built page with hashed, gzip-encoded, immutable assets and refuses framing', async () => {
+    const page = await fetch(`${site.baseUrl}/editor/`, { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-encoding')).toBe('gzip');
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    const html = await page.text();
+    expect(html).not.toMatch(/<script>|<script [^>]*>[^<]/);
+    const urls = [...html.matchAll(/(?:href|src|data-[a-z-]+)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(urls.length).toBeGreaterThanOrEqual(5);
+    for (const url of urls) {
+      expect(url).toMatch(/^\/editor\/assets\/[a-z.]+-[A-Z0-9]{8}\.(js|css)$/);
+      const asset = await fetch(site.baseUrl + url, { headers: { 'Accept-Encoding': 'gzip' } });
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('content-encoding')).toBe('gzip');
+      expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    }
+  });
+
   it('signs in, edits in Monaco, reviews the diff and saves: the commit lands on the origin and is shown', async () => {
     const page = await newPage();
     await signIn(page, site.baseUrl);
