@@ -17,17 +17,16 @@ import {
 } from './api';
 import { confirmDialog, isModalOpen, panelDialog, reviewDialog } from './dialogs';
 import { h, lockIcon, replaceChildren, srOnly } from './dom';
+import { FileTree } from './fileTree';
 import { firstLine, formatAgo, shortSha } from './format';
-import { saveFailureMessage, type ErrorBody, type Message } from './messages';
+import { MergeView, type Conflict, type Upstream } from './mergeView';
+import { saveFailureMessage, type Message } from './messages';
 import type { Monaco } from './monaco';
 import { Notices } from './notices';
 import { basename, languageFor, pageUrlFor } from './paths';
 import { PipelinePanel, type Followed } from './pipelinePanel';
 import { openReleases } from './releasesView';
 import { DraftStore, TabMemory, loadSettings, type StorageLike } from './storage';
-import { buildTree, filterFiles, initiallyOpen, type Folder, type TreeFile } from './tree';
-
-type Upstream = NonNullable<ErrorBody['upstream']>;
 
 interface Tab {
   path: string;
@@ -47,7 +46,7 @@ interface Tab {
   draftTimer: number | undefined;
   hasMarkers: boolean;
   /** Set while a conflicting save waits for the user to merge. */
-  conflict: { upstream: Upstream; mine: string } | undefined;
+  conflict: Conflict | undefined;
 }
 
 export interface WorkbenchDeps {
@@ -59,7 +58,6 @@ export interface WorkbenchDeps {
   onSignedOut: (notice?: string) => void;
 }
 
-const FILTER_LIMIT = 200;
 const DRAFT_DELAY_MS = 300;
 const REDIRECT_DELAY_MS = 1500;
 const MARKER_OWNER = 'reflex-save';
@@ -75,33 +73,18 @@ export class Workbench {
   private readonly notices = new Notices();
   private readonly pipeline: PipelinePanel;
   private readonly editor: MonacoEditor.IStandaloneCodeEditor;
-  private diffEditor: MonacoEditor.IStandaloneDiffEditor | undefined;
-  private theirsModel: MonacoEditor.ITextModel | undefined;
+  private readonly tree: FileTree;
+  private readonly merge: MergeView;
 
-  private files = new Map<string, TreeFile>();
-  private head = '';
   private tabs: Tab[] = [];
   private active: Tab | undefined;
   private busy = false;
   private opening = new Set<string>();
-  private openFolders: Set<string> | undefined;
   private storageWarned = false;
   private redirectTimer: number | undefined;
 
   // Elements that change.
   private readonly headLabel = h('code', { class: 'head' });
-  private readonly filter = h('input', {
-    class: 'input filter',
-    attrs: {
-      id: 'file-filter',
-      type: 'search',
-      placeholder: 'Filter files',
-      'aria-label': 'Filter files',
-      autocomplete: 'off',
-      spellcheck: 'false',
-    },
-  });
-  private readonly treeHost = h('div', { class: 'tree', attrs: { 'aria-busy': 'true' } });
   private readonly tabList = h('div', {
     class: 'tabs',
     attrs: { role: 'tablist', 'aria-label': 'Open files' },
@@ -120,9 +103,6 @@ export class Workbench {
   });
   private readonly emptyState = h('div', { class: 'empty-state' });
   private readonly editorHost = h('div', { class: 'editor-host', attrs: { hidden: true } });
-  private readonly mergeHost = h('div', { class: 'merge', attrs: { hidden: true } });
-  private readonly mergeEditorHost = h('div', { class: 'merge-editor' });
-  private readonly mergeTitle = h('p', { class: 'merge-title' });
   private readonly cursorLabel = h('span', { class: 'cursor-position' });
   private readonly languageLabel = h('span', { class: 'language' });
   private readonly commitList = h('ol', { class: 'commit-list', attrs: { 'aria-busy': 'true' } });
@@ -140,6 +120,16 @@ export class Workbench {
     this.pipeline = new PipelinePanel(loadSettings(deps.storage), deps.storage, (followed) =>
       this.live(followed),
     );
+    this.tree = new FileTree({
+      onOpen: (path) => void this.openFile(path),
+      drafted: () => new Set(this.drafts.all().map((d) => d.path)),
+    });
+    this.merge = new MergeView(this.monaco, {
+      branch: this.settings.branch,
+      dark: prefersDark(),
+      back: () => this.closeMerge(),
+      save: () => void this.saveMerged(),
+    });
     this.element = this.layout();
     this.editor = this.monaco.editor.create(this.editorHost, {
       automaticLayout: true,
@@ -166,7 +156,7 @@ export class Workbench {
     await this.refreshTree();
     const remembered = this.tabMemory.load();
     for (const path of remembered.paths) {
-      if (this.files.has(path)) await this.openFile(path, { activate: false });
+      if (this.tree.get(path)) await this.openFile(path, { activate: false });
     }
     const toActivate =
       this.tabs.find((t) => t.path === remembered.active) ?? this.tabs[this.tabs.length - 1];
@@ -179,8 +169,7 @@ export class Workbench {
     window.removeEventListener('pagehide', this.onPageHide);
     if (this.redirectTimer !== undefined) window.clearTimeout(this.redirectTimer);
     this.pipeline.dispose();
-    this.diffEditor?.dispose();
-    this.theirsModel?.dispose();
+    this.merge.dispose();
     this.editor.dispose();
     for (const tab of this.tabs) tab.model.dispose();
     this.tabs = [];
@@ -236,20 +225,6 @@ export class Workbench {
           })
         : null;
 
-    this.filter.addEventListener('input', () => this.renderTree());
-    this.filter.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape' && this.filter.value !== '') {
-        this.filter.value = '';
-        this.renderTree();
-      }
-    });
-    const sidebar = h(
-      'nav',
-      { class: 'sidebar', attrs: { 'aria-label': 'Files' } },
-      h('div', { class: 'sidebar-head' }, h('h2', { text: 'Files' }), this.filter),
-      this.treeHost,
-    );
-
     this.saveButton.addEventListener('click', () => void this.save());
     this.discardButton.addEventListener('click', () => void this.discard());
     this.tabList.addEventListener('keydown', (event) => this.tabKeys(event));
@@ -277,7 +252,7 @@ export class Workbench {
         { class: 'editor-stack' },
         this.emptyState,
         this.editorHost,
-        this.mergeView(),
+        this.merge.element,
         this.notices.element,
       ),
       h(
@@ -309,42 +284,8 @@ export class Workbench {
       { class: 'workbench' },
       header,
       banner,
-      h('div', { class: 'layout' }, sidebar, main, side),
+      h('div', { class: 'layout' }, this.tree.element, main, side),
     );
-  }
-
-  private mergeView(): HTMLElement {
-    const button = (text: string, cls: string, run: () => void) =>
-      h('button', { class: `button ${cls}`, text, attrs: { type: 'button' }, on: { click: run } });
-    this.mergeHost.append(
-      h(
-        'div',
-        { class: 'merge-head' },
-        this.mergeTitle,
-        h(
-          'p',
-          { class: 'muted' },
-          'Left: the branch now (theirs, read-only). Right: your version — take theirs, keep yours, or edit it until it is right, then save it on the new base.',
-        ),
-        h(
-          'div',
-          { class: 'merge-actions' },
-          button('Take theirs', '', () => this.mergeTake('theirs')),
-          button('Keep mine', '', () => this.mergeTake('mine')),
-          h('span', { class: 'spacer' }),
-          button('Back to the editor', '', () => this.closeMerge()),
-          button('Save on the new base', 'primary', () => void this.saveMerged()),
-        ),
-        h(
-          'div',
-          { class: 'merge-labels', attrs: { 'aria-hidden': 'true' } },
-          h('span', { class: 'merge-label-theirs' }),
-          h('span', { class: 'merge-label-mine', text: 'Yours' }),
-        ),
-      ),
-      this.mergeEditorHost,
-    );
-    return this.mergeHost;
   }
 
   private renderEmptyState(): void {
@@ -367,136 +308,12 @@ export class Workbench {
   private async refreshTree(): Promise<void> {
     try {
       const listing = await api.tree();
-      this.files = new Map(listing.files.map((f) => [f.path, f]));
-      this.head = listing.commit;
       this.headLabel.textContent = shortSha(listing.commit);
       this.headLabel.title = listing.commit;
-      this.renderTree();
-      this.treeHost.setAttribute('aria-busy', 'false');
+      this.tree.setFiles(listing.files);
     } catch (err) {
       this.failure(err, 'load the file list');
-      if (this.files.size === 0) {
-        replaceChildren(
-          this.treeHost,
-          h('p', { class: 'muted', text: 'The file list could not be loaded.' }),
-          h('button', {
-            class: 'button small',
-            text: 'Try again',
-            attrs: { type: 'button' },
-            on: { click: () => void this.refreshTree() },
-          }),
-        );
-      }
-    }
-  }
-
-  private renderTree(): void {
-    const files = [...this.files.values()];
-    const drafted = new Set(this.drafts.all().map((d) => d.path));
-    const query = this.filter.value.trim();
-    if (query) {
-      const { matches, total } = filterFiles(files, query, FILTER_LIMIT);
-      replaceChildren(
-        this.treeHost,
-        matches.length === 0
-          ? h('p', { class: 'muted', text: 'No file matches.' })
-          : h(
-              'ul',
-              { class: 'tree-list flat' },
-              ...matches.map((f) => h('li', {}, this.fileButton(f, drafted, true))),
-            ),
-        total > matches.length
-          ? h('p', { class: 'muted', text: `${total - matches.length} more; type more to narrow.` })
-          : null,
-      );
-      return;
-    }
-    const root = buildTree(files);
-    this.openFolders ??= initiallyOpen(root);
-    replaceChildren(
-      this.treeHost,
-      files.length === 0
-        ? h('p', { class: 'muted', text: 'The repository is empty.' })
-        : this.folderList(root, drafted),
-    );
-  }
-
-  private folderList(folder: Folder, drafted: Set<string>): HTMLUListElement {
-    const list = h('ul', { class: 'tree-list' });
-    for (const child of folder.folders) {
-      const details = h(
-        'details',
-        { attrs: { 'data-folder': child.path } },
-        h('summary', { class: child.hasEditable ? 'folder' : 'folder readonly', text: child.name }),
-      );
-      let rendered = false;
-      const fill = () => {
-        if (rendered) return;
-        rendered = true;
-        details.append(this.folderList(child, drafted));
-      };
-      if (this.openFolders?.has(child.path)) {
-        details.open = true;
-        fill();
-      }
-      details.addEventListener('toggle', () => {
-        if (details.open) {
-          fill();
-          this.openFolders?.add(child.path);
-        } else {
-          this.openFolders?.delete(child.path);
-        }
-      });
-      list.append(h('li', {}, details));
-    }
-    for (const file of folder.files)
-      list.append(h('li', {}, this.fileButton(file, drafted, false)));
-    return list;
-  }
-
-  private fileButton(file: TreeFile, drafted: Set<string>, fullPath: boolean): HTMLButtonElement {
-    const readOnly = !file.editable;
-    const button = h(
-      'button',
-      {
-        class: readOnly ? 'file readonly' : 'file',
-        attrs: {
-          type: 'button',
-          'data-path': file.path,
-          title: readOnly
-            ? `${file.path} — read-only: ${file.reason ?? 'outside the editable scope'}`
-            : file.path,
-          'aria-current': this.active?.path === file.path ? 'true' : undefined,
-        },
-        on: { click: () => void this.openFile(file.path) },
-      },
-      h('span', { class: 'file-name', text: fullPath ? file.path : basename(file.path) }),
-      readOnly
-        ? h(
-            'span',
-            { class: 'lock-marker', attrs: { title: file.reason ?? 'read-only' } },
-            lockIcon(),
-            srOnly(`read-only: ${file.reason ?? 'outside the editable scope'}`),
-          )
-        : null,
-      drafted.has(file.path)
-        ? h(
-            'span',
-            { class: 'draft-marker', attrs: { title: 'Unsaved changes in this browser' } },
-            '●',
-            srOnly('unsaved changes'),
-          )
-        : null,
-    );
-    return button;
-  }
-
-  private markCurrentInTree(): void {
-    for (const el of this.treeHost.querySelectorAll('button.file[aria-current]'))
-      el.removeAttribute('aria-current');
-    if (!this.active) return;
-    for (const el of this.treeHost.querySelectorAll<HTMLButtonElement>('button.file')) {
-      if (el.dataset.path === this.active.path) el.setAttribute('aria-current', 'true');
+      this.tree.showProblem(() => void this.refreshTree());
     }
   }
 
@@ -520,7 +337,7 @@ export class Workbench {
     } finally {
       this.opening.delete(path);
     }
-    const entry = this.files.get(path);
+    const entry = this.tree.get(path);
     const viewer = this.user.role !== 'editor';
     const editable = !viewer && (entry?.editable ?? false);
     const reason = viewer
@@ -635,7 +452,7 @@ export class Workbench {
     this.cursorLabel.textContent = position
       ? `Ln ${position.lineNumber}, Col ${position.column}`
       : '';
-    this.markCurrentInTree();
+    this.tree.setCurrent(tab.path);
     this.rememberTabs();
     if (options.focus !== false && !tab.conflict) this.editor.focus();
   }
@@ -653,17 +470,17 @@ export class Workbench {
         this.activate(next);
       } else {
         this.editorHost.hidden = true;
-        this.mergeHost.hidden = true;
+        this.merge.hide();
         this.emptyState.hidden = false;
         this.updateFileBar();
         this.cursorLabel.textContent = '';
         this.languageLabel.textContent = '';
-        this.markCurrentInTree();
+        this.tree.setCurrent(undefined);
       }
     }
     tab.model.dispose();
     this.rememberTabs();
-    this.renderTree();
+    this.tree.render();
   }
 
   private renderTab(tab: Tab): void {
@@ -775,10 +592,10 @@ export class Workbench {
           detail: 'Its storage is full or switched off. Save soon.',
         });
       }
-      if (!hadDraft) this.renderTree();
+      if (!hadDraft) this.tree.render();
     } else if (hadDraft) {
       this.drafts.remove(tab.path);
-      this.renderTree();
+      this.tree.render();
     }
   }
 
@@ -813,7 +630,7 @@ export class Workbench {
       this.showConflictOrEditor();
       this.updateFileBar();
     }
-    this.renderTree();
+    this.tree.render();
   }
 
   // ---- saving -------------------------------------------------------------------------------
@@ -968,45 +785,9 @@ export class Workbench {
 
   private showConflictOrEditor(): void {
     const tab = this.active;
-    const conflict = tab?.conflict;
-    this.editorHost.hidden = !tab || !!conflict;
-    this.mergeHost.hidden = !conflict;
-    if (!tab || !conflict) return;
-    const theirs = conflict.upstream.content ?? '';
-    this.theirsModel?.dispose();
-    this.theirsModel = this.monaco.editor.createModel(theirs, tab.model.getLanguageId());
-    if (!this.diffEditor) {
-      this.diffEditor = this.monaco.editor.createDiffEditor(this.mergeEditorHost, {
-        automaticLayout: true,
-        theme: prefersDark() ? 'vs-dark' : 'vs',
-        originalEditable: false,
-        renderSideBySide: true,
-        useInlineViewWhenSpaceIsLimited: false,
-        ignoreTrimWhitespace: false,
-        renderOverviewRuler: true,
-        minimap: { enabled: false },
-        fontSize: 14,
-        originalAriaLabel: 'Their version on the branch (read-only)',
-        modifiedAriaLabel: 'Your version (editable)',
-      });
-    }
-    this.diffEditor.setModel({ original: this.theirsModel, modified: tab.model });
-    const deleted = conflict.upstream.content === null;
-    this.mergeTitle.textContent = deleted
-      ? `${tab.path} was deleted on ${this.settings.branch} (at ${shortSha(conflict.upstream.commit)}) while you edited it. Saving recreates it.`
-      : `${tab.path} changed on ${this.settings.branch} (now at ${shortSha(conflict.upstream.commit)}) while you edited it.`;
-    const theirsLabel = this.mergeHost.querySelector('.merge-label-theirs');
-    if (theirsLabel)
-      theirsLabel.textContent = `Theirs: ${this.settings.branch} at ${shortSha(conflict.upstream.commit)}`;
-    this.diffEditor.getModifiedEditor().focus();
-  }
-
-  private mergeTake(which: 'theirs' | 'mine'): void {
-    const tab = this.active;
-    if (!tab?.conflict) return;
-    const text = which === 'theirs' ? (tab.conflict.upstream.content ?? '') : tab.conflict.mine;
-    tab.model.pushEditOperations([], [{ range: tab.model.getFullModelRange(), text }], () => null);
-    this.diffEditor?.getModifiedEditor().focus();
+    this.editorHost.hidden = !tab || !!tab.conflict;
+    if (tab?.conflict) this.merge.show(tab.path, tab.model, tab.conflict);
+    else this.merge.hide();
   }
 
   private closeMerge(): void {
