@@ -5,12 +5,18 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { editorFirstLoadBench, editorSaveBench, editorTreeBench } from './editor';
 import { healthzBench } from './healthz';
 import type { BenchResult } from './support';
 
 const quick = process.argv.includes('--quick');
 const benches: Record<string, () => Promise<BenchResult>> = {
   healthz: () => healthzBench(quick ? { rounds: 1, seconds: 2 } : { rounds: 5, seconds: 5 }),
+  'editor-js': () => editorFirstLoadBench(),
+  'editor-tree': () =>
+    editorTreeBench(quick ? { requests: 10, coldSamples: 3 } : { requests: 60, coldSamples: 10 }),
+  'editor-save': () =>
+    editorSaveBench(quick ? { rounds: 1, savesPerRound: 5 } : { rounds: 5, savesPerRound: 12 }),
 };
 
 async function main() {
