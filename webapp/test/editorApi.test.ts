@@ -432,7 +432,7 @@ describe('editor API', () => {
         .put(fileUrl('webapp/site/data.json'))
         .send({ content: '{\n  "a": 1,\n}\n', baseCommit: h.origin.head() });
       expect(json.status).toBe(422);
-      expect(json.body.line).toBe(3);
+      expect(json.body.line).toBe(2);
       expect(h.origin.log()).toHaveLength(1);
     });
 

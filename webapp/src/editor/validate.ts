@@ -45,13 +45,17 @@ export async function checkContent(
     };
   }
   const ext = extension(path);
-  if (ext === '.json') return checkJson(content);
+  if (ext === '.json') return await checkJson(content);
   const loader = PARSED_BY_ESBUILD[ext];
   if (loader) return checkSource(content, loader, path);
   return undefined;
 }
 
-async function checkSource(content: string, loader: 'ts' | 'tsx' | 'js' | 'jsx', path: string) {
+async function checkSource(
+  content: string,
+  loader: 'ts' | 'tsx' | 'js' | 'jsx' | 'json',
+  path: string,
+) {
   try {
     await transform(content, { loader, sourcefile: path, logLevel: 'silent' });
     return undefined;
@@ -62,25 +66,23 @@ async function checkSource(content: string, loader: 'ts' | 'tsx' | 'js' | 'jsx',
     if (!first) throw err;
     return {
       kind: 'invalid' as const,
-      message: `syntax error: ${first.text}`,
+      message: `${loader === 'json' ? 'invalid JSON' : 'syntax error'}: ${first.text}`,
       ...(first.location ? { line: first.location.line, column: first.location.column + 1 } : {}),
     };
   }
 }
 
-function checkJson(content: string): ContentProblem | undefined {
+/**
+ * JSON.parse decides; its messages rarely carry a position, so esbuild's JSON parser (which
+ * reports line and column) is asked where the problem is.
+ */
+async function checkJson(content: string): Promise<ContentProblem | undefined> {
   try {
     JSON.parse(content);
     return undefined;
   } catch (err) {
-    const message = (err as Error).message;
-    const position = /position (\d+)/.exec(message);
-    if (!position) return { kind: 'invalid', message: `invalid JSON: ${message}` };
-    const offset = Number(position[1]);
-    const before = content.slice(0, offset);
-    const line = before.split('\n').length;
-    const column = offset - before.lastIndexOf('\n');
-    return { kind: 'invalid', message: `invalid JSON: ${message}`, line, column };
+    const located = await checkSource(content, 'json', 'file.json');
+    return located ?? { kind: 'invalid', message: `invalid JSON: ${(err as Error).message}` };
   }
 }
 
