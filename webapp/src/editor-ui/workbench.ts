@@ -85,10 +85,8 @@ export class Workbench {
 
   // Elements that change.
   private readonly headLabel = h('code', { class: 'head' });
-  private readonly tabList = h('div', {
-    class: 'tabs',
-    attrs: { role: 'tablist', 'aria-label': 'Open files' },
-  });
+  // Plain buttons, not ARIA tabs: each open file also has its own close button.
+  private readonly tabList = h('nav', { class: 'tabs', attrs: { 'aria-label': 'Open files' } });
   private readonly filePath = h('span', { class: 'file-path' });
   private readonly fileState = h('span', { class: 'file-state' });
   private readonly discardButton = h('button', {
@@ -105,6 +103,7 @@ export class Workbench {
   private readonly editorHost = h('div', { class: 'editor-host', attrs: { hidden: true } });
   private readonly cursorLabel = h('span', { class: 'cursor-position' });
   private readonly languageLabel = h('span', { class: 'language' });
+  private readonly activity = h('span', { class: 'activity' });
   private readonly commitList = h('ol', { class: 'commit-list', attrs: { 'aria-busy': 'true' } });
 
   private readonly onKeyDown = (event: KeyboardEvent) => this.keyDown(event);
@@ -260,6 +259,7 @@ export class Workbench {
         { class: 'statusbar' },
         this.cursorLabel,
         this.languageLabel,
+        this.activity,
         h('span', { class: 'spacer' }),
         shortcuts,
       ),
@@ -328,6 +328,7 @@ export class Workbench {
     }
     if (this.opening.has(path)) return;
     this.opening.add(path);
+    this.activity.textContent = `Opening ${path}…`;
     let file: FileContent;
     try {
       file = await api.read(path);
@@ -336,6 +337,7 @@ export class Workbench {
       return;
     } finally {
       this.opening.delete(path);
+      if (this.opening.size === 0) this.activity.textContent = '';
     }
     const entry = this.tree.get(path);
     const viewer = this.user.role !== 'editor';
@@ -366,7 +368,7 @@ export class Workbench {
     );
     const label = h('button', {
       class: 'tab-label',
-      attrs: { type: 'button', role: 'tab', title: path, 'aria-selected': 'false', tabindex: -1 },
+      attrs: { type: 'button', title: path },
     });
     const close = h('button', {
       class: 'tab-close',
@@ -488,8 +490,8 @@ export class Workbench {
     tab.element.classList.toggle('active', selected);
     tab.element.classList.toggle('dirty', tab.dirty);
     tab.element.classList.toggle('readonly', !tab.editable);
-    tab.label.setAttribute('aria-selected', String(selected));
-    tab.label.tabIndex = selected ? 0 : -1;
+    if (selected) tab.label.setAttribute('aria-current', 'true');
+    else tab.label.removeAttribute('aria-current');
     replaceChildren(
       tab.label,
       h('span', { class: 'tab-name', text: basename(tab.path) }),
@@ -505,7 +507,7 @@ export class Workbench {
     );
   }
 
-  /** Arrow keys move between tabs (the ARIA tabs pattern); Delete closes one. */
+  /** Arrow keys, Home and End move between open files; Delete closes one. */
   private tabKeys(event: KeyboardEvent): void {
     const current = this.tabs.findIndex((t) => t.label === document.activeElement);
     if (current === -1) return;
