@@ -305,6 +305,38 @@ describe('the editor in Chromium', () => {
     ).toEqual([]);
   });
 
+  it('when the session ends mid-edit, saving asks to sign in again and the edits come back', async () => {
+    const account = {
+      username: 'carol',
+      name: 'Carol',
+      email: 'carol@example.com',
+      role: 'editor' as const,
+      password: PASSWORD,
+    };
+    await site.h.users.add(account);
+    const page = await newPage();
+    await signIn(page, site.baseUrl, 'carol');
+    await openFile(page, INDEX);
+    await typeAtEnd(page, 'Typed before the session ended');
+    await page.locator(`.tab[data-path="${INDEX}"].dirty`).waitFor();
+
+    await site.h.users.remove('carol'); // ends every session of the account
+    await page.keyboard.press('Control+s');
+    await page.locator('#username').waitFor();
+    expect(await page.locator('.signin .callout.warning').textContent()).toBe(
+      'Your session has ended. Sign in again; unsaved changes are kept in this browser.',
+    );
+    expect(site.h.origin.log()).toHaveLength(1);
+
+    await site.h.users.add(account);
+    await page.locator('#username').fill('carol');
+    await page.locator('#password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator(`.tab[data-path="${INDEX}"].dirty.active`).waitFor();
+    await page.locator('.editor-host .monaco-editor .view-lines').waitFor();
+    expect(await visibleText(page)).toContain('Typed before the session ended');
+  });
+
   it('a viewer reads files, the releases and the pipeline, but cannot change anything', async () => {
     await site.h.users.add({
       username: 'vera',
