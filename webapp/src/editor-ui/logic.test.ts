@@ -1,6 +1,6 @@
 import type { ReleaseRecord } from '../pipeline/types';
 import { formatAgo, formatDuration, parseUnifiedDiff } from './format';
-import { formatBytes, saveFailureMessage, signInFailureMessage } from './messages';
+import { formatBytes, isMissingChunk, saveFailureMessage, signInFailureMessage } from './messages';
 import { apiPath, languageFor, pageUrlFor } from './paths';
 import { canRollback, outcomeLabel, stageTimings, totalDurationMs } from './releases';
 import { buildTree, filterFiles, initiallyOpen, type TreeFile } from './tree';
@@ -102,6 +102,18 @@ describe('messages for refused saves', () => {
     [1024 * 1024, '1 MiB'],
   ])('formatBytes(%d) = %s', (bytes, text) => {
     expect(formatBytes(bytes)).toBe(text);
+  });
+});
+
+describe('a chunk that is gone after a release', () => {
+  it.each([
+    ['Failed to fetch dynamically imported module: http://x/editor/assets/chunk-A.js', true],
+    ['error loading dynamically imported module: http://x/editor/assets/chunk-A.js', true],
+    ['Importing a module script failed.', true],
+    ['Cannot read properties of undefined', false],
+  ])('%s: %s', (message, missing) => {
+    expect(isMissingChunk(new TypeError(message))).toBe(missing);
+    expect(isMissingChunk(message)).toBe(missing);
   });
 });
 

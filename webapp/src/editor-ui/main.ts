@@ -5,6 +5,7 @@
 import './styles.css';
 import { ApiError, api } from './api';
 import { h, replaceChildren } from './dom';
+import { isMissingChunk } from './messages';
 import type { Monaco, WorkerUrls } from './monaco';
 import { signInView } from './signin';
 import { Workbench } from './workbench';
@@ -89,5 +90,23 @@ async function boot(): Promise<void> {
     );
   }
 }
+
+// A release with a changed editor serves new asset names; a page loaded before the switch
+// can no longer fetch the chunks it loads on demand (a language, the JSON service). Monaco
+// reports such failures as uncaught errors, other code as unhandled rejections.
+function staleChunk(reason: unknown, event: Event): void {
+  if (!isMissingChunk(reason)) return;
+  event.preventDefault();
+  workbench?.notify(
+    {
+      kind: 'warning',
+      title: 'A newer version of the editor is live.',
+      detail: 'Reload the page to keep working; unsaved changes are kept in this browser.',
+    },
+    [{ label: 'Reload', run: () => window.location.reload() }],
+  );
+}
+window.addEventListener('unhandledrejection', (event) => staleChunk(event.reason, event));
+window.addEventListener('error', (event) => staleChunk(event.error ?? event.message, event));
 
 void boot();

@@ -118,3 +118,12 @@ export function formatBytes(bytes: number): string {
 function round(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(1);
 }
+
+/**
+ * Whether an error is a browser failing to load a script chunk (Chromium, Firefox and Safari
+ * word it differently): after a release with a changed editor the old names are gone.
+ */
+export function isMissingChunk(error: unknown): boolean {
+  const text = error instanceof Error ? error.message : String(error);
+  return /dynamically imported module|Importing a module script failed/i.test(text);
+}

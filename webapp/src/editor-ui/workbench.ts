@@ -162,6 +162,11 @@ export class Workbench {
     if (toActivate) this.activate(toActivate, { focus: false });
   }
 
+  /** Shows a message that concerns the whole editor (e.g. a newer version of it is live). */
+  notify(message: Message, actions: { label: string; run: () => void }[] = []): void {
+    this.notices.show(message, actions);
+  }
+
   dispose(): void {
     this.flushDrafts();
     window.removeEventListener('keydown', this.onKeyDown, true);
@@ -616,14 +621,17 @@ export class Workbench {
       });
       if (!ok) return;
     }
-    const fresh = await api.read(tab.path).catch((err: unknown) => {
+    let fresh: FileContent;
+    try {
+      fresh = await api.read(tab.path);
+    } catch (err) {
       this.failure(err, `reload ${tab.path}`);
-      return undefined;
-    });
+      return;
+    }
     tab.conflict = undefined;
-    tab.base = fresh?.commit ?? tab.readAt;
-    tab.original = fresh?.content ?? tab.original;
-    tab.readAt = tab.base;
+    tab.base = fresh.commit;
+    tab.original = fresh.content;
+    tab.readAt = fresh.commit;
     tab.model.setValue(tab.original);
     this.drafts.remove(tab.path);
     tab.dirty = false;
