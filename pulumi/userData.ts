@@ -131,7 +131,7 @@ interface WriteFile {
   encoding?: 'b64';
 }
 
-/** The cloud-config text (JSON is YAML, and cloud-init reads it as such). */
+/** The cloud-config text: a JSON document, which cloud-init reads as the YAML it also is. */
 export function renderCloudConfig(inputs: UserDataInputs): string {
   const config = {
     users: [
@@ -230,27 +230,30 @@ function repositoryFile(file: HostFile): WriteFile {
   };
 }
 
-/** The text of a UTF-8 file without control characters YAML refuses; undefined for anything else. */
+/**
+ * The text of a UTF-8 file, or undefined when it is better written as base64: not UTF-8, control
+ * characters YAML refuses, or characters beyond the BMP (YAML 1.1 readers do not rebuild them
+ * from JSON's surrogate-pair escapes).
+ */
 function utf8Text(content: Buffer): string | undefined {
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(content);
     // eslint-disable-next-line no-control-regex
-    return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text) ? undefined : text;
+    const unsafe = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|[\u{10000}-\u{10ffff}]/u;
+    return unsafe.test(text) ? undefined : text;
   } catch {
     return undefined;
   }
 }
 
 /**
- * JSON with every non-ASCII character escaped the way YAML reads it (`\uXXXX`, and `\UXXXXXXXX`
- * beyond the BMP, which YAML 1.1 readers do not rebuild from surrogate pairs).
+ * JSON (which YAML 1.1 readers such as cloud-init's also read) with every non-ASCII character
+ * escaped as \uXXXX, so that the document is plain ASCII whatever the files hold.
  */
 export function asciiJson(value: unknown): string {
   // JSON escapes control characters itself; what is left outside printable ASCII is non-ASCII.
-  return JSON.stringify(value, null, 1).replace(/[^\n -~]/gu, (char) => {
-    const code = char.codePointAt(0)!;
-    return code > 0xffff
-      ? `\\U${code.toString(16).padStart(8, '0')}`
-      : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  return JSON.stringify(value, null, 1).replace(
+    /[^\n -~]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -9,9 +9,9 @@ import * as settings from '@pulumi/pulumi/runtime/settings';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
-/** The zones the mocked account has; the mocked offerings leave out the last one. */
+/** The zones the mocked account has; the mocked instance type is offered in the last two only. */
 export const ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
-export const OFFERED_ZONES = ['eu-west-1b', 'eu-west-1a'];
+export const OFFERED_ZONES = ['eu-west-1c', 'eu-west-1b'];
 export const AMI_ID = 'ami-0123456789abcdef0';
 export const HOSTED_ZONE_ID = 'Z0123456789EXAMPLE';
 export const ALB_ZONE_ID = 'Z32O12XQLNTSW2';
