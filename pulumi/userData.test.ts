@@ -27,7 +27,6 @@ const REGISTRY_HOST = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 interface CloudConfig {
   users: Record<string, unknown>[];
   ssh_keys: Record<string, string>;
-  ssh_genkeytypes: string[];
   write_files: {
     path: string;
     permissions: string;
@@ -226,7 +225,7 @@ describe('host user data', () => {
       ed25519_private: inputs.hostKey.privateKeyOpenssh,
       ed25519_public: inputs.hostKey.publicKeyOpenssh.trim(),
     });
-    expect(config.ssh_genkeytypes).toEqual([]);
+    expect(config.ssh_deletekeys).toBe(true);
     expect(config.ssh_pwauth).toBe(false);
     expect(config.disable_root).toBe(true);
     expect(config.runcmd).toEqual([['bash', '/opt/reflex/bootstrap.sh']]);

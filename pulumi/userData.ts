@@ -147,8 +147,8 @@ export function renderCloudConfig(inputs: UserDataInputs): string {
     ],
     disable_root: true,
     ssh_pwauth: false,
+    // The image's own host keys go, and with ssh_keys given cloud-init generates none.
     ssh_deletekeys: true,
-    ssh_genkeytypes: [],
     ssh_keys: {
       ed25519_private: inputs.hostKey.privateKeyOpenssh,
       ed25519_public: inputs.hostKey.publicKeyOpenssh.trim(),
