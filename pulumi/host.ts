@@ -324,6 +324,8 @@ export class Host extends pulumi.ComponentResource {
         // deploy-scripts/ must not replace (or stop) a running host behind the operator's back;
         // rebuild it on purpose with `pulumi up --replace <instance URN>` (docs/AWS.md).
         ignoreChanges: ['ami', 'userData', 'userDataBase64'],
+        // A replacement needs the network interface (and so the address) the old one holds.
+        deleteBeforeReplace: true,
       }),
     );
     this.instanceId = instance.id;
