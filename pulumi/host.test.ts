@@ -48,7 +48,6 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
     const host = new Host('host', {
       vpcId: 'vpc-1',
       subnetId: 'subnet-1',
-      networkReady: [],
       instanceType: 't3.small',
       sshAllowedCidrs: ['203.0.113.7/32', '2001:db8::/48'],
       allowSshFromAnywhere: false,

@@ -9,9 +9,8 @@ import { DEPLOY_USER, missingHostFiles, readHostFiles, renderUserData } from './
 
 export interface HostArgs {
   vpcId: pulumi.Input<string>;
+  /** A public subnet that routes to the internet (the Elastic IP needs the gateway). */
   subnetId: pulumi.Input<string>;
-  /** Resources the host's public address depends on (the VPC's internet route). */
-  networkReady: pulumi.Input<pulumi.Resource>[];
   instanceType: pulumi.Input<string>;
   /** The CIDRs allowed to reach SSH (a plain list: each one becomes its own rule). */
   sshAllowedCidrs: readonly string[];
@@ -227,7 +226,7 @@ export class Host extends pulumi.ComponentResource {
     const address = new aws.ec2.Eip(
       `${name}-ip`,
       { domain: 'vpc', networkInterface: networkInterface.id, tags: args.tags },
-      pulumi.mergeOptions(child, { dependsOn: args.networkReady }),
+      child,
     );
     this.publicIp = address.publicIp;
 

@@ -26,7 +26,6 @@ const registry = new Registry('registry', {
 const host = new Host('host', {
   vpcId: network.vpcId,
   subnetId: network.publicSubnetIds[0]!,
-  networkReady: [network.internetRoute],
   instanceType: config.instanceType,
   sshAllowedCidrs: config.sshAllowedCidrs,
   allowSshFromAnywhere: config.allowSshFromAnywhere,

@@ -41,10 +41,12 @@ export function chooseZones(
 
 export class Network extends pulumi.ComponentResource {
   readonly vpcId: pulumi.Output<string>;
+  /**
+   * The public subnets' ids, resolved only once they route to the internet: an Elastic IP or an
+   * internet-facing ALB placed in them needs the VPC's internet gateway first.
+   */
   readonly publicSubnetIds: pulumi.Output<string>[];
   readonly zones: pulumi.Output<string[]>;
-  /** Resources that must exist before a public address in this VPC works (the gateway's route). */
-  readonly internetRoute: aws.ec2.Route;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super('reflex:infra:Network', name, {}, opts);
@@ -94,7 +96,7 @@ export class Network extends pulumi.ComponentResource {
       { vpcId: vpc.id, tags: args.tags },
       child,
     );
-    this.internetRoute = new aws.ec2.Route(
+    const internetRoute = new aws.ec2.Route(
       `${name}-internet`,
       { routeTableId: routes.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: gateway.id },
       child,
@@ -114,12 +116,12 @@ export class Network extends pulumi.ComponentResource {
         },
         child,
       );
-      new aws.ec2.RouteTableAssociation(
+      const association = new aws.ec2.RouteTableAssociation(
         `${name}-public-${index}`,
         { subnetId: subnet.id, routeTableId: routes.id },
         child,
       );
-      return subnet.id;
+      return pulumi.all([subnet.id, association.id, internetRoute.id]).apply(([id]) => id);
     });
 
     this.registerOutputs({
