@@ -10,6 +10,7 @@ import {
   CANONICAL_ACCOUNT,
   Host,
   architectureOf,
+  cidrSlug,
   creditSpecificationFor,
   sshRulesFor,
   ubuntuAmiNamePattern,
@@ -81,6 +82,10 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
 
   it('lets SSH in from the configured CIDRs only, one rule each', async () => {
     const { stack } = await build();
+    expect(stack.ofType(INGRESS).map((r) => r.name)).toEqual([
+      'host-ssh-203-0-113-7-32',
+      'host-ssh-2001-db8-48',
+    ]);
     expect(sshRules(stack)).toEqual([
       {
         securityGroupId: 'host-sg-id',
@@ -289,8 +294,16 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
     expect(creditSpecificationFor(type)).toEqual(credits);
   });
 
+  it.each([
+    ['203.0.113.7/32', '203-0-113-7-32'],
+    ['2001:DB8::/48', '2001-db8-48'],
+    ['::/0', '-0'],
+  ])('names the SSH rule of %s after it: %s', (cidr, slug) => {
+    expect(cidrSlug(cidr)).toBe(slug);
+  });
+
   it('adds the internet to the SSH sources only on request, without duplicates', () => {
-    expect(sshRulesFor(['10.0.0.0/8'], false)).toEqual(['10.0.0.0/8']);
+    expect(sshRulesFor(['10.0.0.0/8', '10.0.0.0/8'], false)).toEqual(['10.0.0.0/8']);
     expect(sshRulesFor(['0.0.0.0/0'], true)).toEqual(['0.0.0.0/0', '::/0']);
   });
 

@@ -53,6 +53,16 @@ export function creditSpecificationFor(instanceType: string): { cpuCredits: stri
   return /^t\d[a-z]*\./.test(instanceType) ? { cpuCredits: 'standard' } : undefined;
 }
 
+/** The SSH rule sources: the configured CIDRs, plus the whole internet only when asked for. */
+export function sshRulesFor(cidrs: readonly string[], allowSshFromAnywhere: boolean): string[] {
+  return [...new Set(allowSshFromAnywhere ? [...cidrs, '0.0.0.0/0', '::/0'] : cidrs)];
+}
+
+/** A resource-name suffix for a CIDR, so that a rule keeps its name when the list is reordered. */
+export function cidrSlug(cidr: string): string {
+  return cidr.toLowerCase().replace(/[^0-9a-f]+/g, '-');
+}
+
 /** The deploy.env keys of docs/HOST.md. */
 export function deployEnvironment(values: {
   repositoryUrl: string;
@@ -126,9 +136,9 @@ export class Host extends pulumi.ComponentResource {
       child,
     );
     this.securityGroupId = securityGroup.id;
-    sshRulesFor(args.sshAllowedCidrs, args.allowSshFromAnywhere).forEach((cidr, index) => {
+    for (const cidr of sshRulesFor(args.sshAllowedCidrs, args.allowSshFromAnywhere)) {
       new aws.vpc.SecurityGroupIngressRule(
-        `${name}-ssh-${index}`,
+        `${name}-ssh-${cidrSlug(cidr)}`,
         {
           securityGroupId: securityGroup.id,
           description: 'SSH (deploy workflow, operators)',
@@ -140,7 +150,7 @@ export class Host extends pulumi.ComponentResource {
         },
         child,
       );
-    });
+    }
     new aws.vpc.SecurityGroupEgressRule(
       `${name}-egress`,
       {
@@ -340,9 +350,4 @@ export class Host extends pulumi.ComponentResource {
       sshPrivateKey: this.sshPrivateKey,
     });
   }
-}
-
-/** The SSH rule sources: the configured CIDRs, plus the whole internet only when asked for. */
-export function sshRulesFor(cidrs: readonly string[], allowSshFromAnywhere: boolean): string[] {
-  return allowSshFromAnywhere ? [...new Set([...cidrs, '0.0.0.0/0', '::/0'])] : [...cidrs];
 }

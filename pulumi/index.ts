@@ -17,7 +17,8 @@ const tags = config.tags;
 const network = new Network('network', { instanceType: config.instanceType, tags });
 
 const registry = new Registry('registry', {
-  repositoryName: `${config.project}-${config.stack}`,
+  // ECR wants lower case; stack names may have capitals.
+  repositoryName: `${config.project}-${config.stack}`.toLowerCase(),
   imageRetention: config.imageRetention,
   forceDelete: config.ecrForceDelete,
   tags,
