@@ -128,16 +128,23 @@ interface Managed {
   name: string;
   child: ChildProcess;
   output: string;
-  exited: Promise<void>;
+  /** Resolves with the exit code or signal, or the spawn error, once the process is gone. */
+  exited: Promise<string>;
 }
 
 function launch(name: string, command: string, args: string[]): Managed {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C in the terminal reaches only the parent, which then stops
+  // the children in order instead of racing them.
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const managed: Managed = {
     name,
     child,
     output: '',
-    exited: new Promise((resolve) => child.once('exit', () => resolve())),
+    exited: new Promise((resolve) => {
+      child.once('exit', (code, signal) => resolve(String(code ?? signal ?? 'unknown')));
+      // A spawn failure emits `error` and no `exit`.
+      child.once('error', (err) => resolve(err.message));
+    }),
   };
   const keep = (chunk: Buffer) => {
     // Keep the tail only: a long-running `npm run monitor` must not grow without bound.
@@ -148,9 +155,13 @@ function launch(name: string, command: string, args: string[]): Managed {
   return managed;
 }
 
+function hasEnded(managed: Managed): boolean {
+  return managed.child.exitCode !== null || managed.child.signalCode !== null;
+}
+
 async function stopProcess(managed: Managed, graceMs = 5_000): Promise<void> {
   const { child } = managed;
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (hasEnded(managed) || child.pid === undefined) return;
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await managed.exited;
@@ -159,10 +170,12 @@ async function stopProcess(managed: Managed, graceMs = 5_000): Promise<void> {
 
 async function waitReady(managed: Managed, url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let ended: string | undefined;
+  void managed.exited.then((status) => (ended = status));
   while (Date.now() < deadline) {
-    if (managed.child.exitCode !== null || managed.child.signalCode !== null) {
+    if (ended !== undefined) {
       throw new Error(
-        `${managed.name} exited before it was ready:\n${managed.output.slice(-4_000)}`,
+        `${managed.name} exited (${ended}) before it was ready:\n${managed.output.slice(-4_000)}`,
       );
     }
     try {
@@ -247,9 +260,9 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   }
 
   const unexpectedExit = new Promise<string>((resolve) => {
-    for (const { name, child } of processes) {
-      child.once('exit', (code, signal) => {
-        if (!stopped) resolve(`${name} exited (${code ?? signal ?? 'unknown'})`);
+    for (const { name, exited } of processes) {
+      void exited.then((status) => {
+        if (!stopped) resolve(`${name} exited (${status})`);
       });
     }
   });
