@@ -3,7 +3,8 @@
  * panel titled and querying the provisioned datasource, and every metric they read exported by
  * the project. The live check (dashboards.monitoring.test.ts) runs every query against Prometheus.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import {
@@ -236,6 +237,34 @@ describe('every metric a panel or an alert reads is exported by the project', ()
     expect(exported.has('http_request_duration_seconds')).toBe(false);
     expect(exported.has('nodejs_eventloop_lag_p99_seconds')).toBe(true);
     expect(exported.has('reflex_host_pinned')).toBe(true);
+  });
+
+  it('finds metrics however a registry spells its constructors, and only in prom-client files', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'reflex-registry-'));
+    try {
+      mkdirSync(path.join(dir, 'loop'));
+      writeFileSync(
+        path.join(dir, 'loop/metrics.ts'),
+        [
+          "import client, { Counter, Histogram } from 'prom-client';",
+          "new Histogram<'stage'>({ help: 'h', labelNames: ['stage'], name: 'a_seconds', buckets: [1, 2] });",
+          'new client.Gauge({\n  name: "b_info",\n  help: \'g\',\n});',
+          "new Counter({ name: 'c_total', help: 'c' });",
+        ].join('\n'),
+      );
+      writeFileSync(path.join(dir, 'loop/other.ts'), "const x = { name: 'not_a_metric' };");
+      writeFileSync(
+        path.join(dir, 'loop/metrics.test.ts'),
+        "import 'prom-client'; new Counter({ name: 'in_a_test_total' });",
+      );
+      expect(registryMetrics(dir).map(({ name, type }) => [name, type])).toEqual([
+        ['a_seconds', 'histogram'],
+        ['b_info', 'gauge'],
+        ['c_total', 'counter'],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects a name nothing exports (the check can fail)', () => {

@@ -30,7 +30,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 const CONSTRUCTOR =
-  /new\s+(Counter|Gauge|Histogram|Summary)\s*(?:<[^>]*>)?\(\s*\{[^}]*?\bname:\s*['"]([^'"]+)['"]/g;
+  /new\s+(?:\w+\.)?(Counter|Gauge|Histogram|Summary)\s*(?:<[^>]*>)?\(\s*\{[^}]*?\bname:\s*['"]([^'"]+)['"]/g;
 
 /** Metrics defined with `new Counter|Gauge|Histogram|Summary({ name: '…' })` in webapp/src. */
 export function registryMetrics(sourceRoot = SOURCE_ROOT): MetricDefinition[] {
