@@ -11,7 +11,7 @@ if [[ $# -ne 0 ]]; then
 fi
 
 packages=(
-  git ca-certificates curl
+  git ca-certificates curl tar util-linux iproute2
   chromium
   prometheus prometheus-node-exporter
   podman buildah runc uidmap docker-registry openssh-server nginx-light busybox-static

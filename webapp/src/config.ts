@@ -66,8 +66,21 @@ export const configSchema = z
     REFLEX_STATE_DIR: z.string().min(1).optional(),
     REFLEX_AUDIT_FILE: z.string().min(1).optional(),
     REFLEX_FETCH_INTERVAL_MS: positiveInt.default(10_000),
+
+    // The pipeline the editor follows: none, the local supervisor, or GitHub Actions.
+    REFLEX_PIPELINE: z.enum(['none', 'local', 'github']).default('none'),
+    REFLEX_SUPERVISOR_URL: z.url({ protocol: /^http$/ }).optional(),
+    /** Exit when the parent process goes away (set by the local supervisor for its releases). */
+    REFLEX_EXIT_WITH_PARENT: bool.default(false),
   })
   .superRefine((env, ctx) => {
+    if (env.REFLEX_PIPELINE === 'local' && env.REFLEX_SUPERVISOR_URL === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REFLEX_SUPERVISOR_URL'],
+        message: 'required when REFLEX_PIPELINE=local',
+      });
+    }
     if (env.REFLEX_REPO_URL === undefined) return;
     for (const key of ['REFLEX_USERS_FILE', 'REFLEX_SESSION_SECRET'] as const) {
       if (env[key] === undefined) {
@@ -113,6 +126,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** Present when the editor is on. */
   editor: EditorConfig | undefined;
+  pipeline: { kind: 'none' } | { kind: 'local'; supervisorUrl: string } | { kind: 'github' };
+  exitWithParent: boolean;
 }
 
 export class ConfigError extends Error {
@@ -144,6 +159,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sha: raw.REFLEX_SHA,
     trustProxy: raw.REFLEX_TRUST_PROXY,
     publicUrl: raw.REFLEX_PUBLIC_URL,
+    pipeline:
+      raw.REFLEX_PIPELINE === 'local'
+        ? { kind: 'local', supervisorUrl: raw.REFLEX_SUPERVISOR_URL! }
+        : { kind: raw.REFLEX_PIPELINE === 'github' ? 'github' : 'none' },
+    exitWithParent: raw.REFLEX_EXIT_WITH_PARENT,
     editor:
       raw.REFLEX_REPO_URL === undefined
         ? undefined

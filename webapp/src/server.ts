@@ -9,8 +9,10 @@ import { readBuildInfo } from './buildInfo';
 import { ConfigError, loadConfig } from './config';
 import { startEditor } from './editor/start';
 import { Lifecycle } from './http/lifecycle';
+import { LocalPipelineTracker } from './pipeline/local';
+import { pipelineRoutes } from './routes/pipelineApi';
 import { serve } from './http/serve';
-import { createLogger } from './logger';
+import { createLogger, finishLogging } from './logger';
 import { createMetrics } from './metrics/registry';
 import { editorUi } from './routes/editorUi';
 
@@ -40,14 +42,17 @@ export async function main(
   const logger = createLogger(config.logLevel);
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled rejection');
-    logger.flush();
-    process.exit(1);
+    void finishLogging(logger).then(() => process.exit(1));
   });
 
   const lifecycle = new Lifecycle();
   const buildInfo = readBuildInfo(path.join(__dirname, 'build-info.json'), config.sha);
   const metrics = createMetrics();
   const editor = config.editor ? await startEditor(config.editor, logger, metrics) : undefined;
+  const tracker =
+    config.pipeline.kind === 'local'
+      ? new LocalPipelineTracker(config.pipeline.supervisorUrl, logger)
+      : undefined;
   const app = createApp({
     config,
     logger,
@@ -55,7 +60,12 @@ export async function main(
     lifecycle,
     buildInfo,
     siteDir: path.resolve(__dirname, '..', 'site'),
-    editor: editor?.api,
+    editor: editor && {
+      ...editor.api,
+      extend:
+        tracker &&
+        ((router) => pipelineRoutes(router, { tracker, editor: editor.api.editor, lifecycle })),
+    },
     // Built next to the server bundle (dist/ui); from src/ the same folder is ../dist/ui.
     editorUi: editor ? editorUi({ dir: path.resolve(__dirname, '..', 'dist', 'ui') }) : undefined,
   });
@@ -70,16 +80,32 @@ export async function main(
   lifecycle.markReady();
   logger.info({ port: running.port, host: config.host, sha: buildInfo.sha }, 'listening');
 
-  const shutdown = (signal: NodeJS.Signals) => {
+  let shuttingDown = false;
+  const shutdown = (signal: NodeJS.Signals | 'parent exited') => {
+    if (shuttingDown) return;
+    shuttingDown = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
+    tracker?.close();
     void running.close().then(async ({ forced }) => {
       await editor?.close();
       logger.info({ forced }, 'stopped');
-      logger.flush(() => process.exit(0));
+      await finishLogging(logger);
+      process.exit(0);
     });
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  if (config.exitWithParent) {
+    // The local supervisor started this instance: do not outlive it (no orphan servers).
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid !== parent) {
+        clearInterval(watch);
+        shutdown('parent exited');
+      }
+    }, 1000);
+    watch.unref();
+  }
 }
 
 export function exitOnStartFailure(err: unknown): never {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { configSchema } from '../src/config';
@@ -38,6 +39,9 @@ describe('configuration is validated at start-up', () => {
     REFLEX_COOKIE_SECURE: 'sometimes',
     REFLEX_SIGNIN_LIMIT: '1.5',
     REFLEX_FETCH_INTERVAL_MS: '0',
+    REFLEX_PIPELINE: 'jenkins',
+    REFLEX_SUPERVISOR_URL: 'https://127.0.0.1:1/',
+    REFLEX_EXIT_WITH_PARENT: '1',
   };
   /** Keys that take any non-empty string. */
   const anyString = [
@@ -87,6 +91,38 @@ describe('configuration with the editor on', () => {
 
 function requiredWithEditorKeys(): string[] {
   return ['REFLEX_USERS_FILE', 'REFLEX_SESSION_SECRET'];
+}
+
+describe('an instance started for the local supervisor', () => {
+  it('exits on its own when its parent dies, even though its stdout pipe is broken', async () => {
+    const parent = spawn(
+      process.execPath,
+      [path.join(WEBAPP_DIR, 'test/fixtures/parentOfInstance.mjs'), SERVER],
+      {
+        cwd: WEBAPP_DIR,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const pid = await new Promise<number>((resolve) => {
+      parent.stdout.on('data', (chunk: Buffer) =>
+        resolve((JSON.parse(chunk.toString()) as { pid: number }).pid),
+      );
+    });
+    expect(isRunning(pid)).toBe(true);
+    parent.kill('SIGKILL');
+    const deadline = Date.now() + 15_000;
+    while (isRunning(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(isRunning(pid)).toBe(false);
+  }, 30_000);
+});
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 describe('graceful shutdown', () => {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import type { AuditLog } from '../audit';
 import { AppError } from '../errors';
+import { pushRestore } from '../git/restore';
 import type { CommitSummary, GitWorkspace, Person, TreeEntry } from '../git/workspace';
 import type { Logger } from '../logger';
 import { PathError, normalizeRepoPath, type EditPolicy } from './policy';
@@ -134,6 +135,32 @@ export class EditorService {
       { context: 3 },
     );
     return { diff, commit: head, changedUpstream };
+  }
+
+  /** Rolls the branch back to `sha`'s tree with a new commit by `user` (see git/restore.ts). */
+  async rollback(user: EditorUser, sha: string): Promise<string> {
+    const audit = { user: user.username, action: 'rollback' as const, base: sha };
+    try {
+      if (user.role !== 'editor') {
+        throw new AppError(403, 'your role cannot roll back', {
+          code: 'forbidden_role',
+          details: { reason: `role ${user.role} is read-only` },
+        });
+      }
+      const commit = await pushRestore(this.options.workspace, sha, {
+        name: user.name,
+        email: user.email,
+      });
+      await this.options.audit.record({ ...audit, result: 'committed', commit });
+      return commit;
+    } catch (err) {
+      await this.options.audit.record({
+        ...audit,
+        result: resultOf(err),
+        reason: (err as Error).message,
+      });
+      throw err;
+    }
   }
 
   save(

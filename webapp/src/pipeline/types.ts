@@ -5,7 +5,15 @@
  */
 
 /** Stages of the local loop, in order. */
-export const LOCAL_STAGES = ['committed', 'gate', 'build', 'start', 'healthy', 'live'] as const;
+export const LOCAL_STAGES = [
+  'committed',
+  'checkout',
+  'gate',
+  'build',
+  'start',
+  'healthy',
+  'live',
+] as const;
 /** Stages of the AWS path (GitHub Actions, then the host), in order. */
 export const GITHUB_STAGES = ['committed', 'tests', 'image', 'deploy', 'live'] as const;
 

@@ -1,0 +1,387 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+
+import { parse } from 'yaml';
+
+import { deployEnvironment } from './host';
+import { fakeOpensshKeyPair } from './testing/mocks';
+import type { UserDataInputs } from './userData';
+import {
+  USER_DATA_LIMIT,
+  asciiJson,
+  isLeftOff,
+  missingHostFiles,
+  readHostFiles,
+  renderCloudConfig,
+  renderEnvFile,
+  renderUserData,
+} from './userData';
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+const REGISTRY_HOST = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
+
+interface CloudConfig {
+  users: Record<string, unknown>[];
+  ssh_keys: Record<string, string>;
+  write_files: {
+    path: string;
+    permissions: string;
+    owner: string;
+    content: string;
+    encoding?: string;
+  }[];
+  runcmd: string[][];
+  [key: string]: unknown;
+}
+
+/** A small repository checkout with the folders the host needs (and files it must leave off). */
+function fixtureRepository(): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'reflex-userdata-'));
+  const write = (relative: string, content: string | Buffer, executable = false) => {
+    const file = path.join(root, relative);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, content);
+    chmodSync(file, executable ? 0o755 : 0o644);
+  };
+  const script = (what: string) =>
+    `#!/usr/bin/env bash\n# ${what}\nset -o errexit -o nounset -o pipefail\necho "${what}"\n`;
+  write('deploy-scripts/install-host.sh', script('install nginx config and timers'), true);
+  for (const name of ['deploy', 'rollback', 'cleanup', 'reconcile']) {
+    write(`deploy-scripts/${name}.sh`, script(name), true);
+  }
+  write('deploy-scripts/lib/common.sh', '# shared functions\nlog() { echo "$*"; }\n');
+  write('deploy-scripts/systemd/reflex-reconcile.timer', '[Timer]\nOnCalendar=*:0/5\n');
+  write('deploy-scripts/nginx/reflex.conf', 'server {\n\tlisten 80;\n}\n');
+  write('deploy-scripts/README.md', '# not for the host\n');
+  write('deploy-scripts/test/deploy.bats', '@test "x" { true; }\n');
+  write('compose.yaml', 'services:\n  node-exporter:\n    image: prom/node-exporter\n');
+  write('prometheus/prometheus.yml', 'scrape_configs: []\n');
+  write('prometheus/rules.test.yml', 'tests: []\n');
+  write('grafana/dashboards/app.json', '{"title":"Reflex → app 🚀","panels":[]}\n');
+  write('grafana/dashboards/host.json', '{"title":"Host → disk","panels":[]}\n');
+  write('grafana/logo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01, 0xff]));
+  write('node_modules/x/index.js', 'left off\n');
+  mkdirSync(path.join(root, 'pulumi'));
+  copyFileSync(path.join(__dirname, 'bootstrap.sh'), path.join(root, 'pulumi/bootstrap.sh'));
+  chmodSync(path.join(root, 'pulumi/bootstrap.sh'), 0o755);
+  return root;
+}
+
+function inputsFor(repoRoot: string): UserDataInputs {
+  return {
+    files: readHostFiles(repoRoot),
+    deployEnv: deployEnvironment({
+      repositoryUrl: `${REGISTRY_HOST}/reflex-dev`,
+      deployBranch: 'main',
+      githubRepository: 'octo-org/reflex',
+      region: 'eu-west-1',
+      environment: 'dev',
+    }),
+    registryHost: REGISTRY_HOST,
+    deployPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeploy deploy@reflex\n',
+    hostKey: (() => {
+      const pair = fakeOpensshKeyPair();
+      return { privateKeyOpenssh: pair.privateKey, publicKeyOpenssh: pair.publicKey };
+    })(),
+  };
+}
+
+/** The cloud-config as cloud-init reads it: checks the header and that YAML 1.1 agrees with JSON. */
+function readCloudConfig(text: string): CloudConfig {
+  expect(text.startsWith('#cloud-config\n')).toBe(true);
+  const body = text.slice('#cloud-config\n'.length);
+  const asJson = JSON.parse(body) as CloudConfig;
+  expect(parse(body, { version: '1.1' })).toEqual(asJson);
+  return asJson;
+}
+
+function fileAt(config: CloudConfig, target: string) {
+  const found = config.write_files.find((f) => f.path === target);
+  if (!found) throw new Error(`user data writes no ${target}`);
+  return found;
+}
+
+function contentOf(file: { content: string; encoding?: string }): Buffer {
+  return file.encoding === 'b64' ? Buffer.from(file.content, 'base64') : Buffer.from(file.content);
+}
+
+function run(command: string, args: string[], input?: string) {
+  return spawnSync(command, args, { encoding: 'utf8', ...(input === undefined ? {} : { input }) });
+}
+
+describe('host user data', () => {
+  let repo: string;
+  beforeAll(() => {
+    repo = fixtureRepository();
+  });
+  afterAll(() => rmSync(repo, { recursive: true, force: true }));
+
+  it('is rendered from the repository files, placed under /opt/reflex with their modes', () => {
+    const files = readHostFiles(repo);
+    expect(files.map((f) => [f.source, f.target, f.executable])).toEqual([
+      ['pulumi/bootstrap.sh', '/opt/reflex/bootstrap.sh', true],
+      ['compose.yaml', '/opt/reflex/compose.yaml', false],
+      ['deploy-scripts/cleanup.sh', '/opt/reflex/deploy-scripts/cleanup.sh', true],
+      ['deploy-scripts/deploy.sh', '/opt/reflex/deploy-scripts/deploy.sh', true],
+      ['deploy-scripts/install-host.sh', '/opt/reflex/deploy-scripts/install-host.sh', true],
+      ['deploy-scripts/lib/common.sh', '/opt/reflex/deploy-scripts/lib/common.sh', false],
+      ['deploy-scripts/nginx/reflex.conf', '/opt/reflex/deploy-scripts/nginx/reflex.conf', false],
+      ['deploy-scripts/reconcile.sh', '/opt/reflex/deploy-scripts/reconcile.sh', true],
+      ['deploy-scripts/rollback.sh', '/opt/reflex/deploy-scripts/rollback.sh', true],
+      [
+        'deploy-scripts/systemd/reflex-reconcile.timer',
+        '/opt/reflex/deploy-scripts/systemd/reflex-reconcile.timer',
+        false,
+      ],
+      ['grafana/dashboards/app.json', '/opt/reflex/grafana/dashboards/app.json', false],
+      ['grafana/dashboards/host.json', '/opt/reflex/grafana/dashboards/host.json', false],
+      ['grafana/logo.png', '/opt/reflex/grafana/logo.png', false],
+      ['prometheus/prometheus.yml', '/opt/reflex/prometheus/prometheus.yml', false],
+    ]);
+    expect(missingHostFiles(files)).toEqual([]);
+  });
+
+  it('writes every repository file byte for byte (text as text, binary as base64)', () => {
+    const inputs = inputsFor(repo);
+    const config = readCloudConfig(renderCloudConfig(inputs));
+    for (const file of inputs.files) {
+      const written = fileAt(config, file.target);
+      expect({ path: file.target, content: contentOf(written) }).toEqual({
+        path: file.target,
+        content: file.content,
+      });
+      expect(written.permissions).toBe(file.executable ? '0755' : '0644');
+      expect(written.owner).toBe('root:root');
+    }
+    expect(fileAt(config, '/opt/reflex/grafana/logo.png').encoding).toBe('b64');
+    expect(fileAt(config, '/opt/reflex/grafana/dashboards/app.json').encoding).toBe('b64');
+    expect(fileAt(config, '/opt/reflex/grafana/dashboards/host.json').encoding).toBeUndefined();
+    expect(fileAt(config, '/opt/reflex/prometheus/prometheus.yml').encoding).toBeUndefined();
+    expect(fileAt(config, '/opt/reflex/deploy-scripts/nginx/reflex.conf').encoding).toBeUndefined();
+  });
+
+  it('writes the settings of docs/HOST.md: deploy.env, app.env, sudo rule, ECR login, log limits', () => {
+    const config = readCloudConfig(renderCloudConfig(inputsFor(repo)));
+    expect(fileAt(config, '/etc/reflex/deploy.env')).toEqual({
+      path: '/etc/reflex/deploy.env',
+      permissions: '0644',
+      owner: 'root:root',
+      content: [
+        '# Settings of the deploy scripts (docs/HOST.md), written by the Pulumi user data.',
+        'CONTAINER_ENGINE=docker',
+        `REFLEX_IMAGE_REPOSITORY=${REGISTRY_HOST}/reflex-dev`,
+        'REFLEX_DEPLOY_BRANCH=main',
+        'REFLEX_BLUE_PORT=8081',
+        'REFLEX_GREEN_PORT=8082',
+        'REFLEX_STATE_DIR=/var/lib/reflex',
+        'REFLEX_TEXTFILE_DIR=/var/lib/reflex/textfile',
+        'REFLEX_NGINX_UPSTREAM=/etc/nginx/reflex/upstream.conf',
+        'REFLEX_GITHUB_REPOSITORY=octo-org/reflex',
+        'REFLEX_ENVIRONMENT=dev',
+        'AWS_REGION=eu-west-1',
+        '',
+      ].join('\n'),
+    });
+    const appEnv = fileAt(config, '/etc/reflex/app.env');
+    expect(appEnv.permissions).toBe('0600');
+    expect(appEnv.content).toMatch(/^REFLEX_LOG_LEVEL=info$/m);
+    expect(fileAt(config, '/etc/sudoers.d/reflex-deploy')).toEqual({
+      path: '/etc/sudoers.d/reflex-deploy',
+      permissions: '0440',
+      owner: 'root:root',
+      content:
+        '# The deploy user may run exactly the deploy scripts as root, and edit the app environment.\n' +
+        'deploy ALL=(root) NOPASSWD: /opt/reflex/deploy-scripts/deploy.sh, /opt/reflex/deploy-scripts/rollback.sh, ' +
+        '/opt/reflex/deploy-scripts/cleanup.sh, /opt/reflex/deploy-scripts/reconcile.sh\n' +
+        'deploy ALL=(root) NOPASSWD: sudoedit /etc/reflex/app.env\n',
+    });
+    expect(JSON.parse(fileAt(config, '/etc/reflex/docker-config.json').content)).toEqual({
+      credHelpers: { [REGISTRY_HOST]: 'ecr-login' },
+    });
+    expect(JSON.parse(fileAt(config, '/etc/docker/daemon.json').content)).toEqual({
+      'log-driver': 'json-file',
+      'log-opts': { 'max-size': '10m', 'max-file': '3' },
+    });
+  });
+
+  it('creates only the deploy user, with the deploy key, and pins the generated host key', () => {
+    const inputs = inputsFor(repo);
+    const config = readCloudConfig(renderCloudConfig(inputs));
+    expect(config.users).toEqual([
+      {
+        name: 'deploy',
+        gecos: 'Reflex deploy (SSH user of the deploy workflow)',
+        shell: '/bin/bash',
+        lock_passwd: true,
+        groups: ['systemd-journal'],
+        ssh_authorized_keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeploy deploy@reflex'],
+      },
+    ]);
+    expect(config.ssh_keys).toEqual({
+      ed25519_private: inputs.hostKey.privateKeyOpenssh,
+      ed25519_public: inputs.hostKey.publicKeyOpenssh.trim(),
+    });
+    expect(config.ssh_deletekeys).toBe(true);
+    expect(config.ssh_pwauth).toBe(false);
+    expect(config.disable_root).toBe(true);
+    expect(config.runcmd).toEqual([['bash', '/opt/reflex/bootstrap.sh']]);
+  });
+
+  it('is gzip-compressed cloud-config, and refuses to exceed the 16 KB limit', () => {
+    const inputs = inputsFor(repo);
+    const userData = renderUserData(inputs);
+    expect(gunzipSync(userData).toString('utf8')).toBe(renderCloudConfig(inputs));
+    const big = randomBytes(20_000);
+    expect(() =>
+      renderUserData({
+        ...inputs,
+        files: [
+          ...inputs.files,
+          { source: 'grafana/big.bin', target: '/x', content: big, executable: false },
+        ],
+      }),
+    ).toThrow(/over EC2's limit of 16384/);
+  });
+
+  it('stays under the 16 KB limit for this repository as it is', () => {
+    const inputs = inputsFor(REPO_ROOT);
+    expect(inputs.files.map((f) => f.source)).toContain('pulumi/bootstrap.sh');
+    const size = renderUserData(inputs).length;
+    expect(size).toBeLessThanOrEqual(USER_DATA_LIMIT);
+  });
+
+  describe('the boot script it runs (pulumi/bootstrap.sh)', () => {
+    const bootstrap = () =>
+      contentOf(
+        fileAt(readCloudConfig(renderCloudConfig(inputsFor(repo))), '/opt/reflex/bootstrap.sh'),
+      ).toString();
+
+    it('passes bash -n and shellcheck as rendered', () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'reflex-bootstrap-'));
+      try {
+        const file = path.join(dir, 'bootstrap.sh');
+        writeFileSync(file, bootstrap());
+        const syntax = run('bash', ['-n', file]);
+        expect(syntax.stderr).toBe('');
+        expect(syntax.status).toBe(0);
+        const lint = run('shellcheck', ['--format=gcc', file]);
+        expect(lint.stdout + lint.stderr).toBe('');
+        expect(lint.status).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('every shell script in the user data passes bash -n', () => {
+      const config = readCloudConfig(renderCloudConfig(inputsFor(REPO_ROOT)));
+      const scripts = config.write_files.filter((f) => f.path.endsWith('.sh'));
+      expect(scripts.length).toBeGreaterThan(0);
+      for (const script of scripts) {
+        const result = run('bash', ['-n'], contentOf(script).toString());
+        expect({ path: script.path, stderr: result.stderr }).toEqual({
+          path: script.path,
+          stderr: '',
+        });
+      }
+    });
+
+    it('performs each step of docs/HOST.md, in order', () => {
+      const steps: [string, RegExp][] = [
+        [
+          'installs Docker with the compose plugin, nginx, the ECR credential helper',
+          /PACKAGES=\(docker\.io docker-compose-v2 nginx amazon-ecr-credential-helper git jq curl\)/,
+        ],
+        ['reads deploy.env', /source "\$\{DEPLOY_ENV\}"/],
+        ['from the package archive', /apt-get .*install --yes "\$\{PACKAGES\[@\]\}"/],
+        ['checks the compose plugin', /^docker compose version$/m],
+        ['starts Docker and nginx', /systemctl enable --now docker\.service nginx\.service/],
+        ['puts deploy in the docker group', /usermod --append --groups docker deploy/],
+        [
+          'ECR login for root',
+          /install -m 0600 \/etc\/reflex\/docker-config\.json \/root\/\.docker\/config\.json/,
+        ],
+        [
+          'ECR login for deploy',
+          /install -m 0600 -o deploy -g deploy \/etc\/reflex\/docker-config\.json \/home\/deploy\/\.docker\/config\.json/,
+        ],
+        [
+          'makes the textfile-collector folder',
+          /install -d -m 0755 "\$\{REFLEX_STATE_DIR\}" "\$\{REFLEX_TEXTFILE_DIR\}"/,
+        ],
+        [
+          'generates the grafana password once',
+          /GF_SECURITY_ADMIN_PASSWORD=%s.*openssl rand -hex 24/,
+        ],
+        ['checks the sudo rule', /visudo --check --file \/etc\/sudoers\.d\/reflex-deploy/],
+        ['runs install-host.sh', /^bash "\$\{REFLEX_HOME\}\/deploy-scripts\/install-host\.sh"$/m],
+        ['checks nginx', /^nginx -t$/m],
+        [
+          'enables the timers',
+          /systemctl enable --now reflex-cleanup\.timer reflex-reconcile\.timer/,
+        ],
+        [
+          'starts the monitoring stack',
+          /docker compose --file "\$\{REFLEX_HOME\}\/compose\.yaml" --project-name reflex-monitoring up --detach/,
+        ],
+      ];
+      const script = bootstrap();
+      let from = 0;
+      for (const [step, pattern] of steps) {
+        const match = pattern.exec(script.slice(from));
+        expect({ step, found: match !== null }).toEqual({ step, found: true });
+        from += match!.index + match![0].length;
+      }
+      expect(script).toMatch(/^set -o errexit -o nounset -o pipefail$/m);
+    });
+  });
+
+  it.each([
+    ['deploy-scripts/deploy.sh', false],
+    ['deploy-scripts/README.md', true],
+    ['deploy-scripts/test/helpers.bash', true],
+    ['deploy-scripts/deploy.bats', true],
+    ['prometheus/rules.test.yml', true],
+    ['prometheus/tests/alerts.yml', true],
+    ['grafana/.DS_Store', true],
+    ['grafana/node_modules/a.js', true],
+    ['grafana/dashboards/test-dashboard.json', false],
+  ])('isLeftOff(%s) is %s', (file, leftOff) => {
+    expect(isLeftOff(file)).toBe(leftOff);
+  });
+
+  it('names the files the first boot needs when they are missing', () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'reflex-empty-'));
+    try {
+      expect(missingHostFiles(readHostFiles(empty))).toEqual([
+        'deploy-scripts/install-host.sh',
+        'deploy-scripts/deploy.sh',
+        'deploy-scripts/rollback.sh',
+        'deploy-scripts/cleanup.sh',
+        'deploy-scripts/reconcile.sh',
+        'compose.yaml',
+        'pulumi/bootstrap.sh',
+      ]);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it.each(['two words', 'a"quote', 'x$(id)', "it's", 'line\nbreak'])(
+    'refuses an env-file value that would need quoting: %j',
+    (value) => {
+      expect(() => renderEnvFile('h', { KEY: value })).toThrow(
+        'env file value of KEY needs quoting',
+      );
+    },
+  );
+
+  it('escapes non-ASCII text so that YAML 1.1 readers get it back', () => {
+    const text = asciiJson({ s: 'Reflex → é' });
+    expect(text).toBe('{\n "s": "Reflex \\u2192 \\u00e9"\n}');
+    expect(parse(text, { version: '1.1' })).toEqual({ s: 'Reflex → é' });
+  });
+});

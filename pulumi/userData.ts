@@ -1,0 +1,259 @@
+// The host's user data: a cloud-config that writes the repository's host files (read from disk
+// when the program runs, so it carries whatever deploy-scripts/, the monitoring stack and
+// pulumi/bootstrap.sh hold), the settings of docs/HOST.md, the SSH keys, and runs bootstrap.sh.
+// It is gzip-compressed to fit EC2's 16 KB user-data limit; cloud-init unpacks it.
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { TextDecoder } from 'node:util';
+import { gzipSync } from 'node:zlib';
+
+/** EC2 refuses user data larger than this many bytes (counted before base64). */
+export const USER_DATA_LIMIT = 16 * 1024;
+
+export const REFLEX_HOME = '/opt/reflex';
+export const DEPLOY_USER = 'deploy';
+
+/** What the host needs from the repository, and where it goes (docs/HOST.md, "Files"). */
+export const HOST_FILE_SOURCES: readonly { from: string; to: string }[] = [
+  { from: 'deploy-scripts', to: `${REFLEX_HOME}/deploy-scripts` },
+  { from: 'compose.yaml', to: `${REFLEX_HOME}/compose.yaml` },
+  { from: 'prometheus', to: `${REFLEX_HOME}/prometheus` },
+  { from: 'grafana', to: `${REFLEX_HOME}/grafana` },
+  { from: 'pulumi/bootstrap.sh', to: `${REFLEX_HOME}/bootstrap.sh` },
+];
+
+/** Files the first boot cannot do without; `pulumi up` warns when one is missing. */
+export const REQUIRED_HOST_FILES = [
+  'deploy-scripts/install-host.sh',
+  'deploy-scripts/deploy.sh',
+  'deploy-scripts/rollback.sh',
+  'deploy-scripts/cleanup.sh',
+  'deploy-scripts/reconcile.sh',
+  'compose.yaml',
+  'pulumi/bootstrap.sh',
+];
+
+/** A file of the repository as it will be written on the host. */
+export interface HostFile {
+  /** Path in the repository, `/`-separated. */
+  source: string;
+  /** Absolute path on the host. */
+  target: string;
+  content: Buffer;
+  executable: boolean;
+}
+
+/** Whether a repository path is left off the host: documentation, tests, dependencies, dotfiles. */
+export function isLeftOff(relativePath: string): boolean {
+  const parts = relativePath.split('/');
+  const base = parts[parts.length - 1]!;
+  return (
+    parts.some((part) => part.startsWith('.') || part === 'node_modules') ||
+    parts.slice(0, -1).some((dir) => dir === 'test' || dir === 'tests' || dir === '__tests__') ||
+    /\.(test|spec)\.[^.]+$/.test(base) ||
+    base.endsWith('.bats') ||
+    /^readme(\.md)?$/i.test(base)
+  );
+}
+
+/** Reads the host's files from the repository at `repoRoot`; absent sources are skipped. */
+export function readHostFiles(repoRoot: string): HostFile[] {
+  const files: HostFile[] = [];
+  for (const { from, to } of HOST_FILE_SOURCES) {
+    for (const relative of walk(repoRoot, from)) {
+      if (isLeftOff(relative)) continue;
+      const absolute = path.join(repoRoot, relative);
+      files.push({
+        source: relative,
+        target: to + relative.slice(from.length),
+        content: readFileSync(absolute),
+        executable: (lstatSync(absolute).mode & 0o111) !== 0,
+      });
+    }
+  }
+  return files.sort((a, b) => a.target.localeCompare(b.target));
+}
+
+/** REQUIRED_HOST_FILES that `files` does not contain. */
+export function missingHostFiles(files: readonly HostFile[]): string[] {
+  const present = new Set(files.map((file) => file.source));
+  return REQUIRED_HOST_FILES.filter((required) => !present.has(required));
+}
+
+/** Regular files under `relative` (a file or a folder), as repository paths; none if absent. */
+function walk(repoRoot: string, relative: string): string[] {
+  let stat;
+  try {
+    stat = lstatSync(path.join(repoRoot, relative));
+  } catch {
+    return [];
+  }
+  if (stat.isFile()) return [relative];
+  if (!stat.isDirectory()) return [];
+  return readdirSync(path.join(repoRoot, relative))
+    .sort()
+    .flatMap((entry) => walk(repoRoot, `${relative}/${entry}`));
+}
+
+/** `KEY=value` lines that both bash `source` and systemd/docker env files read the same way. */
+export function renderEnvFile(header: string, values: Record<string, string>): string {
+  const lines = Object.entries(values).map(([key, value]) => {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(key)) throw new Error(`env file key ${JSON.stringify(key)}`);
+    // Only characters that need no quoting anywhere: the values are names, URLs and paths.
+    if (!/^[A-Za-z0-9_./:@+-]*$/.test(value)) {
+      throw new Error(`env file value of ${key} needs quoting: ${JSON.stringify(value)}`);
+    }
+    return `${key}=${value}`;
+  });
+  return `${header
+    .split('\n')
+    .map((line) => `# ${line}`)
+    .join('\n')}\n${lines.join('\n')}\n`;
+}
+
+export interface UserDataInputs {
+  files: readonly HostFile[];
+  /** The settings of the deploy scripts (docs/HOST.md, `deploy.env` keys). */
+  deployEnv: Record<string, string>;
+  /** The ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`). */
+  registryHost: string;
+  /** The deploy user's authorized OpenSSH public key. */
+  deployPublicKey: string;
+  /** The host's own ed25519 SSH key, so that clients can pin it before the host exists. */
+  hostKey: { privateKeyOpenssh: string; publicKeyOpenssh: string };
+}
+
+interface WriteFile {
+  path: string;
+  permissions: string;
+  owner: string;
+  content: string;
+  encoding?: 'b64';
+}
+
+/** The cloud-config text: a JSON document, which cloud-init reads as the YAML it also is. */
+export function renderCloudConfig(inputs: UserDataInputs): string {
+  const config = {
+    users: [
+      {
+        name: DEPLOY_USER,
+        gecos: 'Reflex deploy (SSH user of the deploy workflow)',
+        shell: '/bin/bash',
+        lock_passwd: true,
+        // `docker` is added by bootstrap.sh once the package has created the group.
+        groups: ['systemd-journal'],
+        ssh_authorized_keys: [inputs.deployPublicKey.trim()],
+      },
+    ],
+    disable_root: true,
+    ssh_pwauth: false,
+    // The image's own host keys go, and with ssh_keys given cloud-init generates none.
+    ssh_deletekeys: true,
+    ssh_keys: {
+      ed25519_private: inputs.hostKey.privateKeyOpenssh,
+      ed25519_public: inputs.hostKey.publicKeyOpenssh.trim(),
+    },
+    write_files: [...settingsFiles(inputs), ...inputs.files.map(repositoryFile)],
+    runcmd: [['bash', `${REFLEX_HOME}/bootstrap.sh`]],
+  };
+  return `#cloud-config\n${asciiJson(config)}\n`;
+}
+
+/** The user data EC2 receives: the cloud-config, gzip-compressed. */
+export function renderUserData(inputs: UserDataInputs): Buffer {
+  const compressed = gzipSync(renderCloudConfig(inputs), { level: 9 });
+  if (compressed.length > USER_DATA_LIMIT) {
+    throw new Error(
+      `the host's user data is ${compressed.length} bytes compressed, over EC2's limit of ` +
+        `${USER_DATA_LIMIT}: the files under ${HOST_FILE_SOURCES.map((s) => s.from).join(', ')} are too large`,
+    );
+  }
+  return compressed;
+}
+
+function settingsFiles(inputs: UserDataInputs): WriteFile[] {
+  const file = (target: string, permissions: string, content: string): WriteFile => ({
+    path: target,
+    permissions,
+    owner: 'root:root',
+    content,
+  });
+  const scripts = ['deploy', 'rollback', 'cleanup', 'reconcile'].map(
+    (name) => `${REFLEX_HOME}/deploy-scripts/${name}.sh`,
+  );
+  return [
+    file(
+      '/etc/reflex/deploy.env',
+      '0644',
+      renderEnvFile(
+        'Settings of the deploy scripts (docs/HOST.md), written by the Pulumi user data.',
+        inputs.deployEnv,
+      ),
+    ),
+    file(
+      '/etc/reflex/app.env',
+      '0600',
+      '# Environment of the Reflex app container (docker run --env-file): see\n' +
+        '# docs/CONFIGURATION.md. Edit with `sudo -e /etc/reflex/app.env`; the next deploy uses it.\n' +
+        'REFLEX_LOG_LEVEL=info\n',
+    ),
+    file(
+      '/etc/reflex/docker-config.json',
+      '0644',
+      // Only ECR goes through the helper; public images (the monitoring stack) pull anonymously.
+      `${JSON.stringify({ credHelpers: { [inputs.registryHost]: 'ecr-login' } }, null, 2)}\n`,
+    ),
+    file(
+      '/etc/docker/daemon.json',
+      '0644',
+      `${JSON.stringify({ 'log-driver': 'json-file', 'log-opts': { 'max-size': '10m', 'max-file': '3' } }, null, 2)}\n`,
+    ),
+    file(
+      '/etc/sudoers.d/reflex-deploy',
+      '0440',
+      '# The deploy user may run exactly the deploy scripts as root, and edit the app environment.\n' +
+        `${DEPLOY_USER} ALL=(root) NOPASSWD: ${scripts.join(', ')}\n` +
+        `${DEPLOY_USER} ALL=(root) NOPASSWD: sudoedit /etc/reflex/app.env\n`,
+    ),
+  ];
+}
+
+function repositoryFile(file: HostFile): WriteFile {
+  const text = utf8Text(file.content);
+  return {
+    path: file.target,
+    permissions: file.executable ? '0755' : '0644',
+    owner: 'root:root',
+    ...(text === undefined
+      ? { content: file.content.toString('base64'), encoding: 'b64' as const }
+      : { content: text }),
+  };
+}
+
+/**
+ * The text of a UTF-8 file, or undefined when it is better written as base64: not UTF-8, control
+ * characters YAML refuses, or characters beyond the BMP (YAML 1.1 readers do not rebuild them
+ * from JSON's surrogate-pair escapes).
+ */
+function utf8Text(content: Buffer): string | undefined {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(content);
+    // eslint-disable-next-line no-control-regex
+    const unsafe = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|[\u{10000}-\u{10ffff}]/u;
+    return unsafe.test(text) ? undefined : text;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * JSON (which YAML 1.1 readers such as cloud-init's also read) with every non-ASCII character
+ * escaped as \uXXXX, so that the document is plain ASCII whatever the files hold.
+ */
+export function asciiJson(value: unknown): string {
+  // JSON escapes control characters itself; what is left outside printable ASCII is non-ASCII.
+  return JSON.stringify(value, null, 1).replace(
+    /[^\n -~]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

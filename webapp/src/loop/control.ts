@@ -1,0 +1,101 @@
+/**
+ * The supervisor's control API, on a loopback port written to run/supervisor.json:
+ *   POST /notify          from origin.git's post-receive hook (bearer token)
+ *   GET  /events          pipeline stage events (Server-Sent Events; recent ones first)
+ *   GET  /releases        release history, newest first
+ *   GET  /status          live release, running pipeline, queued commit, URLs
+ *   GET  /metrics         the supervisor's Prometheus metrics
+ * Release instances read /events and /releases to show the pipeline in the editor.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { AppError } from '../errors';
+import { errorHandler } from '../http/errorHandler';
+import { readJson } from '../http/body';
+import type { Logger } from '../logger';
+import type { EventBus, History } from './history';
+import type { LoopMetrics } from './metrics';
+
+export interface ControlDeps {
+  token: string;
+  events: EventBus;
+  history: History;
+  metrics: LoopMetrics;
+  logger: Logger;
+  branch: string;
+  status: () => Record<string, unknown>;
+  onPush: (sha: string) => void;
+}
+
+export function sseFrame(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+export function controlApp(deps: ControlDeps): Koa {
+  const app = new Koa();
+  app.silent = true;
+  app.use(errorHandler(deps.logger));
+  const router = new Router();
+  const expected = Buffer.from(`Bearer ${deps.token}`);
+
+  router.post('/notify', async (ctx) => {
+    const given = Buffer.from(ctx.get('Authorization'));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new AppError(401, 'bad token');
+    const body = (await readJson(ctx, 64 * 1024)) as { updates?: { to?: string; ref?: string }[] };
+    for (const update of body.updates ?? []) {
+      if (
+        update.ref === `refs/heads/${deps.branch}` &&
+        typeof update.to === 'string' &&
+        /^[0-9a-f]{40,64}$/.test(update.to)
+      ) {
+        deps.onPush(update.to);
+      }
+    }
+    ctx.status = 204;
+  });
+
+  router.get('/events', (ctx) => {
+    ctx.req.socket.setNoDelay(true);
+    ctx.req.socket.setTimeout(0);
+    ctx.respond = false;
+    const res = ctx.res;
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
+    for (const event of deps.events.recentEvents()) res.write(sseFrame('stage', event));
+    const unsubscribe = deps.events.subscribe((event) => res.write(sseFrame('stage', event)));
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    res.once('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+  });
+
+  router.get('/releases', (ctx) => {
+    ctx.body = { releases: deps.history.all() };
+  });
+
+  router.get('/status', (ctx) => {
+    ctx.body = deps.status();
+  });
+
+  router.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
+  app.use(router.routes()).use(router.allowedMethods());
+  return app;
+}
+
+export async function listenControl(app: Koa): Promise<{ server: http.Server; port: number }> {
+  const handle = app.callback();
+  const server = http.createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}

@@ -1,0 +1,107 @@
+/**
+ * The gate: type-check the webapp and run the tests related to what changed, in parallel, in
+ * the release folder. A red gate stops the pipeline before anything is built or started.
+ * The TypeScript build-info is carried from release to release so each check is incremental.
+ */
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { runCommand } from './processes';
+
+export type GateStep = 'typecheck' | 'test';
+
+export interface GateOptions {
+  steps: readonly GateStep[];
+  dir: string;
+  /** Files changed since the live release (repository paths). */
+  changedFiles: string[];
+  cacheDir: string;
+  logDir: string;
+  timeoutMs: number;
+}
+
+export function parseGate(value: string | undefined): GateStep[] {
+  if (value === undefined || value === '') return ['typecheck', 'test'];
+  if (value === 'off') return [];
+  const steps = value.split(',').map((s) => s.trim());
+  for (const step of steps) {
+    if (step !== 'typecheck' && step !== 'test')
+      throw new Error(`REFLEX_GATE: unknown step "${step}" (use typecheck, test, or off)`);
+  }
+  return steps as GateStep[];
+}
+
+function gateEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    CI: 'true',
+    NODE_ENV: 'test',
+  };
+}
+
+export async function runGate(options: GateOptions): Promise<string[]> {
+  const ran: Promise<string>[] = [];
+  if (options.steps.includes('typecheck')) ran.push(typecheck(options).then(() => 'typecheck'));
+  if (options.steps.includes('test')) ran.push(relatedTests(options));
+  const settled = await Promise.allSettled(ran);
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<string>).value);
+}
+
+async function typecheck(options: GateOptions): Promise<void> {
+  const cached = path.join(options.cacheDir, 'webapp.tsbuildinfo');
+  const local = path.join(options.dir, '.cache', 'webapp.tsbuildinfo');
+  mkdirSync(path.dirname(local), { recursive: true });
+  if (existsSync(cached)) copyFileSync(cached, local);
+  await runCommand(
+    process.execPath,
+    [
+      path.join(options.dir, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      'webapp/tsconfig.json',
+      '--incremental',
+      '--tsBuildInfoFile',
+      local,
+    ],
+    {
+      cwd: options.dir,
+      env: gateEnv(),
+      logFile: path.join(options.logDir, 'gate-typecheck.log'),
+      timeoutMs: options.timeoutMs,
+      label: 'typecheck',
+    },
+  );
+  copyFileSync(local, cached);
+}
+
+async function relatedTests(options: GateOptions): Promise<string> {
+  const candidates = options.changedFiles.filter(
+    (f) => /\.(ts|tsx|js|mjs|cjs|json)$/.test(f) && existsSync(path.join(options.dir, f)),
+  );
+  if (candidates.length === 0) return 'test (no code changed)';
+  await runCommand(
+    process.execPath,
+    [
+      path.join(options.dir, 'node_modules/jest/bin/jest.js'),
+      '--selectProjects',
+      'unit',
+      '--ci',
+      '--runInBand',
+      '--passWithNoTests',
+      '--cacheDirectory',
+      path.join(options.cacheDir, 'jest'),
+      '--findRelatedTests',
+      ...candidates,
+    ],
+    {
+      cwd: options.dir,
+      env: gateEnv(),
+      logFile: path.join(options.logDir, 'gate-test.log'),
+      timeoutMs: options.timeoutMs,
+      label: 'tests',
+    },
+  );
+  return 'test';
+}

@@ -1,0 +1,171 @@
+/**
+ * REFLEX_HOME (default `.reflex/`): everything the local loop keeps between runs.
+ *
+ *   origin.git/        the bare repository the releases' editor pushes to (seeded from HEAD)
+ *   releases/<sha>/    one checked-out, built release per commit (the newest 5 are kept)
+ *   deps/<hash>/       node_modules shared by releases whose lockfile hashes alike
+ *   logs/<sha>/        each release's pipeline and runtime logs
+ *   state/             release history, revoked sessions
+ *   cache/             jest and TypeScript caches, build cache
+ *   run/               supervisor.json (control port and token) while it runs
+ *   prometheus/        file-SD targets for `npm run monitor`
+ *   secrets/           the session secret (0600)
+ *   users.json, audit.log
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface HomePaths {
+  root: string;
+  origin: string;
+  releases: string;
+  deps: string;
+  logs: string;
+  state: string;
+  cache: string;
+  run: string;
+  prometheus: string;
+  secrets: string;
+  work: string;
+  usersFile: string;
+  auditFile: string;
+  supervisorFile: string;
+}
+
+export function homePaths(root: string): HomePaths {
+  const r = path.resolve(root);
+  return {
+    root: r,
+    origin: path.join(r, 'origin.git'),
+    releases: path.join(r, 'releases'),
+    deps: path.join(r, 'deps'),
+    logs: path.join(r, 'logs'),
+    state: path.join(r, 'state'),
+    cache: path.join(r, 'cache'),
+    run: path.join(r, 'run'),
+    prometheus: path.join(r, 'prometheus'),
+    secrets: path.join(r, 'secrets'),
+    work: path.join(r, 'work'),
+    usersFile: path.join(r, 'users.json'),
+    auditFile: path.join(r, 'audit.log'),
+    supervisorFile: path.join(r, 'run', 'supervisor.json'),
+  };
+}
+
+/** Environment for git commands the supervisor runs: no user or system config. */
+export const PLAIN_GIT_ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_TERMINAL_PROMPT: '0',
+};
+
+export function git(gitDir: string, args: string[], input?: string): string {
+  return execFileSync('git', ['--git-dir', gitDir, ...args], {
+    env: PLAIN_GIT_ENV,
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+    .toString()
+    .trim();
+}
+
+export class HomeError extends Error {}
+
+/**
+ * Creates what is missing and returns whether the origin was seeded now. A second start finds
+ * everything in place and reuses it.
+ */
+export function prepareHome(
+  paths: HomePaths,
+  projectDir: string,
+  branch: string,
+): { seeded: boolean; sessionSecret: string } {
+  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  for (const dir of [
+    paths.releases,
+    paths.deps,
+    paths.logs,
+    paths.state,
+    paths.cache,
+    paths.run,
+    paths.prometheus,
+    paths.work,
+  ]) {
+    mkdirSync(dir, { recursive: true });
+  }
+  mkdirSync(paths.secrets, { recursive: true, mode: 0o700 });
+
+  let seeded = false;
+  if (!existsSync(path.join(paths.origin, 'HEAD'))) {
+    let head: string;
+    try {
+      head = execFileSync('git', ['rev-parse', '--verify', 'HEAD^{commit}'], {
+        cwd: projectDir,
+        env: PLAIN_GIT_ENV,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+        .toString()
+        .trim();
+    } catch {
+      throw new HomeError(
+        `${projectDir} is not a git checkout with a commit: Reflex seeds its local origin from HEAD (clone the repository, or commit first)`,
+      );
+    }
+    execFileSync('git', ['init', '--quiet', '--bare', `--initial-branch=${branch}`, paths.origin], {
+      env: PLAIN_GIT_ENV,
+    });
+    execFileSync(
+      'git',
+      ['push', '--quiet', '--no-verify', paths.origin, `${head}:refs/heads/${branch}`],
+      {
+        cwd: projectDir,
+        env: PLAIN_GIT_ENV,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    seeded = true;
+  }
+  installHook(paths);
+
+  const secretFile = path.join(paths.secrets, 'session-secret');
+  if (!existsSync(secretFile))
+    writeFileSync(secretFile, randomBytes(48).toString('base64url') + '\n', { mode: 0o600 });
+  chmodSync(secretFile, 0o600);
+  return { seeded, sessionSecret: readFileSync(secretFile, 'utf8').trim() };
+}
+
+/** The post-receive hook: tells the running supervisor which refs moved (best effort, 1 s). */
+function installHook(paths: HomePaths): void {
+  const hook = `#!${process.execPath}
+// Tells the Reflex supervisor that a branch moved. Written by \`npm start\`; safe to delete.
+const fs = require('fs');
+const http = require('http');
+let input = '';
+process.stdin.on('data', (d) => (input += d));
+process.stdin.on('end', () => {
+  let target;
+  try {
+    target = JSON.parse(fs.readFileSync(${JSON.stringify(paths.supervisorFile)}, 'utf8'));
+  } catch {
+    return;
+  }
+  const updates = input.trim().split('\\n').filter(Boolean).map((line) => {
+    const [from, to, ref] = line.split(' ');
+    return { from, to, ref };
+  });
+  const body = JSON.stringify({ updates });
+  const req = http.request(
+    { host: '127.0.0.1', port: target.controlPort, path: '/notify', method: 'POST', timeout: 1000,
+      headers: { 'content-type': 'application/json', authorization: 'Bearer ' + target.token } },
+    (res) => res.resume(),
+  );
+  req.on('timeout', () => req.destroy());
+  req.on('error', () => {});
+  req.end(body);
+});
+`;
+  writeFileSync(path.join(paths.origin, 'hooks', 'post-receive'), hook, { mode: 0o755 });
+}

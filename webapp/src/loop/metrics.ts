@@ -1,0 +1,46 @@
+/** The supervisor's metrics (its control server's /metrics). Names: docs/METRICS.md. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createLoopMetrics(lag: () => number) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    stageDuration: new Histogram({
+      name: 'reflex_pipeline_stage_duration_seconds',
+      help: 'Time spent in each pipeline stage, successful or not.',
+      labelNames: ['stage'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 180],
+      registers,
+    }),
+    deploys: new Counter({
+      name: 'reflex_deploys_total',
+      help: 'Pipeline runs that ended: success (went live), failed, or restored (previous release put back).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    releaseInfo: new Gauge({
+      name: 'reflex_release_info',
+      help: 'The live release: 1 for its sha.',
+      labelNames: ['sha'] as const,
+      registers,
+    }),
+    editToLive: new Histogram({
+      name: 'reflex_edit_to_live_seconds',
+      help: 'From a push reaching the origin to its release serving.',
+      buckets: [0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120],
+      registers,
+    }),
+    desiredLag: new Gauge({
+      name: 'reflex_desired_release_lag_seconds',
+      help: "0 when the branch's head is live, else seconds since it was pushed.",
+      registers,
+      collect() {
+        this.set(lag());
+      },
+    }),
+  };
+}
+
+export type LoopMetrics = ReturnType<typeof createLoopMetrics>;

@@ -1,0 +1,237 @@
+/**
+ * Child processes of the supervisor: release instances (started, health-checked, stopped
+ * gracefully) and pipeline commands (gate, build) whose output goes to a log file. Every child
+ * runs in its own process group so that stopping it stops whatever it started (jest workers).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import http from 'node:http';
+import readline from 'node:readline';
+
+export interface ReleaseProcess {
+  sha: string;
+  port: number;
+  pid: number;
+  /** Resolves when the process has exited (code, or signal name). */
+  exited: Promise<number | string>;
+  /** True once `stop` was called: an exit after that is expected. */
+  readonly stopping: boolean;
+  /** True once the process has exited. */
+  readonly hasExited: boolean;
+  /** SIGTERM (the instance drains itself), SIGKILL after `graceMs`. */
+  stop(graceMs: number): Promise<void>;
+}
+
+export class ProcessError extends Error {
+  constructor(
+    message: string,
+    readonly logTail: string,
+  ) {
+    super(message);
+    this.name = 'ProcessError';
+  }
+}
+
+/** Keeps the last `max` characters written, for failure excerpts. */
+class Tail {
+  private text = '';
+  constructor(private readonly max = 4096) {}
+  add(chunk: string): void {
+    this.text = (this.text + chunk).slice(-this.max);
+  }
+  toString(): string {
+    return this.text;
+  }
+}
+
+const children = new Set<ChildProcess>();
+
+/** Kills every child (and its group) still running: for shutdown and crash paths. */
+export function killAllChildren(signal: NodeJS.Signals = 'SIGTERM'): void {
+  for (const child of children) killGroup(child, signal);
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function track(child: ChildProcess): Promise<number | string> {
+  children.add(child);
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve(code ?? signal ?? 'unknown');
+    });
+  });
+}
+
+function openLog(file: string): WriteStream {
+  return createWriteStream(file, { flags: 'a', mode: 0o600 });
+}
+
+/**
+ * Runs a pipeline command; resolves on exit 0, rejects with ProcessError (and the output's
+ * tail) otherwise or after `timeoutMs`.
+ */
+export async function runCommand(
+  command: string,
+  args: string[],
+  options: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    logFile: string;
+    timeoutMs: number;
+    label: string;
+  },
+): Promise<void> {
+  const log = openLog(options.logFile);
+  log.write(`$ ${[command, ...args].join(' ')}\n`);
+  const tail = new Tail();
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const exited = track(child);
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      tail.add(chunk.toString('utf8'));
+    });
+  }
+  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), options.timeoutMs);
+  const code = await exited;
+  clearTimeout(timer);
+  await new Promise<void>((resolve) => log.end(() => resolve()));
+  if (code !== 0) {
+    const why =
+      typeof code === 'string'
+        ? `was killed (${code}${code === 'SIGKILL' ? `, over ${options.timeoutMs} ms?` : ''})`
+        : `exited with ${code}`;
+    throw new ProcessError(`${options.label} ${why}`, tail.toString());
+  }
+}
+
+/** Starts a release instance and resolves once it reports the port it listens on. */
+export async function startRelease(options: {
+  sha: string;
+  cwd: string;
+  entry: string;
+  env: NodeJS.ProcessEnv;
+  logFile: string;
+  timeoutMs: number;
+}): Promise<ReleaseProcess> {
+  const log = openLog(options.logFile);
+  const tail = new Tail();
+  const child = spawn(process.execPath, ['--enable-source-maps', options.entry], {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const exited = track(child);
+  void exited.then(() => log.end());
+  child.stderr.on('data', (chunk: Buffer) => {
+    log.write(chunk);
+    tail.add(chunk.toString('utf8'));
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      killGroup(child, 'SIGKILL');
+      reject(
+        new ProcessError(
+          `release did not start listening within ${options.timeoutMs} ms`,
+          tail.toString(),
+        ),
+      );
+    }, options.timeoutMs);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new ProcessError(`release exited while starting (${code})`, tail.toString()));
+    });
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      log.write(line + '\n');
+      tail.add(line + '\n');
+      if (!line.includes('"listening"')) return;
+      try {
+        const parsed = JSON.parse(line) as { msg?: string; port?: number };
+        if (parsed.msg === 'listening' && typeof parsed.port === 'number') {
+          clearTimeout(timer);
+          resolve(parsed.port);
+        }
+      } catch {
+        // not a JSON line
+      }
+    });
+  });
+
+  let stopping = false;
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+  return {
+    sha: options.sha,
+    port,
+    pid: child.pid!,
+    exited,
+    get stopping() {
+      return stopping;
+    },
+    get hasExited() {
+      return hasExited;
+    },
+    async stop(graceMs: number) {
+      stopping = true;
+      killGroup(child, 'SIGTERM');
+      const killer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+/** Polls `/healthz` until it answers 200; rejects after `timeoutMs` or when `exited` settles. */
+export async function waitHealthy(
+  port: number,
+  timeoutMs: number,
+  exited: Promise<unknown>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void exited.then(() => (gone = true));
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (gone) throw new ProcessError('release exited before it became healthy', last);
+    const status = await probe(port).catch((err: Error) => err.message);
+    if (status === 200) return;
+    last = typeof status === 'number' ? `/healthz answered ${status}` : status;
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  throw new ProcessError(
+    `/healthz did not answer 200 within ${timeoutMs} ms (last: ${last})`,
+    last,
+  );
+}
+
+function probe(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 2000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,173 @@
+/**
+ * Release folders: a commit checked out with `git archive` into `releases/<sha>`, its
+ * node_modules linked from a store shared by every release with the same manifests and
+ * lockfile (never a fresh install for an unchanged lockfile; when the project's own install
+ * matches, that install is the store). Old folders are pruned, keeping the newest few.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import { PLAIN_GIT_ENV, type HomePaths } from './home';
+import { runCommand } from './processes';
+
+const WORKSPACES = ['webapp', 'pulumi'];
+const MANIFESTS = [
+  'package.json',
+  'package-lock.json',
+  ...WORKSPACES.map((w) => `${w}/package.json`),
+];
+
+export class ReleaseStore {
+  constructor(
+    private readonly paths: HomePaths,
+    private readonly projectDir: string,
+  ) {}
+
+  dirOf(sha: string): string {
+    return path.join(this.paths.releases, sha);
+  }
+
+  /** Whether `sha` is checked out and built (its build recorded that very commit). */
+  isBuilt(sha: string): boolean {
+    try {
+      const info = JSON.parse(
+        readFileSync(path.join(this.dirOf(sha), 'webapp/dist/build-info.json'), 'utf8'),
+      ) as { sha?: string };
+      return info.sha === sha;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A fresh folder holding the tree of `sha` with its dependencies linked. */
+  async checkout(sha: string, logFile: string): Promise<string> {
+    const dir = this.dirOf(sha);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    await extract(this.paths.origin, sha, dir);
+    await this.linkDependencies(dir, logFile);
+    return dir;
+  }
+
+  /** Removes release folders beyond the newest `keep`, never one of `protect`. */
+  prune(keep: number, protect: Set<string>): string[] {
+    const entries = readdirSync(this.paths.releases)
+      .map((name) => ({ name, mtime: statSync(path.join(this.paths.releases, name)).mtimeMs }))
+      .sort((a, b) => b.mtime - a.mtime);
+    const removed: string[] = [];
+    for (const entry of entries.slice(keep)) {
+      if (protect.has(entry.name)) continue;
+      rmSync(path.join(this.paths.releases, entry.name), { recursive: true, force: true });
+      removed.push(entry.name);
+    }
+    return removed;
+  }
+
+  private async linkDependencies(dir: string, logFile: string): Promise<void> {
+    const hash = manifestHash(dir);
+    const store = path.join(this.paths.deps, hash);
+    if (!existsSync(path.join(store, '.complete'))) await this.fillStore(store, hash, dir, logFile);
+    symlinkSync(path.join(store, 'node_modules'), path.join(dir, 'node_modules'));
+    for (const workspace of WORKSPACES) {
+      const nested = path.join(store, workspace, 'node_modules');
+      if (existsSync(nested) && existsSync(path.join(dir, workspace)))
+        symlinkSync(nested, path.join(dir, workspace, 'node_modules'));
+    }
+  }
+
+  private async fillStore(
+    store: string,
+    hash: string,
+    source: string,
+    logFile: string,
+  ): Promise<void> {
+    rmSync(store, { recursive: true, force: true });
+    const projectModules = path.join(this.projectDir, 'node_modules');
+    if (existsSync(projectModules) && manifestHash(this.projectDir) === hash) {
+      // The project's own `npm ci` installed exactly these manifests: share it.
+      mkdirSync(store, { recursive: true });
+      symlinkSync(projectModules, path.join(store, 'node_modules'));
+      for (const workspace of WORKSPACES) {
+        const nested = path.join(this.projectDir, workspace, 'node_modules');
+        if (existsSync(nested)) {
+          mkdirSync(path.join(store, workspace), { recursive: true });
+          symlinkSync(nested, path.join(store, workspace, 'node_modules'));
+        }
+      }
+    } else {
+      // The lockfile changed (pushed from outside: the editor cannot change it): install once.
+      const staging = `${store}.installing`;
+      rmSync(staging, { recursive: true, force: true });
+      for (const file of MANIFESTS) {
+        if (!existsSync(path.join(source, file))) continue;
+        mkdirSync(path.dirname(path.join(staging, file)), { recursive: true });
+        copyFileSync(path.join(source, file), path.join(staging, file));
+      }
+      await runCommand('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], {
+        cwd: staging,
+        env: process.env,
+        logFile,
+        timeoutMs: 15 * 60_000,
+        label: 'npm ci (the lockfile changed)',
+      });
+      renameSync(staging, store);
+    }
+    writeFileSync(path.join(store, '.complete'), `${new Date().toISOString()}\n`);
+  }
+}
+
+/** Hash of the manifests and lockfile that decide what node_modules holds. */
+export function manifestHash(dir: string): string {
+  const hash = createHash('sha256');
+  for (const file of MANIFESTS) {
+    hash.update(file + '\0');
+    try {
+      hash.update(readFileSync(path.join(dir, file)));
+    } catch {
+      hash.update('(absent)');
+    }
+    hash.update('\0');
+  }
+  return hash.digest('hex').slice(0, 24);
+}
+
+/** `git archive <sha> | tar -x -C dir`. */
+function extract(gitDir: string, sha: string, dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const archive = spawn('git', ['--git-dir', gitDir, 'archive', '--format=tar', sha], {
+      env: PLAIN_GIT_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const tar = spawn('tar', ['-x', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let errors = '';
+    archive.stderr.on('data', (d: Buffer) => (errors += d.toString()));
+    tar.stderr.on('data', (d: Buffer) => (errors += d.toString()));
+    archive.stdout.pipe(tar.stdin);
+    let pending = 2;
+    let failed = false;
+    const done = (code: number | null) => {
+      if (code !== 0) failed = true;
+      if (--pending === 0) {
+        if (failed)
+          reject(
+            new Error(`cannot check out ${sha}: ${errors.trim() || 'git archive | tar failed'}`),
+          );
+        else resolve();
+      }
+    };
+    archive.on('close', done);
+    tar.on('close', done);
+  });
+}

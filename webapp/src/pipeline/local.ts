@@ -1,0 +1,111 @@
+/**
+ * Follows the local supervisor's pipeline (its control API's /events and /releases) for the
+ * editor. Reconnects after the supervisor restarts; the supervisor replays recent events on
+ * every connect, so events already seen are not passed on twice.
+ */
+import http from 'node:http';
+import type { Logger } from '../logger';
+import type { PipelineTracker, ReleaseRecord, StageEvent } from './types';
+
+const KEEP = 300;
+
+export class LocalPipelineTracker implements PipelineTracker {
+  private readonly listeners = new Set<(event: StageEvent) => void>();
+  private readonly recent: StageEvent[] = [];
+  private readonly seen = new Set<string>();
+  private request: http.ClientRequest | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly logger: Logger,
+  ) {
+    this.connect();
+  }
+
+  subscribe(listener: (event: StageEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  recentEvents(): StageEvent[] {
+    return [...this.recent];
+  }
+
+  async releases(): Promise<ReleaseRecord[]> {
+    const url = new URL('/releases', this.baseUrl);
+    const body = await new Promise<string>((resolve, reject) => {
+      http
+        .get(url, { agent: false, timeout: 5000 }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+          res.on('end', () =>
+            res.statusCode === 200
+              ? resolve(text)
+              : reject(new Error(`supervisor answered ${res.statusCode}`)),
+          );
+        })
+        .on('error', reject);
+    });
+    return (JSON.parse(body) as { releases: ReleaseRecord[] }).releases;
+  }
+
+  follow(): void {
+    // Every push to the local origin is picked up by the supervisor itself.
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.request?.destroy();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const request = http.get(new URL('/events', this.baseUrl), { agent: false }, (res) => {
+      let buffer = '';
+      res.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8');
+        let end;
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          this.frame(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+        }
+      });
+      res.on('close', () => this.reconnect());
+    });
+    request.on('error', (err) => {
+      this.logger.debug(
+        { err: err.message },
+        'pipeline events: supervisor not reachable; retrying',
+      );
+      this.reconnect();
+    });
+    this.request = request;
+  }
+
+  private reconnect(): void {
+    if (this.closed || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.connect();
+    }, 1000);
+    this.retry.unref();
+  }
+
+  private frame(frame: string): void {
+    const data = frame.split('\n').find((line) => line.startsWith('data: '));
+    if (!data) return;
+    const event = JSON.parse(data.slice(6)) as StageEvent;
+    const key = `${event.sha}|${event.stage}|${event.status}|${event.at}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.recent.push(event);
+    if (this.recent.length > KEEP) {
+      const dropped = this.recent.shift()!;
+      this.seen.delete(`${dropped.sha}|${dropped.stage}|${dropped.status}|${dropped.at}`);
+    }
+    for (const listener of this.listeners) listener(event);
+  }
+}
