@@ -4,8 +4,23 @@
 //   manifest.json    every asset with its type and sizes, and the page's entry points
 // Monaco is bundled with esbuild from its ESM build: only the features and languages the
 // editor imports (src/editor-ui/monaco.ts), split into chunks that load after the page.
+//
+// With `cacheDir`, a build is kept there under a key made of everything it is made from (the
+// UI's sources, this script, the esbuild and monaco-editor versions); a later build with the
+// same key copies it instead of bundling again. The local pipeline builds every release, and
+// most releases change the site, not the editor.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync, constants as zlib } from 'node:zlib';
@@ -15,6 +30,11 @@ const webapp = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const source = path.join(webapp, 'src/editor-ui');
 /** Where the page is served from (the routes in src/routes/editorUi.ts). */
 const ASSET_URL = '/editor/assets/';
+
+/** Files outside src/editor-ui the UI is built from (checked against esbuild's inputs). */
+const SHARED_INPUTS = ['src/pipeline/types.ts'];
+/** Cached builds to keep. */
+const CACHE_KEEP = 4;
 
 const TYPES = {
   '.js': 'text/javascript; charset=utf-8',
@@ -28,10 +48,72 @@ const TYPES = {
 const COMPRESSIBLE = new Set(['.js', '.css', '.ttf', '.txt', '.html']);
 
 /**
- * @param {{ outdir: string, minify?: boolean }} options
+ * @param {{ outdir: string, minify?: boolean, cacheDir?: string }} options
  * @returns {Promise<object>} the manifest
  */
-export async function buildEditorUi({ outdir, minify = true }) {
+export async function buildEditorUi({ outdir, minify = true, cacheDir }) {
+  if (!cacheDir) return bundle({ outdir, minify });
+  const key = cacheKey(minify);
+  const cached = path.join(cacheDir, key);
+  if (existsSync(path.join(cached, 'manifest.json'))) {
+    rmSync(outdir, { recursive: true, force: true });
+    cpSync(cached, outdir, { recursive: true });
+    return JSON.parse(readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
+  }
+  const manifest = await bundle({ outdir, minify });
+  mkdirSync(cacheDir, { recursive: true });
+  const partial = `${cached}.${process.pid}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  cpSync(outdir, partial, { recursive: true });
+  rmSync(cached, { recursive: true, force: true });
+  renameSync(partial, cached);
+  pruneCache(cacheDir);
+  return manifest;
+}
+
+/** Everything the build is made from, hashed. */
+function cacheKey(minify) {
+  const hash = createHash('sha256');
+  const files = [
+    ...listFiles(source).map((f) => path.relative(webapp, f)),
+    ...SHARED_INPUTS,
+    'scripts/buildEditorUi.mjs',
+  ].sort();
+  for (const file of files) {
+    hash
+      .update(`${file}\0`)
+      .update(readFileSync(path.join(webapp, file)))
+      .update('\0');
+  }
+  for (const pkg of ['esbuild', 'monaco-editor']) {
+    hash.update(`${pkg}@${JSON.parse(readFileSync(packageJson(pkg), 'utf8')).version}\0`);
+  }
+  hash.update(`minify=${minify}`);
+  return `ui-${hash.digest('hex').slice(0, 24)}`;
+}
+
+function pruneCache(cacheDir) {
+  const entries = readdirSync(cacheDir)
+    .filter((name) => name.startsWith('ui-') && !name.endsWith('.partial'))
+    .map((name) => ({ name, at: statSync(path.join(cacheDir, name)).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  for (const old of entries.slice(CACHE_KEEP)) {
+    rmSync(path.join(cacheDir, old.name), { recursive: true, force: true });
+  }
+}
+
+function listFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? listFiles(full) : [full];
+  });
+}
+
+function packageJson(name) {
+  return path.join(webapp, '..', 'node_modules', name, 'package.json');
+}
+
+async function bundle({ outdir, minify }) {
   const assetsDir = path.join(outdir, 'assets');
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(assetsDir, { recursive: true });
@@ -59,6 +141,16 @@ export async function buildEditorUi({ outdir, minify = true }) {
     metafile: true,
     logLevel: 'warning',
   });
+
+  // The cache key covers src/editor-ui and SHARED_INPUTS; anything else the UI imports from
+  // this project must be added there, or a cached build could go stale.
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const inside = path.relative(webapp, path.resolve(webapp, input));
+    if (inside.includes('node_modules') || inside.startsWith('..')) continue;
+    if (!inside.startsWith('src/editor-ui/') && !SHARED_INPUTS.includes(inside)) {
+      throw new Error(`the editor UI imports ${inside}: add it to SHARED_INPUTS`);
+    }
+  }
 
   const outputs = result.metafile.outputs;
   const nameOf = (output) => path.basename(output);
@@ -148,7 +240,7 @@ export async function buildEditorUi({ outdir, minify = true }) {
 }
 
 function monacoDir() {
-  return path.join(webapp, '..', 'node_modules', 'monaco-editor');
+  return path.dirname(packageJson('monaco-editor'));
 }
 
 function writeGzip(file) {

@@ -27,6 +27,7 @@ function fold(events: StageEvent[], state: PipelineState = emptyPipeline()): Pip
 
 const LOCAL_RUN: StageEvent[] = [
   event({ stage: 'committed', status: 'succeeded', at: at(0), durationMs: 0 }),
+  event({ stage: 'checkout', status: 'succeeded', at: at(1), durationMs: 80 }),
   event({ stage: 'gate', status: 'started', at: at(1) }),
   event({ stage: 'gate', status: 'succeeded', at: at(3), durationMs: 2000 }),
   event({ stage: 'build', status: 'started', at: at(3) }),
@@ -43,6 +44,7 @@ describe('pipeline stage reducer', () => {
     expect(run.state).toBe('pending');
     expect(run.stages.map((s) => [s.name, s.state])).toEqual([
       ['committed', 'pending'],
+      ['checkout', 'pending'],
       ['gate', 'pending'],
       ['build', 'pending'],
       ['start', 'pending'],
@@ -52,10 +54,11 @@ describe('pipeline stage reducer', () => {
   });
 
   it('stages move from pending to running to succeeded as events arrive', () => {
-    const midway = fold(LOCAL_RUN.slice(0, 4));
+    const midway = fold(LOCAL_RUN.slice(0, 5));
     const run = runOf(midway, SHA);
     expect(run.state).toBe('running');
     expect(run.stages.map((s) => s.state)).toEqual([
+      'succeeded',
       'succeeded',
       'succeeded',
       'running',
@@ -63,7 +66,7 @@ describe('pipeline stage reducer', () => {
       'pending',
       'pending',
     ]);
-    expect(run.stages[1]).toEqual({ name: 'gate', state: 'succeeded', durationMs: 2000 });
+    expect(run.stages[2]).toEqual({ name: 'gate', state: 'succeeded', durationMs: 2000 });
   });
 
   it('the run is live once the live stage succeeded', () => {
@@ -75,7 +78,7 @@ describe('pipeline stage reducer', () => {
 
   it('a failed stage carries its log; the stages after it are skipped', () => {
     const state = fold([
-      ...LOCAL_RUN.slice(0, 2),
+      ...LOCAL_RUN.slice(0, 3),
       event({
         stage: 'gate',
         status: 'failed',
@@ -92,7 +95,7 @@ describe('pipeline stage reducer', () => {
       durationMs: 4000,
       log: 'src/site/routes.ts(3,7): error TS2322',
     });
-    expect(run.stages.slice(2).map((s) => s.state)).toEqual([
+    expect(run.stages.slice(3).map((s) => s.state)).toEqual([
       'skipped',
       'skipped',
       'skipped',
@@ -114,7 +117,7 @@ describe('pipeline stage reducer', () => {
       event({ stage: 'gate', status: 'succeeded', at: at(3), durationMs: 2000 }),
       event({ stage: 'gate', status: 'started', at: at(1) }),
     ]);
-    expect(runOf(state, SHA).stages[1]!.state).toBe('succeeded');
+    expect(runOf(state, SHA).stages[2]!.state).toBe('succeeded');
   });
 
   it('at the same instant a finished stage wins over a started one', () => {
@@ -122,7 +125,7 @@ describe('pipeline stage reducer', () => {
       event({ stage: 'build', status: 'succeeded', at: at(2), durationMs: 1 }),
       event({ stage: 'build', status: 'started', at: at(2) }),
     ]);
-    expect(runOf(state, SHA).stages[2]!.state).toBe('succeeded');
+    expect(runOf(state, SHA).stages[3]!.state).toBe('succeeded');
   });
 
   it('a later run of the same stage (a re-run) replaces the earlier outcome', () => {
@@ -131,7 +134,7 @@ describe('pipeline stage reducer', () => {
       event({ stage: 'gate', status: 'started', at: at(10) }),
     ]);
     const run = runOf(state, SHA);
-    expect(run.stages[1]!.state).toBe('running');
+    expect(run.stages[2]!.state).toBe('running');
     expect(run.state).toBe('running');
   });
 
