@@ -51,7 +51,8 @@ const COMPRESSIBLE = new Set(['.js', '.css', '.ttf', '.txt', '.html']);
  * @param {{ outdir: string, minify?: boolean, cacheDir?: string }} options
  * @returns {Promise<object>} the manifest
  */
-export async function buildEditorUi({ outdir, minify = true, cacheDir }) {
+export async function buildEditorUi({ outdir: out, minify = true, cacheDir }) {
+  const outdir = path.resolve(out);
   if (!cacheDir) return bundle({ outdir, minify });
   const key = cacheKey(minify);
   const cached = path.join(cacheDir, key);

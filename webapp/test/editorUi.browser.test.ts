@@ -120,6 +120,22 @@ describe('the editor in Chromium', () => {
     expect(existsSync(await screenshot(page, 'editor-saved.png'))).toBe(true);
   });
 
+  it('highlights HTML; typing over a selected file replaces it, without auto-surround (which corrupts Monaco 0.57 tokens)', async () => {
+    const page = await newPage();
+    await signIn(page, site.baseUrl);
+    await openFile(page, INDEX);
+    await page.locator('.editor-host .monaco-editor .view-lines').click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.type('<!doctype html>\n<h1>Typed</h1>');
+    expect(await visibleText(page)).toBe('<!doctype html>\n<h1>Typed</h1>');
+    const classes = await page
+      .locator('.editor-host .view-lines .view-line span span')
+      .evaluateAll((els) => [
+        ...new Set(els.map((el) => (el as unknown as { className: string }).className)),
+      ]);
+    expect(classes.length).toBeGreaterThanOrEqual(3);
+  });
+
   it('a second tab saving the same file from the same base gets the merge view with both versions', async () => {
     const first = await newPage();
     const second = await newPage();

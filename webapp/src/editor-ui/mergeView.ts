@@ -79,6 +79,7 @@ export class MergeView {
       renderSideBySide: true,
       useInlineViewWhenSpaceIsLimited: false,
       ignoreTrimWhitespace: false,
+      autoSurround: 'never', // see the editor's options in workbench.ts
       minimap: { enabled: false },
       fontSize: 14,
       originalAriaLabel: 'Their version on the branch (read-only)',

@@ -137,6 +137,10 @@ export class Workbench {
       fontSize: 14,
       scrollBeyondLastLine: false,
       renderWhitespace: 'selection',
+      // Typing a bracket or quote over a selection replaces it. Monaco 0.57's auto-surround,
+      // followed by quick typing over a multi-line selection, corrupts the line tokens; in HTML
+      // bracket matching then loops until the tab runs out of memory.
+      autoSurround: 'never',
       ariaLabel: 'File editor',
       model: null,
     });
