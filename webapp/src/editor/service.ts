@@ -10,6 +10,7 @@ import { AppError } from '../errors';
 import { pushRestore } from '../git/restore';
 import type { CommitSummary, GitWorkspace, Person, TreeEntry } from '../git/workspace';
 import type { Logger } from '../logger';
+import type { SAVE_RESULTS } from '../metrics/registry';
 import { PathError, normalizeRepoPath, type EditPolicy } from './policy';
 import { checkContent, looksBinary } from './validate';
 
@@ -22,15 +23,7 @@ export interface EditorUser {
   role: Role;
 }
 
-export type SaveResult =
-  | 'committed'
-  | 'unchanged'
-  | 'conflict'
-  | 'forbidden'
-  | 'invalid'
-  | 'too_large'
-  | 'not_found'
-  | 'error';
+export type SaveResult = (typeof SAVE_RESULTS)[number];
 
 export interface EditorServiceOptions {
   workspace: GitWorkspace;
