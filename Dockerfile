@@ -42,17 +42,17 @@ WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 COPY --from=deps /app/node_modules ./node_modules
 COPY webapp/package.json ./webapp/
-COPY --from=build /app/webapp/dist ./webapp/dist
-COPY --from=build /app/webapp/site ./webapp/site
-# The commit last, so that everything above is shared between commits. Empty REFLEX_SHA
-# counts as unset for the app (it then reports the SHA in dist/build-info.json).
-ARG REFLEX_SHA=""
-LABEL org.opencontainers.image.title="reflex" \
-      org.opencontainers.image.revision="${REFLEX_SHA}" \
-      io.reflex.service="reflex"
-ENV REFLEX_SHA=${REFLEX_SHA}
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "webapp/dist/server.js"]
+# What changes with every commit comes last, so that everything above is shared between commits.
+COPY --from=build /app/webapp/dist ./webapp/dist
+COPY --from=build /app/webapp/site ./webapp/site
+# An empty REFLEX_SHA counts as unset for the app (it then reports dist/build-info.json's).
+ARG REFLEX_SHA=""
+LABEL org.opencontainers.image.title="reflex" \
+      org.opencontainers.image.revision="${REFLEX_SHA}" \
+      io.reflex.service="reflex"
+ENV REFLEX_SHA=${REFLEX_SHA}
