@@ -327,7 +327,7 @@ upstream_conf() {
 # Print the port the edge sends traffic to now (nothing before the first deploy).
 upstream_port() {
   [[ -f $REFLEX_NGINX_UPSTREAM ]] || return 0
-  sed -n 's/^[[:space:]]*server 127\.0\.0\.1:\([0-9]*\);.*/\1/p' "$REFLEX_NGINX_UPSTREAM" | head -n 1
+  grep -v '^[[:space:]]*#' "$REFLEX_NGINX_UPSTREAM" | grep -o 'server 127\.0\.0\.1:[0-9]*' | head -n 1 | cut -d: -f2 || true
 }
 
 # Check the nginx configuration, then reload nginx gracefully.
@@ -412,6 +412,9 @@ wait_healthy() {
   return 1
 }
 
+# True when something accepts HTTP connections on 127.0.0.1:$1.
+port_answers() { curl -sS --max-time 2 -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null; }
+
 # Print the SHA that port $1 reports on /version (nothing when it does not answer).
 served_sha() {
   curl -fsS --max-time 2 "http://127.0.0.1:$1/version" 2>/dev/null | jq -r '.sha // empty' 2>/dev/null || true
@@ -439,6 +442,10 @@ release() {
   log "release $sha: starting $name on 127.0.0.1:$port (live: ${active_color:-none})"
   stop_color "$color"
   engine rm --force "$name" >/dev/null 2>&1 || true
+  if port_answers "$port"; then
+    fail_release "$image" "$sha" "$digest" "$color" "$started_ns" "$started_at" \
+      "port $port ($color) is in use by something that is not a container of this service"
+  fi
   local args
   mapfile -t args < <(container_run_args "$sha" "$image" "$color")
   engine "${args[@]}" >/dev/null || fail_release "$image" "$sha" "$digest" "$color" "$started_ns" "$started_at" "could not start $name"
