@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the host side of Reflex from this folder (docs/HOST.md): copies the scripts to
-# REFLEX_SCRIPTS_DIR, creates the state folders, installs the nginx edge (nginx/reflex.conf)
-# and an initial upstream, installs the systemd units and enables the timers, and reloads
-# nginx. Idempotent: run by the EC2 user data, and again by `reconcile.sh --reset`.
+# REFLEX_SCRIPTS_DIR, creates the state folders, installs the nginx edge (nginx/reflex.conf,
+# with this host's listen address, blue/green ports and switch file), installs the systemd
+# units and enables the timers, and reloads nginx. Idempotent: run by the EC2 user data, and
+# again by `reconcile.sh --reset`.
 #
 #   install-host.sh        settings: /etc/reflex/deploy.env (see docs/HOST.md)
 set -o errexit -o nounset -o pipefail
@@ -19,9 +20,11 @@ REFLEX_SCRIPT=install-host.sh
 load_config
 require_commands "$CONTAINER_ENGINE" nginx curl jq flock
 
-# Print nginx/reflex.conf with this host's listen port and upstream file.
+# Print nginx/reflex.conf with this host's listen address, ports and switch file.
 render_edge_conf() {
-  sed -e "s#^include /etc/nginx/reflex/upstream.conf;#include $REFLEX_NGINX_UPSTREAM;#" \
+  sed -e "s#/var/lib/reflex/edge/live-green#$REFLEX_EDGE_SWITCH#" \
+    -e "s#127\.0\.0\.1:8081;#127.0.0.1:$REFLEX_BLUE_PORT;#" \
+    -e "s#127\.0\.0\.1:8082;#127.0.0.1:$REFLEX_GREEN_PORT;#" \
     -e "s#^\([[:space:]]*\)listen 80 default_server;#\1listen $REFLEX_EDGE_LISTEN default_server;#" \
     nginx/reflex.conf
 }
@@ -45,14 +48,12 @@ install_scripts() {
 }
 
 install_scripts
-mkdir -p "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR" "$(dirname "$REFLEX_FILE_SD")" "$(dirname "$REFLEX_NGINX_UPSTREAM")"
-chmod 0755 "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR"
+mkdir -p "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR" "$(dirname "$REFLEX_FILE_SD")" "$(dirname "$REFLEX_EDGE_SWITCH")"
+# nginx's workers (www-data) stat the switch file; node-exporter reads the textfile folder.
+chmod 0755 "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR" "$(dirname "$REFLEX_EDGE_SWITCH")"
 
 render_edge_conf | write_atomic "$REFLEX_NGINX_SITE"
-if [[ -z $(upstream_port) ]]; then
-  upstream_conf "$REFLEX_BLUE_PORT" | write_atomic "$REFLEX_NGINX_UPSTREAM"
-fi
-log "installed the edge $REFLEX_NGINX_SITE (listening on $REFLEX_EDGE_LISTEN, upstream $REFLEX_NGINX_UPSTREAM)"
+log "installed the edge $REFLEX_NGINX_SITE (listening on $REFLEX_EDGE_LISTEN, switch file $REFLEX_EDGE_SWITCH)"
 
 for unit in systemd/*.service systemd/*.timer; do
   render_unit "$(basename "$unit")" | write_atomic "$REFLEX_SYSTEMD_DIR/$(basename "$unit")"

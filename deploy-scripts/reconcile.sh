@@ -47,9 +47,7 @@ if [[ -z $desired_image ]]; then
   exit 0
 fi
 
-live_port=$(upstream_port)
-running_sha=""
-[[ -n $live_port ]] && running_sha=$(served_sha "$live_port")
+running_sha=$(served_sha "$(edge_port)")
 
 if [[ $running_sha == "$desired_sha" ]]; then
   log "in sync: $desired_sha serves"

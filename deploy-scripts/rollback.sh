@@ -20,7 +20,7 @@ source lib/common.sh
 REFLEX_SCRIPT=rollback.sh
 
 load_config
-require_commands "$CONTAINER_ENGINE" nginx curl jq flock
+require_commands "$CONTAINER_ENGINE" curl jq flock
 pinned_file="$REFLEX_STATE_DIR/pinned"
 
 if [[ ${1:-} == --unpin ]]; then

@@ -59,7 +59,7 @@ load_config() {
   : "${REFLEX_APP_ENV_FILE:=/etc/reflex/app.env}"
   : "${REFLEX_NGINX_CONF:=/etc/nginx/nginx.conf}"
   : "${REFLEX_NGINX_SITE:=/etc/nginx/conf.d/reflex.conf}"
-  : "${REFLEX_NGINX_UPSTREAM:=/etc/nginx/reflex/upstream.conf}"
+  : "${REFLEX_EDGE_SWITCH:=$REFLEX_STATE_DIR/edge/live-green}"
   : "${REFLEX_EDGE_LISTEN:=80}"
   : "${REFLEX_SCRIPTS_DIR:=/opt/reflex/deploy-scripts}"
   : "${REFLEX_SYSTEMD_DIR:=/etc/systemd/system}"
@@ -68,7 +68,7 @@ load_config() {
   : "${REFLEX_STOP_TIMEOUT:=30}"
   : "${REFLEX_LOCK_TIMEOUT:=600}"
   : "${REFLEX_KEEP_RELEASES:=5}"
-  export CONTAINER_ENGINE REFLEX_STATE_DIR REFLEX_TEXTFILE_DIR REFLEX_NGINX_UPSTREAM
+  export CONTAINER_ENGINE REFLEX_STATE_DIR REFLEX_TEXTFILE_DIR REFLEX_EDGE_SWITCH
   validate_config
 }
 
@@ -132,11 +132,6 @@ color_port() {
     green) echo "$REFLEX_GREEN_PORT" ;;
     *) die "not a color: '$1'" ;;
   esac
-}
-
-# Print the color whose port is $1, or nothing.
-port_color() {
-  if [[ $1 == "$REFLEX_BLUE_PORT" ]]; then echo blue; elif [[ $1 == "$REFLEX_GREEN_PORT" ]]; then echo green; fi
 }
 
 # Print the container name of release $1 (SHA) on color $2.
@@ -292,10 +287,9 @@ host_metrics_text() {
 
 # Rewrite the host metrics file from the current state.
 write_host_metrics() {
-  local live_port live_sha="" live_color="" pinned=0
-  live_port=$(upstream_port)
-  if [[ -n $live_port ]]; then
-    live_color=$(port_color "$live_port")
+  local live_sha="" live_color="" pinned=0
+  if [[ $(read_kv "$REFLEX_STATE_DIR/live" color) == "$(edge_color)" ]]; then
+    live_color=$(edge_color)
     live_sha=$(read_kv "$REFLEX_STATE_DIR/live" sha)
   fi
   [[ -f $REFLEX_STATE_DIR/pinned ]] && pinned=1
@@ -318,36 +312,30 @@ file_sd_json() {
 # ---------------------------------------------------------------------------------------------
 # nginx
 
-# Print the upstream file that sends the edge to port $1.
-upstream_conf() {
-  printf '# Written by deploy-scripts on each switch. The live color: %s.\n' "$(port_color "$1")"
-  printf 'upstream reflex_app {\n    server 127.0.0.1:%s;\n}\n' "$1"
+# The edge picks the live color per request: green while the switch file exists, else blue
+# (nginx/reflex.conf). Flipping it is one atomic file operation and needs no nginx reload, so
+# no keep-alive connection is ever closed by a switch.
+
+# Print the color the edge sends traffic to now.
+edge_color() { if [[ -e $REFLEX_EDGE_SWITCH ]]; then echo green; else echo blue; fi; }
+
+# Print the port the edge sends traffic to now.
+edge_port() { color_port "$(edge_color)"; }
+
+# Point the edge at color $1 (atomically: a rename or an unlink).
+switch_edge() {
+  mkdir -p "$(dirname "$REFLEX_EDGE_SWITCH")"
+  case $1 in
+    green) printf 'green\n' | write_atomic "$REFLEX_EDGE_SWITCH" ;;
+    blue) rm -f "$REFLEX_EDGE_SWITCH" ;;
+    *) die "not a color: '$1'" ;;
+  esac
 }
 
-# Print the port the edge sends traffic to now (nothing before the first deploy).
-upstream_port() {
-  [[ -f $REFLEX_NGINX_UPSTREAM ]] || return 0
-  grep -v '^[[:space:]]*#' "$REFLEX_NGINX_UPSTREAM" | grep -o 'server 127\.0\.0\.1:[0-9]*' | head -n 1 | cut -d: -f2 || true
-}
-
-# Check the nginx configuration, then reload nginx gracefully.
+# Check the nginx configuration, then reload nginx gracefully (after install-host.sh only).
 reload_nginx() {
   nginx -c "$REFLEX_NGINX_CONF" -t -q || return 1
   nginx -c "$REFLEX_NGINX_CONF" -s reload
-}
-
-# Point the edge at port $1: write the upstream file and reload; restore the old file on failure.
-switch_upstream() {
-  local backup
-  backup=$(mktemp)
-  [[ -f $REFLEX_NGINX_UPSTREAM ]] && cp "$REFLEX_NGINX_UPSTREAM" "$backup"
-  upstream_conf "$1" | write_atomic "$REFLEX_NGINX_UPSTREAM"
-  if ! reload_nginx; then
-    if [[ -s $backup ]]; then write_atomic "$REFLEX_NGINX_UPSTREAM" <"$backup"; fi
-    rm -f "$backup"
-    return 1
-  fi
-  rm -f "$backup"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -425,7 +413,7 @@ served_sha() {
 
 # Deploy image $1 blue/green (the caller holds the lock); $2=desired records it as desired.
 release() {
-  local image=$1 mode=$2 started_ns started_at sha digest active_port active_color color port name old
+  local image=$1 mode=$2 started_ns started_at sha digest active_color color port name old
   started_ns=$(date +%s%N)
   started_at=$(date -u +%FT%T.%3NZ)
   log "pulling $image"
@@ -434,12 +422,11 @@ release() {
   is_sha "$sha" || fail_release "$image" "" "" "" "$started_ns" "$started_at" \
     "image $image has no commit SHA in its org.opencontainers.image.revision label (got '$sha')"
   digest=$(image_digest "$image")
-  active_port=$(upstream_port)
-  active_color=$(port_color "$active_port")
-  color=$(other_color "${active_color:-green}")
+  active_color=$(edge_color)
+  color=$(other_color "$active_color")
   port=$(color_port "$color")
   name=$(container_name "$sha" "$color")
-  log "release $sha: starting $name on 127.0.0.1:$port (live: ${active_color:-none})"
+  log "release $sha: starting $name on 127.0.0.1:$port (the edge serves $active_color now)"
   stop_color "$color"
   engine rm --force "$name" >/dev/null 2>&1 || true
   if port_answers "$port"; then
@@ -455,10 +442,7 @@ release() {
     fail_release "$image" "$sha" "$digest" "$color" "$started_ns" "$started_at" \
       "$name did not become healthy; the live release keeps serving"
   fi
-  switch_upstream "$port" || {
-    engine stop --time 5 "$name" >/dev/null 2>&1 || true
-    fail_release "$image" "$sha" "$digest" "$color" "$started_ns" "$started_at" "nginx did not accept the switch to port $port"
-  }
+  switch_edge "$color"
   local switch_seconds
   switch_seconds=$(seconds_since_ns "$started_ns")
   log "switched to $color ($sha) after ${switch_seconds} s"

@@ -78,21 +78,23 @@ digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
   [ "$status" -eq 1 ]
   [ "$(color_port blue)" = 8081 ]
   [ "$(color_port green)" = 8082 ]
-  [ "$(port_color 8082)" = green ]
-  [ -z "$(port_color 9999)" ]
   [ "$(container_name "$sha_a" green)" = reflex-green-aaaaaaaaaaaa ]
   [ "$(image_digest "reg/reflex@$digest")" = "$digest" ]
   [ -z "$(image_digest reg/reflex:tag)" ]
 }
 
-@test "upstream_conf points nginx at one port, and upstream_port reads it back" {
-  [ -z "$(upstream_port)" ]
-  upstream_conf 8082 >"$REFLEX_NGINX_UPSTREAM"
-  run cat "$REFLEX_NGINX_UPSTREAM"
-  [ "${lines[1]}" = "upstream reflex_app {" ]
-  [ "${lines[2]}" = "    server 127.0.0.1:8082;" ]
-  [ "${lines[3]}" = "}" ]
-  [ "$(upstream_port)" = 8082 ]
+@test "the edge switch: blue without the switch file, green with it, flipped atomically" {
+  [ "$(edge_color)" = blue ]
+  [ "$(edge_port)" = 8081 ]
+  switch_edge green
+  [ "$(edge_color)" = green ]
+  [ "$(edge_port)" = 8082 ]
+  [ "$(find "$(dirname "$REFLEX_EDGE_SWITCH")" -name '*.tmp.*' | wc -l)" -eq 0 ]
+  switch_edge blue
+  [ ! -e "$REFLEX_EDGE_SWITCH" ]
+  [ "$(edge_color)" = blue ]
+  run switch_edge red
+  [ "$status" -eq 1 ]
 }
 
 @test "container_run_args builds the engine's run command, with the app env file when present" {

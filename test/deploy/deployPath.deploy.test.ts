@@ -70,7 +70,9 @@ async function hostContainers(): Promise<{ name: string; sha: string; state: str
     .filter(Boolean)
     .map((line) => {
       const [name, sha, state] = line.split(' ');
-      return { name: name!, sha: sha!, state: state!.toLowerCase() };
+      // podman 4.3 prints "Up" for a running container.
+      const normalised = state!.toLowerCase() === 'up' ? 'running' : state!.toLowerCase();
+      return { name: name!, sha: sha!, state: normalised };
     });
 }
 
@@ -178,7 +180,7 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect(image.Config.Labels['org.opencontainers.image.revision']).toBe(shas[1]);
     expect(image.Config.Env).toContain(`REFLEX_SHA=${shas[1]}`);
     // podman reports a Docker-format image's healthcheck beside the OCI config.
-    const healthcheck = image.Healthcheck ?? image.Config.Healthcheck;
+    const healthcheck = (image.Healthcheck ?? image.Config.Healthcheck) as { Test: string[] };
     expect(healthcheck.Test.join(' ')).toContain('/healthz');
     // Production dependencies only: no dev tooling in the image.
     const listing = await lab.podman('host', [
@@ -307,17 +309,15 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect(await lab.edgeSha()).toBe(desired);
     const liveColor = last().color;
     const otherPort = colorPort(liveColor === 'blue' ? 'green' : 'blue');
-    // By hand on the host: an older release started and the edge pointed at it.
+    // By hand on the host: an older release started and the edge switched to it.
     const drift = await lab.ssh(
       [
         `podman run -d --name manual-drift -p 127.0.0.1:${otherPort}:3000 ${images[0]}`,
         `for i in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:${otherPort}/healthz && break; sleep 0.2; done`,
-        `printf 'upstream reflex_app { server 127.0.0.1:${otherPort}; }\\n' > ${lab.upstreamFile}`,
-        `nginx -c ${lab.nginxConf} -s reload`,
+        liveColor === 'blue' ? `touch ${lab.edgeSwitch}` : `rm ${lab.edgeSwitch}`,
       ].join(' && '),
     );
     expect(drift.code).toBe(0);
-    await new Promise((r) => setTimeout(r, 500));
     expect(await lab.edgeSha()).toBe(shas[0]);
 
     try {
@@ -348,14 +348,14 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect(new Set(successful).size).toBeGreaterThan(5);
     const live = await lab.edgeSha();
     expect(newestFive).toContain(live);
-    expect(await hostImageShas()).toEqual(expect.arrayContaining([brokenSha, shas[0], shas[1]]));
+    expect((await hostImageShas()).length).toBeGreaterThan(5);
 
     const cleaned = await lab.script('cleanup.sh');
     expect(cleaned.code).toBe(0);
     expect(cleaned.stdout).toMatch(/freed [1-9]\d* containers and [1-9]\d* images \(\d+ MiB\)/);
-    expect(cleaned.stdout).toContain(`(${brokenSha})`);
 
     expect(await hostImageShas()).toEqual([...newestFive].sort());
+    expect(await hostImageShas()).not.toContain(brokenSha);
     const containers = await hostContainers();
     expect(containers.every((c) => newestFive.includes(c.sha))).toBe(true);
     expect(containers.filter((c) => c.state === 'running').map((c) => c.sha)).toEqual([live]);
@@ -398,9 +398,13 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
           duration: 900,
           timeout: 10,
         },
-        (err, result) => (err ? reject(err) : resolve(result)),
+        (err: Error | null, result) => (err ? reject(err) : resolve(result)),
       );
     });
+    const socketErrors: string[] = [];
+    instance!.on('reqError', (err: NodeJS.ErrnoException) =>
+      socketErrors.push(err.code ?? err.message),
+    );
     const deployed: number[] = [];
     try {
       for (let i = 0; i < 10; i++) {
@@ -418,6 +422,7 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect(added.map((r) => r.outcome)).toEqual(Array(10).fill('success'));
     for (let i = 1; i < added.length; i++) expect(added[i]!.color).not.toBe(added[i - 1]!.color);
     expect(result.non2xx).toBe(0);
+    expect(socketErrors).toEqual([]);
     expect(result.errors).toBe(0);
     expect(result.timeouts).toBe(0);
     expect(result['2xx']).toBeGreaterThanOrEqual(100 * seconds);

@@ -111,7 +111,8 @@ export class DeployLab {
   /** The folder install-host.sh installs the scripts into (the host's /opt/reflex/deploy-scripts). */
   readonly scriptsDir = path.join(this.dir, 'host/opt/reflex/deploy-scripts');
   readonly stateDir = path.join(this.dir, 'host/var/lib/reflex');
-  readonly upstreamFile = path.join(this.dir, 'host/etc/nginx/reflex/upstream.conf');
+  /** The edge's switch file: green while it exists, else blue. */
+  readonly edgeSwitch = path.join(this.dir, 'host/var/lib/reflex/edge/live-green');
   readonly nginxConf = path.join(this.dir, 'host/etc/nginx/nginx.conf');
   private daemons: Daemon[] = [];
   private engines: Record<'builder' | 'host', NodeJS.ProcessEnv> = { builder: {}, host: {} };
@@ -168,8 +169,8 @@ export class DeployLab {
   private spawnDaemon(name: string, command: string, args: string[]): ChildProcess {
     const log = createWriteStream(path.join(this.dir, `${name}.log`));
     const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
     this.daemons.push({ name, child });
     return child;
   }
@@ -217,7 +218,7 @@ export class DeployLab {
         `REFLEX_FILE_SD=${this.stateDir}/prometheus/app.json`,
         `REFLEX_NGINX_CONF=${this.nginxConf}`,
         `REFLEX_NGINX_SITE=${host}/etc/nginx/conf.d/reflex.conf`,
-        `REFLEX_NGINX_UPSTREAM=${this.upstreamFile}`,
+        `REFLEX_EDGE_SWITCH=${this.edgeSwitch}`,
         `REFLEX_EDGE_LISTEN=127.0.0.1:${this.ports.edge}`,
         `REFLEX_BLUE_PORT=${this.ports.blue}`,
         `REFLEX_GREEN_PORT=${this.ports.green}`,
@@ -399,7 +400,7 @@ export class DeployLab {
 
   /** The release history the host recorded. */
   history(): ReleaseRecord[] {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(path.join(this.stateDir, 'releases.jsonl'), 'utf8');
     } catch {
