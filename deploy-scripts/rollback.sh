@@ -36,7 +36,7 @@ if [[ ${1:-} == --unpin ]]; then
   exit 0
 fi
 
-acquire_lock "rollback.sh(${SUDO_USER:-${USER:-$(id -un)}})" "${1:-previous}" "$REFLEX_LOCK_TIMEOUT"
+acquire_lock "rollback.sh($(invoking_user))" "${1:-previous}" "$REFLEX_LOCK_TIMEOUT"
 live_sha=$(read_kv "$REFLEX_STATE_DIR/live" sha)
 if [[ $# -eq 1 ]]; then
   sha=$(resolve_release_sha "$1")
@@ -48,7 +48,7 @@ image=$(release_image "$sha")
 [[ -n $image ]] || die "release $sha has no recorded image"
 log "rolling back to $sha ($image)"
 release "$image" rollback
-printf 'sha=%s\nimage=%s\nat=%s\nby=%s\n' "$sha" "$image" "$(now_seconds)" "${SUDO_USER:-${USER:-$(id -un)}}" |
+printf 'sha=%s\nimage=%s\nat=%s\nby=%s\n' "$sha" "$image" "$(now_seconds)" "$(invoking_user)" |
   write_atomic "$pinned_file"
 audit "pin sha=$sha"
 write_host_metrics

@@ -200,7 +200,7 @@ release_lock() {
 # Append one line to the audit log: time, who, what.
 audit() {
   mkdir -p "$REFLEX_STATE_DIR"
-  printf '%s user=%s %s\n' "$(date -u +%FT%TZ)" "${SUDO_USER:-${USER:-$(id -un)}}" "$*" >>"$REFLEX_STATE_DIR/audit.log"
+  printf '%s user=%s %s\n' "$(date -u +%FT%TZ)" "$(invoking_user)" "$*" >>"$REFLEX_STATE_DIR/audit.log"
 }
 
 # Write stdin to file $1 atomically (temp file beside it, then rename).
@@ -413,67 +413,80 @@ served_sha() {
 
 # Deploy image $1 blue/green (the caller holds the lock); $2=desired records it as desired.
 release() {
-  local image=$1 mode=$2 started_ns started_at sha digest active_color color port name old
-  started_ns=$(date +%s%N)
-  started_at=$(date -u +%FT%T.%3NZ)
+  local image=$1 mode=$2 sha color name switch_seconds
+  RELEASE_IMAGE=$image RELEASE_SHA="" RELEASE_COLOR="" RELEASE_DIGEST=$(image_digest "$image")
+  RELEASE_STARTED_NS=$(date +%s%N) RELEASE_STARTED_AT=$(date -u +%FT%T.%3NZ)
   log "pulling $image"
-  pull_image "$image" || fail_release "$image" "" "" "" "$started_ns" "$started_at" "could not pull $image"
+  pull_image "$image" || fail_release "could not pull $image"
   sha=$(image_revision "$image")
-  is_sha "$sha" || fail_release "$image" "" "" "" "$started_ns" "$started_at" \
-    "image $image has no commit SHA in its org.opencontainers.image.revision label (got '$sha')"
-  digest=$(image_digest "$image")
-  active_color=$(edge_color)
-  color=$(other_color "$active_color")
-  port=$(color_port "$color")
+  is_sha "$sha" || fail_release "image $image has no commit SHA in its org.opencontainers.image.revision label (got '$sha')"
+  color=$(other_color "$(edge_color)")
   name=$(container_name "$sha" "$color")
-  log "release $sha: starting $name on 127.0.0.1:$port (the edge serves $active_color now)"
-  stop_color "$color"
-  engine rm --force "$name" >/dev/null 2>&1 || true
-  if port_answers "$port"; then
-    fail_release "$image" "$sha" "$digest" "$color" "$started_ns" "$started_at" \
-      "port $port ($color) is in use by something that is not a container of this service"
-  fi
-  local args
-  mapfile -t args < <(container_run_args "$sha" "$image" "$color")
-  engine "${args[@]}" >/dev/null || fail_release "$image" "$sha" "$digest" "$color" "$started_ns" "$started_at" "could not start $name"
-  if ! wait_healthy "$port" "$REFLEX_HEALTH_TIMEOUT" "$name"; then
-    engine logs --tail 20 "$name" >&2 2>&1 || true
-    engine stop --time 5 "$name" >/dev/null 2>&1 || true
-    fail_release "$image" "$sha" "$digest" "$color" "$started_ns" "$started_at" \
-      "$name did not become healthy; the live release keeps serving"
-  fi
+  RELEASE_SHA=$sha RELEASE_COLOR=$color
+  start_release "$sha" "$image" "$color" "$name"
   switch_edge "$color"
-  local switch_seconds
-  switch_seconds=$(seconds_since_ns "$started_ns")
+  switch_seconds=$(seconds_since_ns "$RELEASE_STARTED_NS")
   log "switched to $color ($sha) after ${switch_seconds} s"
-  printf 'sha=%s\nimage=%s\ncolor=%s\nport=%s\ncontainer=%s\nsince=%s\n' \
-    "$sha" "$image" "$color" "$port" "$name" "$(now_seconds)" | write_atomic "$REFLEX_STATE_DIR/live"
-  file_sd_json "$port" "$sha" "$color" | write_atomic "$REFLEX_FILE_SD"
-  if [[ $mode == desired ]]; then
-    printf 'image=%s\nsha=%s\nat=%s\n' "$image" "$sha" "$(now_seconds)" | write_atomic "$REFLEX_STATE_DIR/desired"
-  fi
-  old=$(other_color "$color")
-  if [[ -n $(service_containers --filter "label=io.reflex.color=$old" --filter status=running) ]]; then
-    log "draining $old for ${REFLEX_DRAIN_SECONDS} s, then stopping it"
-    sleep "$REFLEX_DRAIN_SECONDS"
-  fi
-  stop_color "$old"
-  append_release "$(date -u +%FT%T.%3NZ)" "$sha" "$image" "$digest" "$color" success \
-    "$(seconds_since_ns "$started_ns")" "$switch_seconds" "${SUDO_USER:-${USER:-$(id -un)}}" "$started_at"
+  record_live "$sha" "$image" "$color" "$name" "$mode"
+  retire_color "$(other_color "$color")"
+  append_release "$(date -u +%FT%T.%3NZ)" "$sha" "$image" "$RELEASE_DIGEST" "$color" success \
+    "$(seconds_since_ns "$RELEASE_STARTED_NS")" "$switch_seconds" "$(invoking_user)" "$RELEASE_STARTED_AT"
   audit "release sha=$sha image=$image color=$color outcome=success mode=$mode"
   write_host_metrics
   prune_releases >/dev/null
   log "release $sha is live on $color"
 }
 
-# Record a failed release (history, audit, metrics) and exit 1 with message $7.
+# Start release $1 from image $2 as container $4 on color $3, and wait until it is healthy.
+start_release() {
+  local sha=$1 image=$2 color=$3 name=$4 port args
+  port=$(color_port "$color")
+  log "release $sha: starting $name on 127.0.0.1:$port (the edge serves $(edge_color) now)"
+  stop_color "$color"
+  engine rm --force "$name" >/dev/null 2>&1 || true
+  if port_answers "$port"; then
+    fail_release "port $port ($color) is in use by something that is not a container of this service"
+  fi
+  mapfile -t args < <(container_run_args "$sha" "$image" "$color")
+  engine "${args[@]}" >/dev/null || fail_release "could not start $name"
+  if ! wait_healthy "$port" "$REFLEX_HEALTH_TIMEOUT" "$name"; then
+    engine logs --tail 20 "$name" >&2 2>&1 || true
+    engine stop --time 5 "$name" >/dev/null 2>&1 || true
+    fail_release "$name did not become healthy; the live release keeps serving"
+  fi
+}
+
+# Record release $1 (image $2, color $3, container $4) as live; as desired too when $5=desired.
+record_live() {
+  local port
+  port=$(color_port "$3")
+  printf 'sha=%s\nimage=%s\ncolor=%s\nport=%s\ncontainer=%s\nsince=%s\n' \
+    "$1" "$2" "$3" "$port" "$4" "$(now_seconds)" | write_atomic "$REFLEX_STATE_DIR/live"
+  file_sd_json "$port" "$1" "$3" | write_atomic "$REFLEX_FILE_SD"
+  if [[ $5 == desired ]]; then
+    printf 'image=%s\nsha=%s\nat=%s\n' "$2" "$1" "$(now_seconds)" | write_atomic "$REFLEX_STATE_DIR/desired"
+  fi
+}
+
+# Let color $1 finish its in-flight requests, then stop it (kept, stopped, for rollback).
+retire_color() {
+  if [[ -n $(service_containers --filter "label=io.reflex.color=$1" --filter status=running) ]]; then
+    log "draining $1 for ${REFLEX_DRAIN_SECONDS} s, then stopping it"
+    sleep "$REFLEX_DRAIN_SECONDS"
+  fi
+  stop_color "$1"
+}
+
+# Print who runs the script (the sudo caller, if any).
+invoking_user() { printf '%s' "${SUDO_USER:-${USER:-$(id -un)}}"; }
+
+# Record the release in progress as failed (history, audit, metrics) and exit 1 with message $1.
 fail_release() {
-  local image=$1 sha=$2 digest=$3 color=$4 started_ns=$5 started_at=$6 message=$7
-  append_release "$(date -u +%FT%T.%3NZ)" "${sha:-unknown}" "$image" "$digest" "$color" failed \
-    "$(seconds_since_ns "$started_ns")" "" "${SUDO_USER:-${USER:-$(id -un)}}" "$started_at"
-  audit "release sha=${sha:-unknown} image=$image outcome=failed reason=\"$message\""
+  append_release "$(date -u +%FT%T.%3NZ)" "${RELEASE_SHA:-unknown}" "$RELEASE_IMAGE" "$RELEASE_DIGEST" \
+    "$RELEASE_COLOR" failed "$(seconds_since_ns "$RELEASE_STARTED_NS")" "" "$(invoking_user)" "$RELEASE_STARTED_AT"
+  audit "release sha=${RELEASE_SHA:-unknown} image=$RELEASE_IMAGE outcome=failed reason=\"$1\""
   write_host_metrics
-  die "$message"
+  die "$1"
 }
 
 # Stop this service's running containers on color $1 (they stay, stopped, for rollback).
