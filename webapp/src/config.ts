@@ -4,25 +4,104 @@
  * Every key is documented in docs/CONFIGURATION.md.
  */
 import { z } from 'zod';
+import { urlHasCredentials } from './git/credentials';
+import { DEFAULT_EDITABLE } from './editor/policy';
 
 const port = z.coerce.number().int().min(0).max(65535);
-const positiveMs = z.coerce.number().int().positive();
+const positiveInt = z.coerce.number().int().positive();
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+const globList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean),
+  )
+  .refine((list) => list.length > 0, 'needs at least one glob');
 
-export const configSchema = z.object({
-  PORT: port.default(3000),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  REFLEX_LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-    .default('info'),
-  REFLEX_SHUTDOWN_TIMEOUT_MS: positiveMs.default(30_000),
-  /** The commit this instance runs; overrides the SHA recorded by the build. */
-  REFLEX_SHA: z
-    .string()
-    .regex(/^[0-9a-f]{7,64}$/, 'must be a hexadecimal commit SHA')
-    .optional(),
-});
+export const configSchema = z
+  .object({
+    PORT: port.default(3000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    REFLEX_LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+    REFLEX_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
+    /** The commit this instance runs; overrides the SHA recorded by the build. */
+    REFLEX_SHA: z
+      .string()
+      .regex(/^[0-9a-f]{7,64}$/, 'must be a hexadecimal commit SHA')
+      .optional(),
+    REFLEX_TRUST_PROXY: bool.default(false),
+    REFLEX_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+
+    // The editor: on when REFLEX_REPO_URL is set.
+    REFLEX_REPO_URL: z
+      .string()
+      .min(1)
+      .refine(
+        (v) => !urlHasCredentials(v),
+        'must not contain credentials; set REFLEX_GIT_TOKEN instead',
+      )
+      .optional(),
+    REFLEX_BRANCH: z
+      .string()
+      .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/, 'must be a branch name')
+      .default('main'),
+    REFLEX_WORKDIR: z.string().min(1).optional(),
+    REFLEX_GIT_TOKEN: z.string().min(1).optional(),
+    REFLEX_GIT_USERNAME: z.string().min(1).default('x-access-token'),
+    REFLEX_COMMITTER_NAME: z.string().min(1).default('Reflex'),
+    REFLEX_COMMITTER_EMAIL: z.email().default('reflex@users.reflex.invalid'),
+    REFLEX_USERS_FILE: z.string().min(1).optional(),
+    REFLEX_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    REFLEX_ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
+    REFLEX_EDITABLE: globList.default([...DEFAULT_EDITABLE]),
+    REFLEX_MAX_FILE_BYTES: positiveInt.default(1024 * 1024),
+    REFLEX_SESSION_IDLE_MINUTES: positiveInt.default(30),
+    REFLEX_SESSION_MAX_HOURS: positiveInt.default(12),
+    REFLEX_COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+    REFLEX_SIGNIN_LIMIT: positiveInt.default(5),
+    REFLEX_STATE_DIR: z.string().min(1).optional(),
+    REFLEX_AUDIT_FILE: z.string().min(1).optional(),
+    REFLEX_FETCH_INTERVAL_MS: positiveInt.default(10_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.REFLEX_REPO_URL === undefined) return;
+    for (const key of ['REFLEX_USERS_FILE', 'REFLEX_SESSION_SECRET'] as const) {
+      if (env[key] === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'required when REFLEX_REPO_URL is set (the editor is on)',
+        });
+      }
+    }
+  });
 
 export type RawConfig = z.infer<typeof configSchema>;
+
+export interface EditorConfig {
+  repoUrl: string;
+  branch: string;
+  workdir: string | undefined;
+  gitToken: string | undefined;
+  gitUsername: string;
+  committer: { name: string; email: string };
+  usersFile: string;
+  sessionSecret: string;
+  adminPassword: string | undefined;
+  editable: string[];
+  maxFileBytes: number;
+  sessionIdleSeconds: number;
+  sessionMaxSeconds: number;
+  cookieSecure: 'auto' | boolean;
+  signinLimitPerMinute: number;
+  stateDir: string | undefined;
+  auditFile: string | undefined;
+  fetchIntervalMs: number;
+}
 
 export interface Config {
   port: number;
@@ -30,6 +109,10 @@ export interface Config {
   logLevel: RawConfig['REFLEX_LOG_LEVEL'];
   shutdownTimeoutMs: number;
   sha: string | undefined;
+  trustProxy: boolean;
+  publicUrl: string | undefined;
+  /** Present when the editor is on. */
+  editor: EditorConfig | undefined;
 }
 
 export class ConfigError extends Error {
@@ -59,5 +142,31 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: raw.REFLEX_LOG_LEVEL,
     shutdownTimeoutMs: raw.REFLEX_SHUTDOWN_TIMEOUT_MS,
     sha: raw.REFLEX_SHA,
+    trustProxy: raw.REFLEX_TRUST_PROXY,
+    publicUrl: raw.REFLEX_PUBLIC_URL,
+    editor:
+      raw.REFLEX_REPO_URL === undefined
+        ? undefined
+        : {
+            repoUrl: raw.REFLEX_REPO_URL,
+            branch: raw.REFLEX_BRANCH,
+            workdir: raw.REFLEX_WORKDIR,
+            gitToken: raw.REFLEX_GIT_TOKEN,
+            gitUsername: raw.REFLEX_GIT_USERNAME,
+            committer: { name: raw.REFLEX_COMMITTER_NAME, email: raw.REFLEX_COMMITTER_EMAIL },
+            usersFile: raw.REFLEX_USERS_FILE!,
+            sessionSecret: raw.REFLEX_SESSION_SECRET!,
+            adminPassword: raw.REFLEX_ADMIN_PASSWORD,
+            editable: raw.REFLEX_EDITABLE,
+            maxFileBytes: raw.REFLEX_MAX_FILE_BYTES,
+            sessionIdleSeconds: raw.REFLEX_SESSION_IDLE_MINUTES * 60,
+            sessionMaxSeconds: raw.REFLEX_SESSION_MAX_HOURS * 3600,
+            cookieSecure:
+              raw.REFLEX_COOKIE_SECURE === 'auto' ? 'auto' : raw.REFLEX_COOKIE_SECURE === 'true',
+            signinLimitPerMinute: raw.REFLEX_SIGNIN_LIMIT,
+            stateDir: raw.REFLEX_STATE_DIR,
+            auditFile: raw.REFLEX_AUDIT_FILE,
+            fetchIntervalMs: raw.REFLEX_FETCH_INTERVAL_MS,
+          },
   };
 }

@@ -7,6 +7,7 @@ import type Koa from 'koa';
 import { createApp } from './app';
 import { readBuildInfo } from './buildInfo';
 import { ConfigError, loadConfig } from './config';
+import { startEditor } from './editor/start';
 import { Lifecycle } from './http/lifecycle';
 import { serve } from './http/serve';
 import { createLogger } from './logger';
@@ -44,7 +45,17 @@ export async function main(
 
   const lifecycle = new Lifecycle();
   const buildInfo = readBuildInfo(path.join(__dirname, 'build-info.json'), config.sha);
-  const app = createApp({ config, logger, metrics: createMetrics(), lifecycle, buildInfo });
+  const metrics = createMetrics();
+  const editor = config.editor ? await startEditor(config.editor, logger, metrics) : undefined;
+  const app = createApp({
+    config,
+    logger,
+    metrics,
+    lifecycle,
+    buildInfo,
+    siteDir: path.resolve(__dirname, '..', 'site'),
+    editor: editor?.api,
+  });
   hooks.extendApp?.(app);
   const running = await serve(app, {
     port: config.port,
@@ -58,7 +69,8 @@ export async function main(
 
   const shutdown = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down: draining in-flight requests');
-    void running.close().then(({ forced }) => {
+    void running.close().then(async ({ forced }) => {
+      await editor?.close();
       logger.info({ forced }, 'stopped');
       logger.flush(() => process.exit(0));
     });

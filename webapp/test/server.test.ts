@@ -19,17 +19,40 @@ function get(port: number, urlPath: string): Promise<{ status: number; body: str
 }
 
 describe('configuration is validated at start-up', () => {
-  /** Keys that take any non-empty string, so have no invalid value to try. */
-  const unconstrained = ['HOST'];
   const invalid: Record<string, string> = {
     PORT: 'eighty',
     REFLEX_LOG_LEVEL: 'loud',
     REFLEX_SHUTDOWN_TIMEOUT_MS: '-5',
     REFLEX_SHA: 'not-a-sha!',
+    REFLEX_TRUST_PROXY: 'yes',
+    REFLEX_PUBLIC_URL: 'ftp://example.com',
+    REFLEX_REPO_URL: 'https://user:token@example.com/repo.git',
+    REFLEX_BRANCH: '--upload-pack=evil',
+    REFLEX_COMMITTER_EMAIL: 'not an email',
+    REFLEX_SESSION_SECRET: 'too short',
+    REFLEX_ADMIN_PASSWORD: 'short',
+    REFLEX_EDITABLE: ' , ',
+    REFLEX_MAX_FILE_BYTES: '0',
+    REFLEX_SESSION_IDLE_MINUTES: 'ten',
+    REFLEX_SESSION_MAX_HOURS: '-1',
+    REFLEX_COOKIE_SECURE: 'sometimes',
+    REFLEX_SIGNIN_LIMIT: '1.5',
+    REFLEX_FETCH_INTERVAL_MS: '0',
   };
+  /** Keys that take any non-empty string. */
+  const anyString = [
+    'HOST',
+    'REFLEX_WORKDIR',
+    'REFLEX_GIT_TOKEN',
+    'REFLEX_GIT_USERNAME',
+    'REFLEX_COMMITTER_NAME',
+    'REFLEX_USERS_FILE',
+    'REFLEX_STATE_DIR',
+    'REFLEX_AUDIT_FILE',
+  ];
 
   it('has an invalid-value case for every constrained key of the schema', () => {
-    const constrained = Object.keys(configSchema.shape).filter((k) => !unconstrained.includes(k));
+    const constrained = Object.keys(configSchema.shape).filter((k) => !anyString.includes(k));
     expect(Object.keys(invalid).sort()).toEqual(constrained.sort());
   });
 
@@ -43,6 +66,28 @@ describe('configuration is validated at start-up', () => {
     },
   );
 });
+
+describe('configuration with the editor on', () => {
+  it.each(requiredWithEditorKeys())(
+    'a missing %s stops the process when REFLEX_REPO_URL is set',
+    async (key) => {
+      const env: Record<string, string> = {
+        PORT: '0',
+        REFLEX_REPO_URL: '/nonexistent/repo.git',
+        REFLEX_USERS_FILE: '/tmp/users.json',
+        REFLEX_SESSION_SECRET: 'x'.repeat(40),
+      };
+      delete env[key];
+      const instance = spawnTs(SERVER, env);
+      expect(await instance.exited).toBe(78);
+      expect(instance.stderr()).toContain(`${key}: required when REFLEX_REPO_URL is set`);
+    },
+  );
+});
+
+function requiredWithEditorKeys(): string[] {
+  return ['REFLEX_USERS_FILE', 'REFLEX_SESSION_SECRET'];
+}
 
 describe('graceful shutdown', () => {
   it('on SIGTERM a 2-second request in flight completes with 200, then the process exits 0', async () => {

@@ -31,6 +31,19 @@ export function createMetrics() {
       help: 'HTTP requests being handled right now (long-lived streams included).',
       registers,
     }),
+    savesTotal: new Counter({
+      name: 'reflex_saves_total',
+      help: 'Saves and deletes attempted in the editor, by result.',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    gitPushDuration: new Histogram({
+      name: 'reflex_git_push_duration_seconds',
+      help: 'Time to push a commit to the origin, successful or not.',
+      labelNames: ['result'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
   };
 }
 

@@ -1,0 +1,61 @@
+/**
+ * Runs one git command as a child process, optionally feeding stdin. Used for the local
+ * plumbing of a save (hash-object, update-index, write-tree, commit-tree, cat-file): those
+ * print little or nothing, and simple-git waits a fixed 50 ms after any child that prints
+ * nothing, which would triple the cost of a save. Remote operations use simple-git.
+ */
+import { spawn } from 'node:child_process';
+
+export class GitCommandError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = 'GitCommandError';
+  }
+}
+
+export interface RunGitOptions {
+  cwd: string;
+  env: Record<string, string>;
+  input?: string | Buffer;
+  /** Kills the child after this long (default 60 s). */
+  timeoutMs?: number;
+  /** Removes secrets from stderr before it goes into an error. */
+  redact: (text: string) => string;
+}
+
+export function runGit(args: readonly string[], options: RunGitOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 60_000,
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', (err) => reject(err));
+    child.on('close', (code, signal) => {
+      if (code === 0) {
+        resolve(Buffer.concat(stdout));
+        return;
+      }
+      const text = options.redact(Buffer.concat(stderr).toString('utf8').trim());
+      const what = `git ${args[0] ?? ''}`;
+      reject(
+        new GitCommandError(
+          `${what} failed (${signal ?? `exit ${code}`})${text ? `: ${text}` : ''}`,
+          code,
+          text,
+        ),
+      );
+    });
+    child.stdin.on('error', () => undefined); // a child that exits early closes stdin: not ours to report
+    child.stdin.end(options.input ?? '');
+  });
+}

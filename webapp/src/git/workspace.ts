@@ -1,0 +1,379 @@
+/**
+ * The instance's own clone of the repository: a bare clone in a scratch folder, so there is
+ * no working tree to keep in sync and no file on disk a request could reach through a
+ * symlink. Commits are built with plumbing (blob -> index -> tree -> commit) on top of the
+ * branch as last fetched, and pushed without force.
+ *
+ * Every method that touches refs or the index must run inside `exclusive` (one queue per
+ * instance). Reads of immutable objects (blobs, trees of a given commit) need not.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import type { Logger } from '../logger';
+import { gitEnvironment, installAskpass, redact, type GitCredentials } from './credentials';
+import { GitCommandError, runGit } from './exec';
+import { SerialQueue } from './queue';
+
+export interface TreeEntry {
+  path: string;
+  /** `100644`, `100755`, `120000` (symlink), `160000` (submodule). */
+  mode: string;
+  blob: string;
+  size: number;
+}
+
+export interface Person {
+  name: string;
+  email: string;
+}
+
+export interface CommitSummary {
+  sha: string;
+  author: Person;
+  date: string;
+  message: string;
+}
+
+export interface WorkspaceOptions {
+  repoUrl: string;
+  branch: string;
+  /** Scratch folder to create the clone in; default: a new temporary folder, removed on close. */
+  scratchDir?: string | undefined;
+  credentials: GitCredentials;
+  committer: Person;
+  logger: Logger;
+  /** Observes each push's duration in seconds. */
+  onPush?: (seconds: number, ok: boolean) => void;
+}
+
+/** What a pushed commit changed relative to its parent (lets the tree cache follow along). */
+export interface TreeChange {
+  parent: string;
+  path: string;
+  /** The new entry, or null for a removal. */
+  entry: TreeEntry | null;
+}
+
+export type PushResult = { ok: true } | { ok: false; rejected: true; detail: string };
+
+/**
+ * simple-git strips git's environment variables unless named, and refuses some as unsafe
+ * because an attacker-controlled value could run code. Ours are set by the app itself, never
+ * from a request: config paths point at /dev/null, the askpass script is ours, and the ssh
+ * command comes from the operator's environment.
+ */
+const SIMPLE_GIT_OPTIONS = {
+  allowEnvironment: [
+    'GIT_TERMINAL_PROMPT',
+    'GIT_CONFIG_GLOBAL',
+    'GIT_CONFIG_NOSYSTEM',
+    'GIT_ASKPASS',
+    'GIT_SSH_COMMAND',
+  ],
+  unsafe: { allowUnsafeConfigPaths: true, allowUnsafeAskPass: true, allowUnsafeSshCommand: true },
+  completion: { onClose: true, onExit: false },
+};
+
+export class GitWorkspace {
+  readonly gitDir: string;
+  readonly branch: string;
+  private readonly queue = new SerialQueue();
+  private readonly env: Record<string, string>;
+  private readonly git: SimpleGit;
+  private readonly indexFile: string;
+  /** The commit whose tree the index holds. */
+  private indexedCommit: string | undefined;
+  private knownHead: string;
+  private treeCache: { commit: string; entries: Map<string, TreeEntry> } | undefined;
+
+  private constructor(
+    private readonly options: WorkspaceOptions,
+    private readonly scratchDir: string,
+    private readonly ownsScratch: boolean,
+    env: Record<string, string>,
+    head: string,
+  ) {
+    this.gitDir = path.join(scratchDir, 'repo.git');
+    this.branch = options.branch;
+    this.env = env;
+    this.indexFile = path.join(this.gitDir, 'reflex-index');
+    this.knownHead = head;
+    this.git = simpleGit({ baseDir: this.gitDir, ...SIMPLE_GIT_OPTIONS }).env(env);
+  }
+
+  /** Clones `repoUrl` at `branch` into a scratch folder. */
+  static async clone(options: WorkspaceOptions): Promise<GitWorkspace> {
+    const ownsScratch = !options.scratchDir;
+    const scratchDir =
+      options.scratchDir ?? (await mkdtemp(path.join(os.tmpdir(), 'reflex-workspace-')));
+    await mkdir(scratchDir, { recursive: true, mode: 0o700 });
+    const askpass = options.credentials.token ? await installAskpass(scratchDir) : undefined;
+    const env = gitEnvironment(options.credentials, askpass);
+    const gitDir = path.join(scratchDir, 'repo.git');
+    await rm(gitDir, { recursive: true, force: true });
+    const started = Date.now();
+    try {
+      await simpleGit({ baseDir: scratchDir, ...SIMPLE_GIT_OPTIONS })
+        .env(env)
+        .clone(options.repoUrl, gitDir, ['--bare', '--single-branch', '--branch', options.branch]);
+    } catch (err) {
+      throw new Error(
+        `cannot clone ${redact(options.repoUrl, [options.credentials.token])} (branch ${options.branch}): ` +
+          redact((err as Error).message, [options.credentials.token]),
+        { cause: err },
+      );
+    }
+    const head = (
+      await runGit(['rev-parse', `refs/heads/${options.branch}`], {
+        cwd: gitDir,
+        env,
+        redact: (t) => redact(t, [options.credentials.token]),
+      })
+    )
+      .toString()
+      .trim();
+    options.logger.info(
+      { branch: options.branch, head, ms: Date.now() - started },
+      'workspace cloned',
+    );
+    return new GitWorkspace(options, scratchDir, ownsScratch, env, head);
+  }
+
+  /** The branch's head as last fetched or pushed. */
+  get head(): string {
+    return this.knownHead;
+  }
+
+  exclusive<T>(job: () => Promise<T>): Promise<T> {
+    return this.queue.run(job);
+  }
+
+  /** Fetches the branch; returns the new head. Call inside `exclusive`. */
+  async fetch(): Promise<string> {
+    try {
+      await this.git.fetch(['origin', `+refs/heads/${this.branch}:refs/heads/${this.branch}`]);
+    } catch (err) {
+      throw new Error(`fetch failed: ${this.redact((err as Error).message)}`, { cause: err });
+    }
+    this.knownHead = (await this.plumbing(['rev-parse', `refs/heads/${this.branch}`]))
+      .toString()
+      .trim();
+    return this.knownHead;
+  }
+
+  /** All files of `commit` (default: head), by path. Cached for the head. */
+  async tree(commit: string = this.knownHead): Promise<Map<string, TreeEntry>> {
+    if (this.treeCache?.commit === commit) return this.treeCache.entries;
+    const out = await this.plumbing(['ls-tree', '-r', '-l', '-z', '--full-tree', commit]);
+    const entries = new Map<string, TreeEntry>();
+    for (const record of out.toString('utf8').split('\0')) {
+      if (!record) continue;
+      const tab = record.indexOf('\t');
+      const [mode, , blob, size] = record.slice(0, tab).split(/ +/);
+      const entryPath = record.slice(tab + 1);
+      entries.set(entryPath, {
+        path: entryPath,
+        mode: mode!,
+        blob: blob!,
+        size: size === '-' ? 0 : Number(size),
+      });
+    }
+    if (commit === this.knownHead) this.treeCache = { commit, entries };
+    return entries;
+  }
+
+  /** The entry at `path` in `commit`, or undefined. */
+  async entryAt(commit: string, filePath: string): Promise<TreeEntry | undefined> {
+    if (this.treeCache?.commit === commit) return this.treeCache.entries.get(filePath);
+    const out = (await this.plumbing(['ls-tree', '-l', '-z', commit, '--', filePath])).toString(
+      'utf8',
+    );
+    const record = out.split('\0')[0];
+    if (!record) return undefined;
+    const tab = record.indexOf('\t');
+    const [mode, type, blob, size] = record.slice(0, tab).split(/ +/);
+    if (type !== 'blob' && type !== 'commit') return undefined;
+    return { path: filePath, mode: mode!, blob: blob!, size: size === '-' ? 0 : Number(size) };
+  }
+
+  /** Whether `sha` names a commit this clone has. */
+  async hasCommit(sha: string): Promise<boolean> {
+    try {
+      await this.plumbing(['cat-file', '-e', `${sha}^{commit}`]);
+      return true;
+    } catch (err) {
+      if (err instanceof GitCommandError) return false;
+      throw err;
+    }
+  }
+
+  /** Whether `ancestor` is `descendant` or one of its ancestors. */
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    try {
+      await this.plumbing(['merge-base', '--is-ancestor', ancestor, descendant]);
+      return true;
+    } catch (err) {
+      if (err instanceof GitCommandError && err.exitCode === 1) return false;
+      throw err;
+    }
+  }
+
+  async readBlob(blob: string): Promise<Buffer> {
+    return this.plumbing(['cat-file', 'blob', blob]);
+  }
+
+  /**
+   * Builds (does not push) a commit on `parent` that writes `content` at `path`, or removes
+   * `path` when content is null. Call inside `exclusive`.
+   */
+  async buildCommit(change: {
+    parent: string;
+    path: string;
+    content: Buffer | null;
+    mode?: string | undefined;
+    author: Person;
+    message: string;
+  }): Promise<{ commit: string; blob: string | undefined }> {
+    const indexEnv = { ...this.env, GIT_INDEX_FILE: this.indexFile };
+    if (this.indexedCommit !== change.parent) {
+      await this.plumbing(['read-tree', change.parent], { env: indexEnv });
+      this.indexedCommit = change.parent;
+    }
+    // From here the index no longer matches any commit until the new one is made.
+    this.indexedCommit = undefined;
+    let blob: string | undefined;
+    if (change.content === null) {
+      // Mode 0 removes the entry; unlike --force-remove this needs no work tree.
+      const zero = '0'.repeat(change.parent.length);
+      await this.plumbing(['update-index', '--index-info'], {
+        env: indexEnv,
+        input: `0 ${zero}\t${change.path}\n`,
+      });
+    } else {
+      blob = (await this.plumbing(['hash-object', '-w', '--stdin'], { input: change.content }))
+        .toString()
+        .trim();
+      await this.plumbing(
+        [
+          'update-index',
+          '--add',
+          '--cacheinfo',
+          `${change.mode ?? '100644'},${blob},${change.path}`,
+        ],
+        { env: indexEnv },
+      );
+    }
+    const tree = (await this.plumbing(['write-tree'], { env: indexEnv })).toString().trim();
+    const commit = await this.commitTree(tree, change.parent, change.author, change.message);
+    this.indexedCommit = commit;
+    return { commit, blob };
+  }
+
+  /** A commit on `parent` whose tree is exactly `sourceCommit`'s (a rollback). */
+  async buildRestoreCommit(
+    parent: string,
+    sourceCommit: string,
+    author: Person,
+    message: string,
+  ): Promise<string> {
+    const tree = (await this.plumbing(['rev-parse', `${sourceCommit}^{tree}`])).toString().trim();
+    return this.commitTree(tree, parent, author, message);
+  }
+
+  private async commitTree(
+    tree: string,
+    parent: string,
+    author: Person,
+    message: string,
+  ): Promise<string> {
+    const identity = {
+      GIT_AUTHOR_NAME: author.name,
+      GIT_AUTHOR_EMAIL: author.email,
+      GIT_COMMITTER_NAME: this.options.committer.name,
+      GIT_COMMITTER_EMAIL: this.options.committer.email,
+    };
+    return (
+      await this.plumbing(['commit-tree', tree, '-p', parent, '-F', '-'], {
+        env: { ...this.env, ...identity },
+        input: message.endsWith('\n') ? message : `${message}\n`,
+      })
+    )
+      .toString()
+      .trim();
+  }
+
+  /**
+   * Pushes `commit` to the branch, never forcing. On success the known head becomes `commit`.
+   * A non-fast-forward rejection (someone pushed meanwhile) is reported, not thrown.
+   * Call inside `exclusive`.
+   */
+  async push(commit: string, change?: TreeChange): Promise<PushResult> {
+    const started = process.hrtime.bigint();
+    let ok = false;
+    try {
+      await this.git.push(['origin', `${commit}:refs/heads/${this.branch}`]);
+      ok = true;
+    } catch (err) {
+      const message = this.redact((err as Error).message);
+      if (/\[rejected\]|non-fast-forward|fetch first|stale info/i.test(message)) {
+        return { ok: false, rejected: true, detail: message };
+      }
+      throw new Error(`push failed: ${message}`, { cause: err });
+    } finally {
+      this.options.onPush?.(Number(process.hrtime.bigint() - started) / 1e9, ok);
+    }
+    await this.plumbing(['update-ref', `refs/heads/${this.branch}`, commit]);
+    this.advanceTreeCache(commit, change);
+    this.knownHead = commit;
+    return { ok: true };
+  }
+
+  /** Recent commits of the branch, newest first. */
+  async log(limit: number): Promise<CommitSummary[]> {
+    const log = await this.git.log({ maxCount: limit });
+    return log.all.map((entry) => ({
+      sha: entry.hash,
+      author: { name: entry.author_name, email: entry.author_email },
+      date: entry.date,
+      message: entry.message,
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsScratch) await rm(this.scratchDir, { recursive: true, force: true });
+  }
+
+  /**
+   * After our own push, derive the new listing from the old one and the one change, instead
+   * of listing a large tree again.
+   */
+  private advanceTreeCache(commit: string, change: TreeChange | undefined): void {
+    const cached = this.treeCache;
+    if (!change || cached?.commit !== change.parent) {
+      this.treeCache = undefined;
+      return;
+    }
+    const entries = new Map(cached.entries);
+    if (change.entry) entries.set(change.entry.path, change.entry);
+    else entries.delete(change.path);
+    this.treeCache = { commit, entries };
+  }
+
+  private plumbing(
+    args: readonly string[],
+    extra: { env?: Record<string, string>; input?: string | Buffer } = {},
+  ) {
+    return runGit(args, {
+      cwd: this.gitDir,
+      env: extra.env ?? this.env,
+      ...(extra.input === undefined ? {} : { input: extra.input }),
+      redact: (t) => this.redact(t),
+    });
+  }
+
+  private redact(text: string): string {
+    return redact(text, [this.options.credentials.token]);
+  }
+}
