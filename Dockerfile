@@ -2,8 +2,8 @@
 # The Reflex webapp image. Three stages:
 #   deps     production dependencies of the webapp workspace only (cached while the manifests
 #            and the lockfile are unchanged: source edits never invalidate this layer)
-#   build    the esbuild bundle and build-info.json for REFLEX_SHA
-#   runtime  node + git + the bundle + the site, as the unprivileged `node` user
+#   build    the esbuild bundle (server and the site's routes) and build-info.json for REFLEX_SHA
+#   runtime  node + git + the bundle + the site's pages and assets, as the unprivileged `node` user
 #
 #   docker build --build-arg REFLEX_SHA=$(git rev-parse HEAD) -t reflex:$(git rev-parse HEAD) .
 #
@@ -25,9 +25,7 @@ RUN --mount=type=cache,target=/root/.npm \
 FROM deps AS build
 COPY webapp/ webapp/
 ARG REFLEX_SHA=""
-# The site folder is optional while the editable site is being built; the runtime stage
-# copies it either way.
-RUN REFLEX_BUILD_SHA="${REFLEX_SHA}" node webapp/scripts/build.mjs && mkdir -p webapp/site
+RUN REFLEX_BUILD_SHA="${REFLEX_SHA}" node webapp/scripts/build.mjs
 
 FROM ${BASE_IMAGE} AS runtime
 # The instance clones its repository at start, so the runtime needs git. The official image

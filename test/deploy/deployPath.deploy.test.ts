@@ -141,8 +141,12 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect(b!.switchSeconds).toBeGreaterThan(0);
     expect(b!.durationSeconds).toBeGreaterThanOrEqual(b!.switchSeconds!);
 
-    // The edge answers the app but never its metrics; Prometheus scrapes the file-SD target.
+    // The edge serves the site from the image, never the metrics; Prometheus scrapes the
+    // file-SD target directly.
     expect((await fetch(`${lab.edgeUrl}/healthz`)).status).toBe(200);
+    const home = await fetch(`${lab.edgeUrl}/`);
+    expect(home.status).toBe(200);
+    expect(home.headers.get('content-type')).toContain('text/html');
     expect((await fetch(`${lab.edgeUrl}/metrics`)).status).toBe(404);
     const fileSd = JSON.parse(lab.readState('prometheus/app.json'));
     expect(fileSd).toEqual([
