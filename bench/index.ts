@@ -5,12 +5,15 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { deployBench } from './deploy';
 import { healthzBench } from './healthz';
 import type { BenchResult } from './support';
 
 const quick = process.argv.includes('--quick');
 const benches: Record<string, () => Promise<BenchResult>> = {
   healthz: () => healthzBench(quick ? { rounds: 1, seconds: 2 } : { rounds: 5, seconds: 5 }),
+  deploy: () =>
+    deployBench(quick ? { deploys: 5, buildRounds: 1 } : { deploys: 9, buildRounds: 3 }),
 };
 
 async function main() {
