@@ -15,23 +15,17 @@ export const DEPLOY_USER = 'deploy';
 
 /** What the host needs from the repository, and where it goes (docs/HOST.md, "Files"). */
 export const HOST_FILE_SOURCES: readonly { from: string; to: string }[] = [
-  { from: 'deploy-scripts', to: `${REFLEX_HOME}/deploy-scripts` },
-  { from: 'compose.yaml', to: `${REFLEX_HOME}/compose.yaml` },
-  { from: 'prometheus', to: `${REFLEX_HOME}/prometheus` },
-  { from: 'grafana', to: `${REFLEX_HOME}/grafana` },
+  // The rest of the host's files (deploy-scripts/, the monitoring stack: ~120 KB) cannot fit
+  // EC2's 16 KB user data; every deploy sends them as a bundle to this receiver.
+  {
+    from: 'deploy-scripts/install-bundle.sh',
+    to: `${REFLEX_HOME}/deploy-scripts/install-bundle.sh`,
+  },
   { from: 'pulumi/bootstrap.sh', to: `${REFLEX_HOME}/bootstrap.sh` },
 ];
 
 /** Files the first boot cannot do without; `pulumi up` warns when one is missing. */
-export const REQUIRED_HOST_FILES = [
-  'deploy-scripts/install-host.sh',
-  'deploy-scripts/deploy.sh',
-  'deploy-scripts/rollback.sh',
-  'deploy-scripts/cleanup.sh',
-  'deploy-scripts/reconcile.sh',
-  'compose.yaml',
-  'pulumi/bootstrap.sh',
-];
+export const REQUIRED_HOST_FILES = ['deploy-scripts/install-bundle.sh', 'pulumi/bootstrap.sh'];
 
 /** A file of the repository as it will be written on the host. */
 export interface HostFile {
@@ -178,7 +172,7 @@ function settingsFiles(inputs: UserDataInputs): WriteFile[] {
     owner: 'root:root',
     content,
   });
-  const scripts = ['deploy', 'rollback', 'cleanup', 'reconcile'].map(
+  const scripts = ['install-bundle', 'deploy', 'rollback', 'cleanup', 'reconcile'].map(
     (name) => `${REFLEX_HOME}/deploy-scripts/${name}.sh`,
   );
   return [
@@ -211,7 +205,8 @@ function settingsFiles(inputs: UserDataInputs): WriteFile[] {
     file(
       '/etc/sudoers.d/reflex-deploy',
       '0440',
-      '# The deploy user may run exactly the deploy scripts as root, and edit the app environment.\n' +
+      '# The deploy user may run exactly the deploy scripts as root (install-bundle.sh receives\n' +
+        '# them from the deploy workflow), and edit the app environment.\n' +
         `${DEPLOY_USER} ALL=(root) NOPASSWD: ${scripts.join(', ')}\n` +
         `${DEPLOY_USER} ALL=(root) NOPASSWD: sudoedit /etc/reflex/app.env\n`,
     ),

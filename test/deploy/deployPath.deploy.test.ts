@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { DeployLab, randomSha, run } from './lab';
+import { DeployLab, ROOT, randomSha, run } from './lab';
 
 jest.setTimeout(600_000);
 
@@ -123,6 +123,31 @@ function watchEdge() {
 }
 
 describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
+  it('the host is installed from the bundle the deploy workflow sends over ssh to install-bundle.sh', () => {
+    const home = path.join(lab.dir, 'host/opt/reflex');
+    for (const file of [
+      'compose.yaml',
+      'prometheus/prometheus.yml',
+      'grafana/dashboards/app.json',
+    ]) {
+      expect(readFileSync(path.join(home, file))).toEqual(readFileSync(path.join(ROOT, file)));
+    }
+    for (const script of [
+      'deploy.sh',
+      'rollback.sh',
+      'cleanup.sh',
+      'reconcile.sh',
+      'install-bundle.sh',
+      'lib/common.sh',
+    ]) {
+      expect(readFileSync(path.join(lab.scriptsDir, script))).toEqual(
+        readFileSync(path.join(ROOT, 'deploy-scripts', script)),
+      );
+    }
+    expect(readFileSync(path.join(home, 'bundle-sha'), 'utf8')).toBe(`${'0'.repeat(40)}\n`);
+    expect(lab.bundleLog).toMatch(/installed the bundle of 000000000000/);
+  });
+
   it('deploy.sh over ssh puts a new SHA live behind nginx and records the release', async () => {
     const first = await lab.script('deploy.sh', [images[0]!]);
     expect(first.stderr).toContain('is live on');

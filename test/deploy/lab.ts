@@ -7,7 +7,7 @@
  *
  * Everything it starts is stopped by `close()`, which is safe to call after a partial start.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
   createWriteStream,
   mkdirSync,
@@ -33,7 +33,12 @@ export interface RunResult {
 export function run(
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    input?: string | Buffer;
+    timeoutMs?: number;
+    cwd?: string;
+  } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
@@ -225,6 +230,7 @@ export class DeployLab {
         `REFLEX_BLUE_PORT=${this.ports.blue}`,
         `REFLEX_GREEN_PORT=${this.ports.green}`,
         `REFLEX_SCRIPTS_DIR=${this.scriptsDir}`,
+        `REFLEX_HOME=${host}/opt/reflex`,
         `REFLEX_SYSTEMD_DIR=${host}/etc/systemd/system`,
         `REFLEX_APP_ENV_FILE=${host}/etc/reflex/app.env`,
         'REFLEX_HEALTH_TIMEOUT=30',
@@ -284,7 +290,7 @@ export class DeployLab {
   }
 
   /** Run a command on the lab host through ssh (as the deploy workflow does). */
-  ssh(command: string, timeoutMs = 300_000): Promise<RunResult> {
+  ssh(command: string, timeoutMs = 300_000, input?: Buffer): Promise<RunResult> {
     const dir = path.join(this.dir, 'ssh');
     return run(
       'ssh',
@@ -306,7 +312,7 @@ export class DeployLab {
         'root@127.0.0.1',
         command,
       ],
-      { timeoutMs },
+      { timeoutMs, ...(input ? { input } : {}) },
     );
   }
 
@@ -316,10 +322,31 @@ export class DeployLab {
     return this.ssh(`${prefix.join('')}${this.scriptsDir}/${name} ${args.join(' ')}`);
   }
 
+  /**
+   * As the deploy workflow does: the repository's host bundle (deploy-scripts/, compose.yaml,
+   * prometheus/, grafana/) as a tarball over ssh into install-bundle.sh, which the EC2 user data
+   * places on a real host.
+   */
   private async installHost(): Promise<void> {
-    const result = await this.ssh(`bash ${SCRIPTS_SOURCE}/install-host.sh`);
-    if (result.code !== 0) throw new Error(`install-host.sh failed:\n${result.stderr}`);
+    const bundle = execFileSync(
+      'tar',
+      ['-czf', '-', 'deploy-scripts', 'compose.yaml', 'prometheus', 'grafana'],
+      {
+        cwd: ROOT,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    const result = await this.ssh(
+      `bash ${SCRIPTS_SOURCE}/install-bundle.sh ${'0'.repeat(40)}`,
+      300_000,
+      bundle,
+    );
+    if (result.code !== 0) throw new Error(`install-bundle.sh failed:\n${result.stderr}`);
+    this.bundleLog = result.stderr;
   }
+
+  /** What install-bundle.sh said when the lab host was installed. */
+  bundleLog = '';
 
   /** The host's nginx.conf, as the nginx package installs it: it includes conf.d/*.conf. */
   private writeNginxMainConf(): void {
