@@ -49,6 +49,11 @@ install_scripts() {
 
 install_scripts
 mkdir -p "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR" "$(dirname "$REFLEX_FILE_SD")" "$(dirname "$REFLEX_EDGE_SWITCH")"
+# The app's own data (accounts, revoked sessions, audit), mounted at /data in every release,
+# owned by the image's unprivileged user.
+mkdir -p "$REFLEX_APP_DATA_DIR"
+chown "$REFLEX_APP_UID:$REFLEX_APP_UID" "$REFLEX_APP_DATA_DIR"
+chmod 0700 "$REFLEX_APP_DATA_DIR"
 # nginx's workers (www-data) stat the switch file; node-exporter reads the textfile folder.
 chmod 0755 "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR" "$(dirname "$REFLEX_EDGE_SWITCH")"
 

@@ -65,6 +65,12 @@ if [[ ! -e /etc/reflex/grafana.env ]]; then
   )
 fi
 
+step "the app's session secret (generated once, kept on the host; never in user data)"
+if ! grep -q '^REFLEX_SESSION_SECRET=' /etc/reflex/app.env; then
+  printf 'REFLEX_SESSION_SECRET=%s\n' "$(openssl rand -hex 32)" >>/etc/reflex/app.env
+fi
+chmod 0600 /etc/reflex/app.env
+
 step "sudo rule of the deploy user"
 visudo --check --file /etc/sudoers.d/reflex-deploy
 

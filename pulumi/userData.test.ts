@@ -181,7 +181,21 @@ describe('host user data', () => {
     });
     const appEnv = fileAt(config, '/etc/reflex/app.env');
     expect(appEnv.permissions).toBe('0600');
-    expect(appEnv.content).toMatch(/^REFLEX_LOG_LEVEL=info$/m);
+    const settings = appEnv.content.split('\n').filter((line) => /^[A-Z]/.test(line));
+    expect(settings).toEqual([
+      'REFLEX_LOG_LEVEL=info',
+      'REFLEX_TRUST_PROXY=true',
+      'REFLEX_BRANCH=main',
+      'REFLEX_USERS_FILE=/data/users.json',
+      'REFLEX_STATE_DIR=/data',
+      'REFLEX_AUDIT_FILE=/data/audit.log',
+      'REFLEX_GITHUB_REPOSITORY=octo-org/reflex',
+    ]);
+    // No secret in user data: the session secret is made on the host, tokens are the operator's.
+    expect(appEnv.content).not.toMatch(
+      /^REFLEX_(SESSION_SECRET|GIT_TOKEN|GITHUB_TOKEN|ADMIN_PASSWORD)=/m,
+    );
+    expect(appEnv.content).toContain('# REFLEX_REPO_URL=https://github.com/octo-org/reflex.git\n');
     expect(fileAt(config, '/etc/sudoers.d/reflex-deploy')).toEqual({
       path: '/etc/sudoers.d/reflex-deploy',
       permissions: '0440',
@@ -310,6 +324,7 @@ describe('host user data', () => {
           'generates the grafana password once',
           /GF_SECURITY_ADMIN_PASSWORD=%s.*openssl rand -hex 24/,
         ],
+        ['generates the session secret once', /REFLEX_SESSION_SECRET=%s.*openssl rand -hex 32/],
         ['checks the sudo rule', /visudo --check --file \/etc\/sudoers\.d\/reflex-deploy/],
         [
           'checks the bundle receiver',

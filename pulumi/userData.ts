@@ -165,6 +165,39 @@ export function renderUserData(inputs: UserDataInputs): Buffer {
   return compressed;
 }
 
+/**
+ * The app container's environment. Secrets are never in user data (it is readable through the
+ * instance metadata service): the session secret is generated on the host by bootstrap.sh, and
+ * the tokens are the operator's to add (docs/AWS.md, "Turn on the editor").
+ */
+export function appEnvironment(deployEnv: Record<string, string>): string {
+  const repository = deployEnv.REFLEX_GITHUB_REPOSITORY ?? '';
+  const settings = renderEnvFile(
+    'Environment of the Reflex app container (docker run --env-file), docs/CONFIGURATION.md.\n' +
+      'Edit with `sudo -e /etc/reflex/app.env`; the next deploy (or reconcile.sh --reset) uses it.',
+    {
+      REFLEX_LOG_LEVEL: 'info',
+      REFLEX_TRUST_PROXY: 'true',
+      REFLEX_BRANCH: deployEnv.REFLEX_DEPLOY_BRANCH ?? 'main',
+      REFLEX_USERS_FILE: '/data/users.json',
+      REFLEX_STATE_DIR: '/data',
+      REFLEX_AUDIT_FILE: '/data/audit.log',
+      REFLEX_GITHUB_REPOSITORY: repository,
+    },
+  );
+  return (
+    settings +
+    '# The editor is off until you set these (docs/AWS.md, "Turn on the editor"):\n' +
+    `# REFLEX_REPO_URL=https://github.com/${repository}.git\n` +
+    '# REFLEX_GIT_TOKEN=<fine-grained token: Contents read and write, this repository only>\n' +
+    '# REFLEX_ADMIN_PASSWORD=<password of the first account, admin>\n' +
+    '# To follow the pipeline in the editor:\n' +
+    '# REFLEX_PIPELINE=github\n' +
+    '# REFLEX_GITHUB_TOKEN=<fine-grained token: Actions read, this repository only>\n' +
+    '# REFLEX_PUBLIC_URL=<the stack output appUrl>\n'
+  );
+}
+
 function settingsFiles(inputs: UserDataInputs): WriteFile[] {
   const file = (target: string, permissions: string, content: string): WriteFile => ({
     path: target,
@@ -184,13 +217,7 @@ function settingsFiles(inputs: UserDataInputs): WriteFile[] {
         inputs.deployEnv,
       ),
     ),
-    file(
-      '/etc/reflex/app.env',
-      '0600',
-      '# Environment of the Reflex app container (docker run --env-file): see\n' +
-        '# docs/CONFIGURATION.md. Edit with `sudo -e /etc/reflex/app.env`; the next deploy uses it.\n' +
-        'REFLEX_LOG_LEVEL=info\n',
-    ),
+    file('/etc/reflex/app.env', '0600', appEnvironment(inputs.deployEnv)),
     file(
       '/etc/reflex/docker-config.json',
       '0644',

@@ -57,6 +57,8 @@ load_config() {
   : "${REFLEX_TEXTFILE_DIR:=$REFLEX_STATE_DIR/textfile}"
   : "${REFLEX_FILE_SD:=$REFLEX_STATE_DIR/prometheus/app.json}"
   : "${REFLEX_APP_ENV_FILE:=/etc/reflex/app.env}"
+  : "${REFLEX_APP_DATA_DIR:=$REFLEX_STATE_DIR/app}"
+  : "${REFLEX_APP_UID:=1000}"
   : "${REFLEX_NGINX_CONF:=/etc/nginx/nginx.conf}"
   : "${REFLEX_NGINX_SITE:=/etc/nginx/conf.d/reflex.conf}"
   : "${REFLEX_EDGE_SWITCH:=$REFLEX_STATE_DIR/edge/live-green}"
@@ -352,7 +354,8 @@ container_run_args() {
     --label io.reflex.service=reflex --label "io.reflex.sha=$sha" --label "io.reflex.color=$color" \
     --label "io.reflex.image=$image" --restart unless-stopped --stop-timeout "$REFLEX_STOP_TIMEOUT" \
     --publish "127.0.0.1:$port:$REFLEX_APP_PORT" --env "PORT=$REFLEX_APP_PORT" \
-    --env "REFLEX_SHUTDOWN_TIMEOUT_MS=$((REFLEX_STOP_TIMEOUT * 1000))"
+    --env "REFLEX_SHUTDOWN_TIMEOUT_MS=$((REFLEX_STOP_TIMEOUT * 1000))" \
+    --volume "$REFLEX_APP_DATA_DIR:/data"
   if [[ -f $REFLEX_APP_ENV_FILE ]]; then printf '%s\n' --env-file "$REFLEX_APP_ENV_FILE"; fi
   printf '%s\n' "$image"
 }

@@ -31,7 +31,7 @@ mkdirSync(dist, { recursive: true });
 
 await build({
   absWorkingDir: webapp,
-  entryPoints: { server: 'src/server.ts' },
+  entryPoints: { server: 'src/server.ts', cli: 'src/cli/reflex.ts' },
   outdir: dist,
   bundle: true,
   platform: 'node',
