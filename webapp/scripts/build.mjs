@@ -38,6 +38,8 @@ await build({
   target: 'node20',
   format: 'cjs',
   packages: 'external',
+  // The bundle is CommonJS: lazy `await import(x)` becomes a lazy require(x).
+  supported: { 'dynamic-import': false },
   sourcemap: 'linked',
   logLevel: 'warning',
 });

@@ -4,7 +4,6 @@
  * without force — and records each attempt. Knows nothing of HTTP; failures are AppErrors.
  */
 import { createHash } from 'node:crypto';
-import { createTwoFilesPatch } from 'diff';
 import type { AuditLog } from '../audit';
 import { AppError } from '../errors';
 import { pushRestore } from '../git/restore';
@@ -118,6 +117,7 @@ export class EditorService {
       const atBase = await workspace.entryAt(baseCommit, path);
       changedUpstream = atBase?.blob !== current?.blob;
     }
+    const { createTwoFilesPatch } = await import('diff');
     const diff = createTwoFilesPatch(
       current ? `a/${path}` : '/dev/null',
       `b/${path}`,
