@@ -5,6 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { deployBench } from './deploy';
+import { editToLiveBench } from './editToLive';
 import { editorFirstLoadBench, editorSaveBench, editorTreeBench } from './editor';
 import { healthzBench } from './healthz';
 import type { BenchResult } from './support';
@@ -12,6 +14,9 @@ import type { BenchResult } from './support';
 const quick = process.argv.includes('--quick');
 const benches: Record<string, () => Promise<BenchResult>> = {
   healthz: () => healthzBench(quick ? { rounds: 1, seconds: 2 } : { rounds: 5, seconds: 5 }),
+  'edit-to-live': () => editToLiveBench({ runs: quick ? 3 : 10 }),
+  deploy: () =>
+    deployBench(quick ? { deploys: 5, buildRounds: 1 } : { deploys: 9, buildRounds: 3 }),
   'editor-js': () => editorFirstLoadBench(),
   'editor-tree': () =>
     editorTreeBench(quick ? { requests: 10, coldSamples: 3 } : { requests: 60, coldSamples: 10 }),

@@ -14,6 +14,8 @@ module.exports = {
       target: 'node20',
       platform: 'node',
       sourcemap: 'inline',
+      // Jest runs CommonJS: lazy `await import(x)` becomes a lazy require(x).
+      supported: { 'dynamic-import': false },
       sourcefile: filename,
     });
     return { code: result.code };

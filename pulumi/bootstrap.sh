@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # First boot of the Reflex EC2 host, run once by cloud-init (runcmd) as root. The user data
-# (pulumi/userData.ts) has already written the files this needs: /etc/reflex/*.env, the
-# repository's deploy-scripts/ and monitoring stack under /opt/reflex, the sudoers rule and the
-# Docker client config. This installs the software and starts everything; docs/HOST.md is the
-# contract it implements. Output goes to /var/log/cloud-init-output.log.
+# (pulumi/userData.ts) has already written the files this needs: /etc/reflex/*.env, the bundle
+# receiver deploy-scripts/install-bundle.sh, the sudoers rule and the Docker client config. This
+# installs the software; the first deploy then sends the bundle (deploy-scripts/, the nginx edge,
+# the timers, the monitoring stack) and starts them. docs/HOST.md is the contract it implements.
+# Output goes to /var/log/cloud-init-output.log.
 set -o errexit -o nounset -o pipefail
 
 if [[ $# -ne 0 ]]; then
@@ -31,7 +32,7 @@ set -o allexport
 # shellcheck source=/dev/null
 source "${DEPLOY_ENV}"
 set +o allexport
-: "${REFLEX_STATE_DIR:?}" "${REFLEX_TEXTFILE_DIR:?}" "${REFLEX_NGINX_UPSTREAM:?}"
+: "${REFLEX_STATE_DIR:?}" "${REFLEX_TEXTFILE_DIR:?}" "${REFLEX_FILE_SD:?}" "${REFLEX_EDGE_SWITCH:?}"
 
 step "packages: ${PACKAGES[*]}"
 export DEBIAN_FRONTEND=noninteractive
@@ -52,9 +53,9 @@ install -m 0600 -o deploy -g deploy /etc/reflex/docker-config.json /home/deploy/
 
 step "host state folders"
 install -d -m 0755 "${REFLEX_STATE_DIR}" "${REFLEX_TEXTFILE_DIR}" "${REFLEX_STATE_DIR}/prometheus"
-install -d -m 0755 "$(dirname "${REFLEX_NGINX_UPSTREAM}")"
+install -d -m 0755 "$(dirname "${REFLEX_EDGE_SWITCH}")"
 # Prometheus' file-SD list of the live app: empty until the first deploy writes it.
-[[ -e "${REFLEX_STATE_DIR}/prometheus/app.json" ]] || echo '[]' >"${REFLEX_STATE_DIR}/prometheus/app.json"
+[[ -e "${REFLEX_FILE_SD}" ]] || echo '[]' >"${REFLEX_FILE_SD}"
 
 step "grafana admin password (generated once, kept on the host)"
 if [[ ! -e /etc/reflex/grafana.env ]]; then
@@ -64,23 +65,18 @@ if [[ ! -e /etc/reflex/grafana.env ]]; then
   )
 fi
 
+step "the app's session secret (generated once, kept on the host; never in user data)"
+if ! grep -q '^REFLEX_SESSION_SECRET=' /etc/reflex/app.env; then
+  printf 'REFLEX_SESSION_SECRET=%s\n' "$(openssl rand -hex 32)" >>/etc/reflex/app.env
+fi
+chmod 0600 /etc/reflex/app.env
+
 step "sudo rule of the deploy user"
 visudo --check --file /etc/sudoers.d/reflex-deploy
 
-step "deploy-scripts/install-host.sh (nginx edge, systemd timers)"
-[[ -f "${REFLEX_HOME}/deploy-scripts/install-host.sh" ]] ||
-  fail "${REFLEX_HOME}/deploy-scripts/install-host.sh is missing: the repository's deploy-scripts/ was not rendered into the user data"
-bash "${REFLEX_HOME}/deploy-scripts/install-host.sh"
-nginx -t
-systemctl reload nginx.service
-
-step "timers: cleanup daily, reconcile every 5 minutes"
-systemctl daemon-reload
-systemctl enable --now reflex-cleanup.timer reflex-reconcile.timer
-
-step "monitoring stack (Prometheus, node-exporter with the textfile collector, Grafana)"
-[[ -f "${REFLEX_HOME}/compose.yaml" ]] || fail "${REFLEX_HOME}/compose.yaml is missing"
-docker compose --file "${REFLEX_HOME}/compose.yaml" --project-name reflex-monitoring up --detach
+step "the bundle receiver"
+[[ -x "${REFLEX_HOME}/deploy-scripts/install-bundle.sh" ]] ||
+  fail "${REFLEX_HOME}/deploy-scripts/install-bundle.sh is missing: the user data did not place it"
 
 date -u +%Y-%m-%dT%H:%M:%SZ >"${REFLEX_STATE_DIR}/bootstrapped-at"
-step "done: the host waits for its first deploy"
+step "done: the first deploy brings deploy-scripts, the nginx edge, the timers and the monitoring stack"

@@ -263,8 +263,8 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
     const paths = cloudConfig.write_files.map((f) => f.path);
     expect(paths).toEqual(
       expect.arrayContaining([
-        '/opt/reflex/deploy-scripts/install-host.sh',
-        '/opt/reflex/compose.yaml',
+        '/opt/reflex/deploy-scripts/install-bundle.sh',
+        '/opt/reflex/bootstrap.sh',
         '/etc/reflex/deploy.env',
       ]),
     );
@@ -308,19 +308,19 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
   });
 
   it('warns at `pulumi up` when the repository lacks a file the first boot needs', async () => {
-    rmSync(path.join(repo, 'deploy-scripts/install-host.sh'));
+    rmSync(path.join(repo, 'deploy-scripts/install-bundle.sh'));
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {
       await build();
       const warnings = warn.mock.calls.map((call) => String(call[0]));
       expect(warnings).toEqual([
         expect.stringContaining(
-          "the host's first boot needs deploy-scripts/install-host.sh, missing under",
+          "the host's first boot needs deploy-scripts/install-bundle.sh, missing under",
         ),
       ]);
     } finally {
       warn.mockRestore();
-      writeFileSync(path.join(repo, 'deploy-scripts/install-host.sh'), '# fixture\n');
+      writeFileSync(path.join(repo, 'deploy-scripts/install-bundle.sh'), '# fixture\n');
     }
   });
 

@@ -49,6 +49,7 @@ function fixtureRepository(): string {
   };
   const script = (what: string) =>
     `#!/usr/bin/env bash\n# ${what}\nset -o errexit -o nounset -o pipefail\necho "${what}"\n`;
+  write('deploy-scripts/install-bundle.sh', script('receive the host bundle'), true);
   write('deploy-scripts/install-host.sh', script('install nginx config and timers'), true);
   for (const name of ['deploy', 'rollback', 'cleanup', 'reconcile']) {
     write(`deploy-scripts/${name}.sh`, script(name), true);
@@ -120,32 +121,16 @@ describe('host user data', () => {
   });
   afterAll(() => rmSync(repo, { recursive: true, force: true }));
 
-  it('is rendered from the repository files, placed under /opt/reflex with their modes', () => {
+  it('places only the boot script and the bundle receiver, from the repository, with their modes', () => {
     const files = readHostFiles(repo);
     expect(files.map((f) => [f.source, f.target, f.executable])).toEqual([
       ['pulumi/bootstrap.sh', '/opt/reflex/bootstrap.sh', true],
-      ['compose.yaml', '/opt/reflex/compose.yaml', false],
-      ['deploy-scripts/cleanup.sh', '/opt/reflex/deploy-scripts/cleanup.sh', true],
-      ['deploy-scripts/deploy.sh', '/opt/reflex/deploy-scripts/deploy.sh', true],
-      ['deploy-scripts/install-host.sh', '/opt/reflex/deploy-scripts/install-host.sh', true],
-      ['deploy-scripts/lib/common.sh', '/opt/reflex/deploy-scripts/lib/common.sh', false],
-      ['deploy-scripts/nginx/reflex.conf', '/opt/reflex/deploy-scripts/nginx/reflex.conf', false],
-      ['deploy-scripts/reconcile.sh', '/opt/reflex/deploy-scripts/reconcile.sh', true],
-      ['deploy-scripts/rollback.sh', '/opt/reflex/deploy-scripts/rollback.sh', true],
-      [
-        'deploy-scripts/systemd/reflex-reconcile.timer',
-        '/opt/reflex/deploy-scripts/systemd/reflex-reconcile.timer',
-        false,
-      ],
-      ['grafana/dashboards/app.json', '/opt/reflex/grafana/dashboards/app.json', false],
-      ['grafana/dashboards/host.json', '/opt/reflex/grafana/dashboards/host.json', false],
-      ['grafana/logo.png', '/opt/reflex/grafana/logo.png', false],
-      ['prometheus/prometheus.yml', '/opt/reflex/prometheus/prometheus.yml', false],
+      ['deploy-scripts/install-bundle.sh', '/opt/reflex/deploy-scripts/install-bundle.sh', true],
     ]);
     expect(missingHostFiles(files)).toEqual([]);
   });
 
-  it('writes every repository file byte for byte (text as text, binary as base64)', () => {
+  it('writes every repository file it places byte for byte', () => {
     const inputs = inputsFor(repo);
     const config = readCloudConfig(renderCloudConfig(inputs));
     for (const file of inputs.files) {
@@ -157,11 +142,18 @@ describe('host user data', () => {
       expect(written.permissions).toBe(file.executable ? '0755' : '0644');
       expect(written.owner).toBe('root:root');
     }
-    expect(fileAt(config, '/opt/reflex/grafana/logo.png').encoding).toBe('b64');
-    expect(fileAt(config, '/opt/reflex/grafana/dashboards/app.json').encoding).toBe('b64');
-    expect(fileAt(config, '/opt/reflex/grafana/dashboards/host.json').encoding).toBeUndefined();
-    expect(fileAt(config, '/opt/reflex/prometheus/prometheus.yml').encoding).toBeUndefined();
-    expect(fileAt(config, '/opt/reflex/deploy-scripts/nginx/reflex.conf').encoding).toBeUndefined();
+  });
+
+  it('leaves the deploy scripts and the monitoring stack to the bundle every deploy sends', () => {
+    const config = readCloudConfig(renderCloudConfig(inputsFor(repo)));
+    const paths = config.write_files.map((f) => f.path);
+    for (const target of [
+      '/opt/reflex/deploy-scripts/deploy.sh',
+      '/opt/reflex/compose.yaml',
+      '/opt/reflex/grafana/dashboards/app.json',
+    ]) {
+      expect(paths).not.toContain(target);
+    }
   });
 
   it('writes the settings of docs/HOST.md: deploy.env, app.env, sudo rule, ECR login, log limits', () => {
@@ -179,7 +171,8 @@ describe('host user data', () => {
         'REFLEX_GREEN_PORT=8082',
         'REFLEX_STATE_DIR=/var/lib/reflex',
         'REFLEX_TEXTFILE_DIR=/var/lib/reflex/textfile',
-        'REFLEX_NGINX_UPSTREAM=/etc/nginx/reflex/upstream.conf',
+        'REFLEX_FILE_SD=/var/lib/reflex/prometheus/app.json',
+        'REFLEX_EDGE_SWITCH=/var/lib/reflex/edge/live-green',
         'REFLEX_GITHUB_REPOSITORY=octo-org/reflex',
         'REFLEX_ENVIRONMENT=dev',
         'AWS_REGION=eu-west-1',
@@ -188,15 +181,30 @@ describe('host user data', () => {
     });
     const appEnv = fileAt(config, '/etc/reflex/app.env');
     expect(appEnv.permissions).toBe('0600');
-    expect(appEnv.content).toMatch(/^REFLEX_LOG_LEVEL=info$/m);
+    const settings = appEnv.content.split('\n').filter((line) => /^[A-Z]/.test(line));
+    expect(settings).toEqual([
+      'REFLEX_LOG_LEVEL=info',
+      'REFLEX_TRUST_PROXY=true',
+      'REFLEX_BRANCH=main',
+      'REFLEX_USERS_FILE=/data/users.json',
+      'REFLEX_STATE_DIR=/data',
+      'REFLEX_AUDIT_FILE=/data/audit.log',
+      'REFLEX_GITHUB_REPOSITORY=octo-org/reflex',
+    ]);
+    // No secret in user data: the session secret is made on the host, tokens are the operator's.
+    expect(appEnv.content).not.toMatch(
+      /^REFLEX_(SESSION_SECRET|GIT_TOKEN|GITHUB_TOKEN|ADMIN_PASSWORD)=/m,
+    );
+    expect(appEnv.content).toContain('# REFLEX_REPO_URL=https://github.com/octo-org/reflex.git\n');
     expect(fileAt(config, '/etc/sudoers.d/reflex-deploy')).toEqual({
       path: '/etc/sudoers.d/reflex-deploy',
       permissions: '0440',
       owner: 'root:root',
       content:
-        '# The deploy user may run exactly the deploy scripts as root, and edit the app environment.\n' +
-        'deploy ALL=(root) NOPASSWD: /opt/reflex/deploy-scripts/deploy.sh, /opt/reflex/deploy-scripts/rollback.sh, ' +
-        '/opt/reflex/deploy-scripts/cleanup.sh, /opt/reflex/deploy-scripts/reconcile.sh\n' +
+        '# The deploy user may run exactly the deploy scripts as root (install-bundle.sh receives\n' +
+        '# them from the deploy workflow), and edit the app environment.\n' +
+        'deploy ALL=(root) NOPASSWD: /opt/reflex/deploy-scripts/install-bundle.sh, /opt/reflex/deploy-scripts/deploy.sh, ' +
+        '/opt/reflex/deploy-scripts/rollback.sh, /opt/reflex/deploy-scripts/cleanup.sh, /opt/reflex/deploy-scripts/reconcile.sh\n' +
         'deploy ALL=(root) NOPASSWD: sudoedit /etc/reflex/app.env\n',
     });
     expect(JSON.parse(fileAt(config, '/etc/reflex/docker-config.json').content)).toEqual({
@@ -316,16 +324,11 @@ describe('host user data', () => {
           'generates the grafana password once',
           /GF_SECURITY_ADMIN_PASSWORD=%s.*openssl rand -hex 24/,
         ],
+        ['generates the session secret once', /REFLEX_SESSION_SECRET=%s.*openssl rand -hex 32/],
         ['checks the sudo rule', /visudo --check --file \/etc\/sudoers\.d\/reflex-deploy/],
-        ['runs install-host.sh', /^bash "\$\{REFLEX_HOME\}\/deploy-scripts\/install-host\.sh"$/m],
-        ['checks nginx', /^nginx -t$/m],
         [
-          'enables the timers',
-          /systemctl enable --now reflex-cleanup\.timer reflex-reconcile\.timer/,
-        ],
-        [
-          'starts the monitoring stack',
-          /docker compose --file "\$\{REFLEX_HOME\}\/compose\.yaml" --project-name reflex-monitoring up --detach/,
+          'checks the bundle receiver',
+          /\[\[ -x "\$\{REFLEX_HOME\}\/deploy-scripts\/install-bundle\.sh" \]\]/,
         ],
       ];
       const script = bootstrap();
@@ -357,12 +360,7 @@ describe('host user data', () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'reflex-empty-'));
     try {
       expect(missingHostFiles(readHostFiles(empty))).toEqual([
-        'deploy-scripts/install-host.sh',
-        'deploy-scripts/deploy.sh',
-        'deploy-scripts/rollback.sh',
-        'deploy-scripts/cleanup.sh',
-        'deploy-scripts/reconcile.sh',
-        'compose.yaml',
+        'deploy-scripts/install-bundle.sh',
         'pulumi/bootstrap.sh',
       ]);
     } finally {

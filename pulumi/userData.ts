@@ -15,23 +15,17 @@ export const DEPLOY_USER = 'deploy';
 
 /** What the host needs from the repository, and where it goes (docs/HOST.md, "Files"). */
 export const HOST_FILE_SOURCES: readonly { from: string; to: string }[] = [
-  { from: 'deploy-scripts', to: `${REFLEX_HOME}/deploy-scripts` },
-  { from: 'compose.yaml', to: `${REFLEX_HOME}/compose.yaml` },
-  { from: 'prometheus', to: `${REFLEX_HOME}/prometheus` },
-  { from: 'grafana', to: `${REFLEX_HOME}/grafana` },
+  // The rest of the host's files (deploy-scripts/, the monitoring stack: ~120 KB) cannot fit
+  // EC2's 16 KB user data; every deploy sends them as a bundle to this receiver.
+  {
+    from: 'deploy-scripts/install-bundle.sh',
+    to: `${REFLEX_HOME}/deploy-scripts/install-bundle.sh`,
+  },
   { from: 'pulumi/bootstrap.sh', to: `${REFLEX_HOME}/bootstrap.sh` },
 ];
 
 /** Files the first boot cannot do without; `pulumi up` warns when one is missing. */
-export const REQUIRED_HOST_FILES = [
-  'deploy-scripts/install-host.sh',
-  'deploy-scripts/deploy.sh',
-  'deploy-scripts/rollback.sh',
-  'deploy-scripts/cleanup.sh',
-  'deploy-scripts/reconcile.sh',
-  'compose.yaml',
-  'pulumi/bootstrap.sh',
-];
+export const REQUIRED_HOST_FILES = ['deploy-scripts/install-bundle.sh', 'pulumi/bootstrap.sh'];
 
 /** A file of the repository as it will be written on the host. */
 export interface HostFile {
@@ -171,6 +165,39 @@ export function renderUserData(inputs: UserDataInputs): Buffer {
   return compressed;
 }
 
+/**
+ * The app container's environment. Secrets are never in user data (it is readable through the
+ * instance metadata service): the session secret is generated on the host by bootstrap.sh, and
+ * the tokens are the operator's to add (docs/AWS.md, "Turn on the editor").
+ */
+export function appEnvironment(deployEnv: Record<string, string>): string {
+  const repository = deployEnv.REFLEX_GITHUB_REPOSITORY ?? '';
+  const settings = renderEnvFile(
+    'Environment of the Reflex app container (docker run --env-file), docs/CONFIGURATION.md.\n' +
+      'Edit with `sudo -e /etc/reflex/app.env`; the next deploy (or reconcile.sh --reset) uses it.',
+    {
+      REFLEX_LOG_LEVEL: 'info',
+      REFLEX_TRUST_PROXY: 'true',
+      REFLEX_BRANCH: deployEnv.REFLEX_DEPLOY_BRANCH ?? 'main',
+      REFLEX_USERS_FILE: '/data/users.json',
+      REFLEX_STATE_DIR: '/data',
+      REFLEX_AUDIT_FILE: '/data/audit.log',
+      REFLEX_GITHUB_REPOSITORY: repository,
+    },
+  );
+  return (
+    settings +
+    '# The editor is off until you set these (docs/AWS.md, "Turn on the editor"):\n' +
+    `# REFLEX_REPO_URL=https://github.com/${repository}.git\n` +
+    '# REFLEX_GIT_TOKEN=<fine-grained token: Contents read and write, this repository only>\n' +
+    '# REFLEX_ADMIN_PASSWORD=<password of the first account, admin>\n' +
+    '# To follow the pipeline in the editor:\n' +
+    '# REFLEX_PIPELINE=github\n' +
+    '# REFLEX_GITHUB_TOKEN=<fine-grained token: Actions read, this repository only>\n' +
+    '# REFLEX_PUBLIC_URL=<the stack output appUrl>\n'
+  );
+}
+
 function settingsFiles(inputs: UserDataInputs): WriteFile[] {
   const file = (target: string, permissions: string, content: string): WriteFile => ({
     path: target,
@@ -178,7 +205,7 @@ function settingsFiles(inputs: UserDataInputs): WriteFile[] {
     owner: 'root:root',
     content,
   });
-  const scripts = ['deploy', 'rollback', 'cleanup', 'reconcile'].map(
+  const scripts = ['install-bundle', 'deploy', 'rollback', 'cleanup', 'reconcile'].map(
     (name) => `${REFLEX_HOME}/deploy-scripts/${name}.sh`,
   );
   return [
@@ -190,13 +217,7 @@ function settingsFiles(inputs: UserDataInputs): WriteFile[] {
         inputs.deployEnv,
       ),
     ),
-    file(
-      '/etc/reflex/app.env',
-      '0600',
-      '# Environment of the Reflex app container (docker run --env-file): see\n' +
-        '# docs/CONFIGURATION.md. Edit with `sudo -e /etc/reflex/app.env`; the next deploy uses it.\n' +
-        'REFLEX_LOG_LEVEL=info\n',
-    ),
+    file('/etc/reflex/app.env', '0600', appEnvironment(inputs.deployEnv)),
     file(
       '/etc/reflex/docker-config.json',
       '0644',
@@ -211,7 +232,8 @@ function settingsFiles(inputs: UserDataInputs): WriteFile[] {
     file(
       '/etc/sudoers.d/reflex-deploy',
       '0440',
-      '# The deploy user may run exactly the deploy scripts as root, and edit the app environment.\n' +
+      '# The deploy user may run exactly the deploy scripts as root (install-bundle.sh receives\n' +
+        '# them from the deploy workflow), and edit the app environment.\n' +
         `${DEPLOY_USER} ALL=(root) NOPASSWD: ${scripts.join(', ')}\n` +
         `${DEPLOY_USER} ALL=(root) NOPASSWD: sudoedit /etc/reflex/app.env\n`,
     ),

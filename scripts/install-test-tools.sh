@@ -14,7 +14,7 @@ packages=(
   git ca-certificates curl tar util-linux iproute2
   chromium
   prometheus prometheus-node-exporter
-  podman buildah runc uidmap docker-registry openssh-server nginx-light busybox-static
+  podman buildah runc uidmap docker-registry openssh-server openssh-client nginx-light busybox-static jq util-linux
   shellcheck bats wrk
 )
 

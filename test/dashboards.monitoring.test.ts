@@ -1,7 +1,9 @@
 /**
- * Every dashboard panel and every alert rule, evaluated by a real Prometheus that scrapes a real
- * app instance, a real node-exporter (with the deploy scripts' textfile metrics written as
- * deploy.sh writes them) and itself, with the configuration derived from prometheus/prometheus.yml.
+ * Every dashboard panel and every alert rule, evaluated by a real Prometheus that scrapes the
+ * real local loop (the live release and the supervisor, found through the file-SD lists the
+ * supervisor writes), a real node-exporter (with the deploy scripts' textfile metrics written
+ * as deploy.sh writes them) and itself, with the configuration derived from
+ * prometheus/prometheus.yml. A save and the deploy it starts happen while Prometheus watches.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -27,25 +29,8 @@ import {
   type MonitoringStack,
   type QueryEvaluation,
 } from './support/monitoring';
+import { editorClient, request as edgeRequest, startLoop, type Loop } from './support/loop';
 import { metricNames } from './support/promql';
-
-/**
- * Panels whose metrics come from the editor (saves, pushes) and the local supervisor (stages,
- * deploys, edit→live), which do not exist yet. They are evaluated (a query error still fails)
- * but not required to return data. When the local loop lands, its test starts the supervisor,
- * makes a save and a deploy, and this list becomes empty.
- */
-const PANELS_AWAITING_LOCAL_LOOP = [
-  'Reflex pipeline › Saves by result',
-  'Reflex pipeline › Git push latency',
-  'Reflex pipeline › Pipeline stage durations (p95)',
-  'Reflex pipeline › Edit → live time',
-  'Reflex pipeline › Deploy outcomes (local loop)',
-];
-/** Alerts that read a supervisor metric as well as a host one; the host half must have data. */
-const ALERTS_AWAITING_LOCAL_LOOP: Record<string, string[]> = {
-  ReflexDeployFailed: ['reflex_deploys_total'],
-};
 
 const SERVER = path.join(WEBAPP_DIR, 'src/server.ts');
 const LIVE_SHA = '3f1c2b4a5d6e7f8091a2b3c4d5e6f708192a3b4c';
@@ -116,12 +101,14 @@ async function stopInstance(instance: InstanceProcess): Promise<void> {
   await instance.exited;
 }
 
-describe('dashboards and alerts against a live Prometheus', () => {
+const PAGE = 'webapp/site/pages/index.html';
+
+describe('dashboards and alerts against a live Prometheus watching the local loop', () => {
   let scratch: string;
+  let loop: Loop | undefined;
   let stack: MonitoringStack | undefined;
-  let blue: { instance: InstanceProcess; port: number } | undefined;
-  let green: { instance: InstanceProcess; port: number } | undefined;
   let panels: QueryEvaluation[] = [];
+  let deployed = '';
 
   beforeAll(async () => {
     scratch = mkdtempSync(path.join(os.tmpdir(), 'reflex-dashboards-'));
@@ -129,38 +116,41 @@ describe('dashboards and alerts against a live Prometheus', () => {
     mkdirSync(textfileDir);
     const now = Math.floor(Date.now() / 1000);
     writeAtomically(path.join(textfileDir, 'reflex.prom'), hostTextfile(now, 3));
-    blue = await startInstance(LIVE_SHA);
-    stack = await startMonitoring({
-      targets: { 'reflex-app': [`127.0.0.1:${blue.port}`] },
-      textfileDir,
-    });
-    await waitForScrapes({
-      prometheusUrl: stack.prometheusUrl,
-      jobs: ['reflex-app', 'node', 'prometheus'],
-      scrapes: 2,
-    });
 
-    const statuses = await driveTraffic(blue.port, 4);
+    loop = await startLoop();
+    await loop.supervisor.whenLive();
+    stack = await startMonitoring({ fileSdDir: path.join(loop.home, 'prometheus'), textfileDir });
+    const jobs = ['reflex-app', 'reflex-supervisor', 'node', 'prometheus'];
+    await waitForScrapes({ prometheusUrl: stack.prometheusUrl, jobs, scrapes: 2 });
+
+    // The editor at work: a refused save, then a save and the deploy it starts.
+    const client = await editorClient(loop.url);
+    const refused = await edgeRequest(loop.url, 'PUT', '/api/files/package.json', {
+      cookie: client.cookie,
+      body: { content: '{}', baseCommit: await client.head() },
+    });
+    expect(refused.status).toBe(403);
+    deployed = await client.save(PAGE, '<h1 id="headline">Watched by Prometheus</h1>\n');
+    const statuses = await driveTraffic(loop.supervisor.edgePort, 3);
+    await loop.waitForVersion(deployed);
     expect(new Set(statuses)).toEqual(new Set([200, 404, 405]));
+    await driveTraffic(loop.supervisor.edgePort, 2);
+
     // A deploy on the host while Prometheus watches: the textfile collector must pick it up.
     writeAtomically(path.join(textfileDir, 'reflex.prom'), hostTextfile(now, 4));
     const evaluatedAfter = new Date();
-    await waitForScrapes({
-      prometheusUrl: stack.prometheusUrl,
-      jobs: ['reflex-app', 'node', 'prometheus'],
-      scrapes: 3,
-    });
+    await waitForScrapes({ prometheusUrl: stack.prometheusUrl, jobs, scrapes: 3 });
     await waitForRuleEvaluation(stack.prometheusUrl, evaluatedAfter);
     panels = await evaluateDashboards({ prometheusUrl: stack.prometheusUrl });
-  }, 90_000);
+  }, 300_000);
 
   afterAll(async () => {
-    await Promise.all(started.map(stopInstance));
     await stack?.stop();
+    await loop?.close();
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('scrapes the app, node-exporter and itself through the derived configuration', async () => {
+  it('scrapes the live release and the supervisor through their file-SD lists, node-exporter and itself', async () => {
     const targets = await activeTargets(stack!.prometheusUrl);
     expect(
       targets
@@ -170,7 +160,10 @@ describe('dashboards and alerts against a live Prometheus', () => {
       { job: 'node', health: 'up' },
       { job: 'prometheus', health: 'up' },
       { job: 'reflex-app', health: 'up' },
+      { job: 'reflex-supervisor', health: 'up' },
     ]);
+    const app = targets.find((t) => t.job === 'reflex-app')!;
+    expect(app.labels.sha).toBe(deployed);
   });
 
   it('evaluates every panel of every dashboard', () => {
@@ -185,46 +178,52 @@ describe('dashboards and alerts against a live Prometheus', () => {
     expect(panels.filter((p) => p.outcome === 'error').map(describeEvaluation)).toEqual([]);
   });
 
-  it('every panel returns data, except the explicit list awaiting the local loop', () => {
-    const withoutData = panels
-      .filter(
-        (p) =>
-          p.outcome !== 'data' &&
-          !PANELS_AWAITING_LOCAL_LOOP.includes(panelName(p.dashboard, p.panel)),
-      )
-      .map(describeEvaluation);
-    expect(withoutData).toEqual([]);
+  it('every panel returns data', () => {
+    expect(panels.filter((p) => p.outcome !== 'data').map(describeEvaluation)).toEqual([]);
   });
 
-  it('the panels awaiting the local loop are real panels that indeed have no data yet', () => {
-    const names = new Set(panels.map((p) => panelName(p.dashboard, p.panel)));
-    expect(PANELS_AWAITING_LOCAL_LOOP.filter((name) => !names.has(name))).toEqual([]);
-    const nowWithData = panels
-      .filter(
-        (p) =>
-          PANELS_AWAITING_LOCAL_LOOP.includes(panelName(p.dashboard, p.panel)) &&
-          p.outcome === 'data',
-      )
-      .map(describeEvaluation);
-    expect(nowWithData).toEqual([]);
-  });
-
-  it('every metric the panels with data read has series (no misspelt node-exporter name)', async () => {
-    const names = [
-      ...new Set(
-        panels
-          .filter((p) => !PANELS_AWAITING_LOCAL_LOOP.includes(panelName(p.dashboard, p.panel)))
-          .flatMap((p) => metricNames(p.query)),
-      ),
-    ];
-    expect(names).toEqual(
-      expect.arrayContaining(['http_requests_total', 'node_load1', 'reflex_release_info']),
-    );
+  it('every metric the panels read has series (no misspelt name)', async () => {
+    const names = [...new Set(panels.flatMap((p) => metricNames(p.query)))];
+    for (const family of [
+      'http_requests_total',
+      'node_load1',
+      'reflex_release_info',
+      'reflex_saves_total',
+      'reflex_pipeline_stage_duration_seconds',
+      'reflex_edit_to_live_seconds',
+    ]) {
+      expect(names.some((name) => name.startsWith(family))).toBe(true);
+    }
     expect(await metricsWithoutSeries(stack!.prometheusUrl, names)).toEqual([]);
   });
 
+  it('saw the save, the refusal and the deploy', async () => {
+    // The release that handled the save has been replaced since: look back over its series.
+    const saves = await instantQuery(
+      stack!.prometheusUrl,
+      'sum by (result) (max_over_time(reflex_saves_total[10m])) > 0',
+    );
+    expect(
+      saves.resultType === 'vector' && saves.result.map((s) => s.metric.result).sort(),
+    ).toEqual(['committed', 'forbidden']);
+    const live = await instantQuery(
+      stack!.prometheusUrl,
+      'reflex_release_info{job="reflex-supervisor"} == 1',
+    );
+    expect(live.resultType === 'vector' && live.result.map((s) => s.metric.sha)).toEqual([
+      deployed,
+    ]);
+    const editToLive = await instantQuery(
+      stack!.prometheusUrl,
+      'reflex_edit_to_live_seconds_count',
+    );
+    expect(
+      editToLive.resultType === 'vector' && Number(editToLive.result[0]?.value[1]),
+    ).toBeGreaterThanOrEqual(1);
+  });
+
   it('reads the host textfile metrics, including a deploy that happened while it watched', async () => {
-    const live = await instantQuery(stack!.prometheusUrl, 'reflex_release_info == 1');
+    const live = await instantQuery(stack!.prometheusUrl, 'reflex_release_info{job="node"} == 1');
     expect(live.resultType === 'vector' && live.result.map((s) => s.metric.sha)).toEqual([
       LIVE_SHA,
     ]);
@@ -235,64 +234,66 @@ describe('dashboards and alerts against a live Prometheus', () => {
     expect(deploys.resultType === 'vector' && deploys.result.length).toBe(1);
   });
 
-  it('every alert rule is loaded, healthy, and evaluates; the metrics it reads have series', async () => {
+  it('every alert rule is loaded, healthy, and evaluates; every metric it reads has series', async () => {
     const rules = await evaluateAlertRules({ prometheusUrl: stack!.prometheusUrl });
     expect(
       rules.filter((rule) => rule.outcome !== 'evaluated').map((r) => `${r.alert}: ${r.detail}`),
     ).toEqual([]);
-    const missing = rules
-      .map((rule) => ({
-        alert: rule.alert,
-        missing: rule.metricsWithoutSeries.filter(
-          (m) => !(ALERTS_AWAITING_LOCAL_LOOP[rule.alert] ?? []).includes(m),
-        ),
-      }))
-      .filter((rule) => rule.missing.length > 0);
-    expect(missing).toEqual([]);
-    const stillAwaiting = rules
-      .filter((rule) => rule.alert in ALERTS_AWAITING_LOCAL_LOOP)
-      .map((rule) => ({ alert: rule.alert, missing: rule.metricsWithoutSeries }));
-    expect(stillAwaiting).toEqual(
-      Object.entries(ALERTS_AWAITING_LOCAL_LOOP).map(([alert, missing]) => ({ alert, missing })),
-    );
+    expect(
+      rules
+        .filter((rule) => rule.metricsWithoutSeries.length > 0)
+        .map((r) => ({ alert: r.alert, missing: r.metricsWithoutSeries })),
+    ).toEqual([]);
   });
 
-  it('a healthy app and host fire no alert', async () => {
+  it('a healthy loop and host fire no alert', async () => {
     const firing = await instantQuery(stack!.prometheusUrl, 'ALERTS{alertstate="firing"}');
     expect(firing.resultType === 'vector' && firing.result.map((s) => s.metric.alertname)).toEqual(
       [],
     );
   });
 
-  it('follows a blue/green switch through the file-SD list', async () => {
-    green = await startInstance('4e2d3c5b6a7f8e9d0c1b2a3f4e5d6c7b8a9f0e1d');
-    stack!.setTargets('reflex-app', [`127.0.0.1:${green.port}`], { color: 'green' });
-    const deadline = Date.now() + 30_000;
-    let app: { instance: string; health: string; color?: string }[] = [];
+  it('follows a blue/green deploy of the loop through the file-SD list', async () => {
+    const client = await editorClient(loop!.url);
+    const next = await client.save(PAGE, '<h1 id="headline">Switched while watched</h1>\n');
+    await loop!.waitForVersion(next);
+    const deadline = Date.now() + 60_000;
+    let app: { health: string; sha?: string }[] = [];
     while (Date.now() < deadline) {
       app = (await activeTargets(stack!.prometheusUrl))
         .filter((t) => t.job === 'reflex-app')
-        .map((t) => ({ instance: t.instance, health: t.health, color: t.labels.color }));
-      if (
-        app.length === 1 &&
-        app[0]!.instance.endsWith(`:${green.port}`) &&
-        app[0]!.health === 'up'
-      )
-        break;
+        .map((t) => ({ health: t.health, sha: t.labels.sha }));
+      if (app.length === 1 && app[0]!.sha === next && app[0]!.health === 'up') break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    expect(app).toEqual([{ instance: `127.0.0.1:${green.port}`, health: 'up', color: 'green' }]);
-  }, 40_000);
+    expect(app).toEqual([{ health: 'up', sha: next }]);
+  }, 120_000);
+});
 
-  it('when the live instance stops, the app-down alert goes pending for it', async () => {
-    await stopInstance(green!.instance);
-    await waitForScrapes({ prometheusUrl: stack!.prometheusUrl, jobs: ['node'], scrapes: 3 });
-    const pending = await instantQuery(stack!.prometheusUrl, 'ALERTS{alertname="ReflexAppDown"}');
+describe('when the live instance stops', () => {
+  let stack: MonitoringStack | undefined;
+  let live: { instance: InstanceProcess; port: number } | undefined;
+  afterAll(async () => {
+    await Promise.all(started.map(stopInstance));
+    await stack?.stop();
+  });
+
+  it('the app-down alert goes pending for it', async () => {
+    live = await startInstance(LIVE_SHA);
+    stack = await startMonitoring({ targets: { 'reflex-app': [`127.0.0.1:${live.port}`] } });
+    await waitForScrapes({
+      prometheusUrl: stack.prometheusUrl,
+      jobs: ['reflex-app', 'node'],
+      scrapes: 2,
+    });
+    await stopInstance(live.instance);
+    await waitForScrapes({ prometheusUrl: stack.prometheusUrl, jobs: ['node'], scrapes: 3 });
+    const pending = await instantQuery(stack.prometheusUrl, 'ALERTS{alertname="ReflexAppDown"}');
     expect(
       pending.resultType === 'vector' &&
         pending.result.map((s) => [s.metric.instance, s.metric.alertstate]),
-    ).toEqual([[`127.0.0.1:${green!.port}`, 'pending']]);
-  }, 40_000);
+    ).toEqual([[`127.0.0.1:${live.port}`, 'pending']]);
+  }, 60_000);
 });
 
 describe('the harness names a panel without data', () => {

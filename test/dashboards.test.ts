@@ -26,17 +26,10 @@ import {
 import { metricNames, resolveGrafanaVariables } from './support/promql';
 
 /**
- * Catalogued in docs/METRICS.md for the editor and the local supervisor, not defined in any
- * registry yet. Until they are, dashboards and alerts may read them; once a registry defines
- * one, remove it here (the test below fails until then). This list is meant to become empty.
+ * Catalogued in docs/METRICS.md but defined in no registry yet. Dashboards and alerts may read
+ * them meanwhile; once a registry defines one, the test below fails until it is removed here.
  */
-const METRICS_AWAITING_LOCAL_LOOP = [
-  'reflex_deploys_total',
-  'reflex_edit_to_live_seconds',
-  'reflex_git_push_duration_seconds',
-  'reflex_pipeline_stage_duration_seconds',
-  'reflex_saves_total',
-];
+const METRICS_AWAITING_LOCAL_LOOP: string[] = [];
 
 /** Pinned: links and bookmarks to a dashboard use its uid. Changing one is a breaking change. */
 const DASHBOARD_UIDS = {

@@ -43,10 +43,10 @@ done
 readonly VARIABLES=(
   ecrRepositoryUrl:ECR_REPOSITORY_URL
   awsRegion:AWS_REGION
-  deployRoleArn:AWS_DEPLOY_ROLE_ARN
+  deployRoleArn:DEPLOY_ROLE_ARN
   sshHost:SSH_HOST
   sshUser:SSH_USER
-  sshHostKey:SSH_KNOWN_HOSTS
+  sshHostKey:SSH_HOST_KEY
   appUrl:APP_URL
 )
 

@@ -87,10 +87,10 @@ describe('github-secrets.sh (stand-ins for pulumi and gh)', () => {
     expect(run.calls.slice(1).map((c) => [c.args.join(' '), c.stdin])).toEqual([
       ['variable set ECR_REPOSITORY_URL', OUTPUTS.ecrRepositoryUrl],
       ['variable set AWS_REGION', OUTPUTS.awsRegion],
-      ['variable set AWS_DEPLOY_ROLE_ARN', OUTPUTS.deployRoleArn],
+      ['variable set DEPLOY_ROLE_ARN', OUTPUTS.deployRoleArn],
       ['variable set SSH_HOST', OUTPUTS.sshHost],
       ['variable set SSH_USER', OUTPUTS.sshUser],
-      ['variable set SSH_KNOWN_HOSTS', OUTPUTS.sshHostKey],
+      ['variable set SSH_HOST_KEY', OUTPUTS.sshHostKey],
       ['variable set APP_URL', OUTPUTS.appUrl],
       ['secret set SSH_PRIVATE_KEY', OUTPUTS.sshPrivateKey],
     ]);
@@ -101,10 +101,10 @@ describe('github-secrets.sh (stand-ins for pulumi and gh)', () => {
     expect(run.stdout.trim().split('\n')).toEqual([
       'set variable ECR_REPOSITORY_URL (from ecrRepositoryUrl)',
       'set variable AWS_REGION (from awsRegion)',
-      'set variable AWS_DEPLOY_ROLE_ARN (from deployRoleArn)',
+      'set variable DEPLOY_ROLE_ARN (from deployRoleArn)',
       'set variable SSH_HOST (from sshHost)',
       'set variable SSH_USER (from sshUser)',
-      'set variable SSH_KNOWN_HOSTS (from sshHostKey)',
+      'set variable SSH_HOST_KEY (from sshHostKey)',
       'set variable APP_URL (from appUrl)',
       'set secret SSH_PRIVATE_KEY (from sshPrivateKey)',
     ]);

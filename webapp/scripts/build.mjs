@@ -35,13 +35,15 @@ mkdirSync(dist, { recursive: true });
 
 await build({
   absWorkingDir: webapp,
-  entryPoints: { server: 'src/server.ts' },
+  entryPoints: { server: 'src/server.ts', cli: 'src/cli/reflex.ts' },
   outdir: dist,
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
   packages: 'external',
+  // The bundle is CommonJS: lazy `await import(x)` becomes a lazy require(x).
+  supported: { 'dynamic-import': false },
   sourcemap: 'linked',
   logLevel: 'warning',
 });

@@ -70,6 +70,16 @@ export const configSchema = z
     // The pipeline the editor follows: none, the local supervisor, or GitHub Actions.
     REFLEX_PIPELINE: z.enum(['none', 'local', 'github']).default('none'),
     REFLEX_SUPERVISOR_URL: z.url({ protocol: /^http$/ }).optional(),
+    REFLEX_GITHUB_REPOSITORY: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/repo')
+      .optional(),
+    REFLEX_GITHUB_TOKEN: z.string().min(1).optional(),
+    REFLEX_GITHUB_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.github.com'),
+    REFLEX_GITHUB_WORKFLOW: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+\.ya?ml$/, 'must be a workflow file name')
+      .default('deploy.yml'),
     /** Exit when the parent process goes away (set by the local supervisor for its releases). */
     REFLEX_EXIT_WITH_PARENT: bool.default(false),
   })
@@ -80,6 +90,21 @@ export const configSchema = z
         path: ['REFLEX_SUPERVISOR_URL'],
         message: 'required when REFLEX_PIPELINE=local',
       });
+    }
+    if (env.REFLEX_PIPELINE === 'github') {
+      for (const key of [
+        'REFLEX_GITHUB_REPOSITORY',
+        'REFLEX_GITHUB_TOKEN',
+        'REFLEX_PUBLIC_URL',
+      ] as const) {
+        if (env[key] === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'required when REFLEX_PIPELINE=github',
+          });
+        }
+      }
     }
     if (env.REFLEX_REPO_URL === undefined) return;
     for (const key of ['REFLEX_USERS_FILE', 'REFLEX_SESSION_SECRET'] as const) {
@@ -126,7 +151,17 @@ export interface Config {
   publicUrl: string | undefined;
   /** Present when the editor is on. */
   editor: EditorConfig | undefined;
-  pipeline: { kind: 'none' } | { kind: 'local'; supervisorUrl: string } | { kind: 'github' };
+  pipeline:
+    | { kind: 'none' }
+    | { kind: 'local'; supervisorUrl: string }
+    | {
+        kind: 'github';
+        repository: string;
+        token: string;
+        apiUrl: string;
+        workflow: string;
+        publicUrl: string;
+      };
   exitWithParent: boolean;
 }
 
@@ -162,7 +197,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     pipeline:
       raw.REFLEX_PIPELINE === 'local'
         ? { kind: 'local', supervisorUrl: raw.REFLEX_SUPERVISOR_URL! }
-        : { kind: raw.REFLEX_PIPELINE === 'github' ? 'github' : 'none' },
+        : raw.REFLEX_PIPELINE === 'github'
+          ? {
+              kind: 'github',
+              repository: raw.REFLEX_GITHUB_REPOSITORY!,
+              token: raw.REFLEX_GITHUB_TOKEN!,
+              apiUrl: raw.REFLEX_GITHUB_API_URL,
+              workflow: raw.REFLEX_GITHUB_WORKFLOW,
+              publicUrl: raw.REFLEX_PUBLIC_URL!,
+            }
+          : { kind: 'none' },
     exitWithParent: raw.REFLEX_EXIT_WITH_PARENT,
     editor:
       raw.REFLEX_REPO_URL === undefined

@@ -6,13 +6,15 @@ import path from 'node:path';
 import type Koa from 'koa';
 import { createApp } from './app';
 import { readBuildInfo } from './buildInfo';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, type Config } from './config';
 import { startEditor } from './editor/start';
 import { Lifecycle } from './http/lifecycle';
+import { GitHubPipelineTracker } from './pipeline/github';
 import { LocalPipelineTracker } from './pipeline/local';
+import type { PipelineTracker } from './pipeline/types';
 import { pipelineRoutes } from './routes/pipelineApi';
 import { serve } from './http/serve';
-import { createLogger, finishLogging } from './logger';
+import { createLogger, finishLogging, type Logger } from './logger';
 import { createMetrics } from './metrics/registry';
 import { editorUi } from './routes/editorUi';
 
@@ -49,10 +51,7 @@ export async function main(
   const buildInfo = readBuildInfo(path.join(__dirname, 'build-info.json'), config.sha);
   const metrics = createMetrics();
   const editor = config.editor ? await startEditor(config.editor, logger, metrics) : undefined;
-  const tracker =
-    config.pipeline.kind === 'local'
-      ? new LocalPipelineTracker(config.pipeline.supervisorUrl, logger)
-      : undefined;
+  const tracker = pipelineTracker(config, logger);
   const app = createApp({
     config,
     logger,
@@ -105,6 +104,25 @@ export async function main(
       }
     }, 1000);
     watch.unref();
+  }
+}
+
+/** What the editor follows after a save: the local supervisor, GitHub Actions, or nothing. */
+function pipelineTracker(config: Config, logger: Logger): PipelineTracker | undefined {
+  const pipeline = config.pipeline;
+  switch (pipeline.kind) {
+    case 'local':
+      return new LocalPipelineTracker(pipeline.supervisorUrl, logger);
+    case 'github':
+      return new GitHubPipelineTracker({
+        apiBaseUrl: pipeline.apiUrl,
+        token: pipeline.token,
+        repository: pipeline.repository,
+        publicUrl: pipeline.publicUrl,
+        workflowFile: pipeline.workflow,
+      });
+    case 'none':
+      return undefined;
   }
 }
 

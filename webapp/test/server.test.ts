@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { configSchema } from '../src/config';
-import { spawnTs, waitForListening, WEBAPP_DIR } from './support/processes';
+import { killSpawned, spawnTs, waitForListening, WEBAPP_DIR } from './support/processes';
+
+afterEach(killSpawned);
 
 const SERVER = path.join(WEBAPP_DIR, 'src/server.ts');
 const SLOW = path.join(WEBAPP_DIR, 'test/fixtures/slowInstance.ts');
@@ -42,9 +44,13 @@ describe('configuration is validated at start-up', () => {
     REFLEX_PIPELINE: 'jenkins',
     REFLEX_SUPERVISOR_URL: 'https://127.0.0.1:1/',
     REFLEX_EXIT_WITH_PARENT: '1',
+    REFLEX_GITHUB_REPOSITORY: 'no-slash',
+    REFLEX_GITHUB_API_URL: 'not a url',
+    REFLEX_GITHUB_WORKFLOW: 'deploy.sh',
   };
   /** Keys that take any non-empty string. */
   const anyString = [
+    'REFLEX_GITHUB_TOKEN',
     'HOST',
     'REFLEX_WORKDIR',
     'REFLEX_GIT_TOKEN',
@@ -87,6 +93,33 @@ describe('configuration with the editor on', () => {
       expect(instance.stderr()).toContain(`${key}: required when REFLEX_REPO_URL is set`);
     },
   );
+});
+
+describe('configuration of the pipeline the editor follows', () => {
+  it.each(['REFLEX_GITHUB_REPOSITORY', 'REFLEX_GITHUB_TOKEN', 'REFLEX_PUBLIC_URL'])(
+    'a missing %s stops the process when REFLEX_PIPELINE=github',
+    async (key) => {
+      const env: Record<string, string> = {
+        PORT: '0',
+        REFLEX_PIPELINE: 'github',
+        REFLEX_GITHUB_REPOSITORY: 'octo-org/reflex',
+        REFLEX_GITHUB_TOKEN: 'github_pat_x',
+        REFLEX_PUBLIC_URL: 'https://reflex.example.com',
+      };
+      delete env[key];
+      const instance = spawnTs(SERVER, env);
+      expect(await instance.exited).toBe(78);
+      expect(instance.stderr()).toContain(`${key}: required when REFLEX_PIPELINE=github`);
+    },
+  );
+
+  it('REFLEX_PIPELINE=local needs REFLEX_SUPERVISOR_URL', async () => {
+    const instance = spawnTs(SERVER, { PORT: '0', REFLEX_PIPELINE: 'local' });
+    expect(await instance.exited).toBe(78);
+    expect(instance.stderr()).toContain(
+      'REFLEX_SUPERVISOR_URL: required when REFLEX_PIPELINE=local',
+    );
+  });
 });
 
 function requiredWithEditorKeys(): string[] {

@@ -4,12 +4,12 @@
  * without force — and records each attempt. Knows nothing of HTTP; failures are AppErrors.
  */
 import { createHash } from 'node:crypto';
-import { createTwoFilesPatch } from 'diff';
 import type { AuditLog } from '../audit';
 import { AppError } from '../errors';
 import { pushRestore } from '../git/restore';
 import type { CommitSummary, GitWorkspace, Person, TreeEntry } from '../git/workspace';
 import type { Logger } from '../logger';
+import type { SAVE_RESULTS } from '../metrics/registry';
 import { PathError, normalizeRepoPath, type EditPolicy } from './policy';
 import { checkContent, looksBinary } from './validate';
 
@@ -22,15 +22,7 @@ export interface EditorUser {
   role: Role;
 }
 
-export type SaveResult =
-  | 'committed'
-  | 'unchanged'
-  | 'conflict'
-  | 'forbidden'
-  | 'invalid'
-  | 'too_large'
-  | 'not_found'
-  | 'error';
+export type SaveResult = (typeof SAVE_RESULTS)[number];
 
 export interface EditorServiceOptions {
   workspace: GitWorkspace;
@@ -125,6 +117,7 @@ export class EditorService {
       const atBase = await workspace.entryAt(baseCommit, path);
       changedUpstream = atBase?.blob !== current?.blob;
     }
+    const { createTwoFilesPatch } = await import('diff');
     const diff = createTwoFilesPatch(
       current ? `a/${path}` : '/dev/null',
       `b/${path}`,

@@ -2,7 +2,10 @@
  * Checks a proposed file content before anything is committed: text only, within the size
  * limit, and — for source and JSON files — it parses. Errors carry the parser's position.
  */
-import { transform } from 'esbuild';
+import type * as Esbuild from 'esbuild';
+
+/** Loaded on the first save, not at start-up: instance start time is on the edit → live path. */
+let esbuild: typeof Esbuild | undefined;
 
 export type ContentProblem =
   | { kind: 'too_large'; message: string }
@@ -56,8 +59,9 @@ async function checkSource(
   loader: 'ts' | 'tsx' | 'js' | 'jsx' | 'json',
   path: string,
 ) {
+  esbuild ??= await import('esbuild');
   try {
-    await transform(content, { loader, sourcefile: path, logLevel: 'silent' });
+    await esbuild.transform(content, { loader, sourcefile: path, logLevel: 'silent' });
     return undefined;
   } catch (err) {
     const first = (

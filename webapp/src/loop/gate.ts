@@ -1,7 +1,9 @@
 /**
  * The gate: type-check the webapp and run the tests related to what changed, in parallel, in
  * the release folder. A red gate stops the pipeline before anything is built or started.
- * The TypeScript build-info is carried from release to release so each check is incremental.
+ * The TypeScript build-info is carried from release to release so each check is incremental,
+ * and the check is skipped when nothing it reads changed since the last commit it passed on:
+ * only inert assets (pages, styles, images, text) — the result could not differ.
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +16,11 @@ export interface GateOptions {
   dir: string;
   /** Files changed since the live release (repository paths). */
   changedFiles: string[];
+  /**
+   * Files changed since the last commit whose type-check passed, or undefined when there is
+   * none (then the check runs).
+   */
+  changedSinceTypechecked: string[] | undefined;
   cacheDir: string;
   logDir: string;
   timeoutMs: number;
@@ -40,9 +47,25 @@ function gateEnv(): NodeJS.ProcessEnv {
   };
 }
 
+/** Files no type-check reads: a change to these alone cannot change its result. */
+const INERT = /\.(html?|css|md|txt|svg|png|jpe?g|gif|webp|ico|woff2?)$/i;
+
+export function typecheckNeeded(changedSinceTypechecked: string[] | undefined): boolean {
+  return (
+    changedSinceTypechecked === undefined ||
+    changedSinceTypechecked.some((file) => !INERT.test(file))
+  );
+}
+
 export async function runGate(options: GateOptions): Promise<string[]> {
   const ran: Promise<string>[] = [];
-  if (options.steps.includes('typecheck')) ran.push(typecheck(options).then(() => 'typecheck'));
+  if (options.steps.includes('typecheck')) {
+    ran.push(
+      typecheckNeeded(options.changedSinceTypechecked)
+        ? typecheck(options).then(() => 'typecheck')
+        : Promise.resolve('typecheck (only pages, styles or assets changed since it last passed)'),
+    );
+  }
   if (options.steps.includes('test')) ran.push(relatedTests(options));
   const settled = await Promise.allSettled(ran);
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -1,11 +1,14 @@
 /** The supervisor's metrics (its control server's /metrics). Names: docs/METRICS.md. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LOCAL_STAGES } from '../pipeline/types';
+
+export const DEPLOY_RESULTS = ['success', 'failed', 'restored'] as const;
 
 export function createLoopMetrics(lag: () => number) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  return {
+  const metrics = {
     registry,
     stageDuration: new Histogram({
       name: 'reflex_pipeline_stage_duration_seconds',
@@ -41,6 +44,11 @@ export function createLoopMetrics(lag: () => number) {
       },
     }),
   };
+  // Every documented label value exists from the start at 0 (see metrics/registry.ts).
+  for (const result of DEPLOY_RESULTS) metrics.deploys.inc({ result }, 0);
+  for (const stage of LOCAL_STAGES)
+    if (stage !== 'committed') metrics.stageDuration.zero({ stage });
+  return metrics;
 }
 
 export type LoopMetrics = ReturnType<typeof createLoopMetrics>;

@@ -5,7 +5,7 @@
  * exits on its own is replaced by the previous one. Every stage is recorded (history, events,
  * metrics) with its log.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger';
 import type { ReleaseRecord, StageEvent, StageName } from '../pipeline/types';
@@ -253,11 +253,13 @@ export class Pipeline {
           steps: this.o.gate,
           dir,
           changedFiles: this.changedFiles(sha),
+          changedSinceTypechecked: this.changedSince(this.typechecked(), sha),
           cacheDir: this.o.paths.cache,
           logDir: logs,
           timeoutMs: this.o.gateTimeoutMs,
         }),
       );
+      if (this.o.gate.includes('typecheck')) this.recordTypechecked(sha);
       await this.stage(record, 'build', () =>
         runCommand(process.execPath, ['webapp/scripts/build.mjs'], {
           cwd: dir,
@@ -409,6 +411,35 @@ export class Pipeline {
     this.earlier.splice(this.earlier.indexOf(previous), 1);
     this.pendingRestore = { kind: 'restore', sha: previous, reason: `${sha} exited` };
     this.kick();
+  }
+
+  private typecheckedFile(): string {
+    return path.join(this.o.paths.cache, 'typechecked-sha');
+  }
+
+  /** The last commit whose type-check passed (with this lockfile: a new one checks again). */
+  private typechecked(): string | undefined {
+    try {
+      return readFileSync(this.typecheckedFile(), 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private recordTypechecked(sha: string): void {
+    writeFileSync(this.typecheckedFile(), `${sha}\n`);
+  }
+
+  /** Files that differ between `from` and `to`, or undefined when `from` is unknown. */
+  private changedSince(from: string | undefined, to: string): string[] | undefined {
+    if (!from) return undefined;
+    try {
+      return git(this.o.paths.origin, ['diff', '--name-only', '-z', from, to])
+        .split('\0')
+        .filter(Boolean);
+    } catch {
+      return undefined;
+    }
   }
 
   private changedFiles(sha: string): string[] {

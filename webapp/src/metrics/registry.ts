@@ -6,12 +6,24 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 const httpLabels = ['method', 'route', 'status_code'] as const;
 
+/** Results of an editor save or delete (reflex_saves_total{result}). */
+export const SAVE_RESULTS = [
+  'committed',
+  'unchanged',
+  'conflict',
+  'forbidden',
+  'invalid',
+  'too_large',
+  'not_found',
+  'error',
+] as const;
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  return {
+  const metrics = {
     registry,
     httpRequestsTotal: new Counter({
       name: 'http_requests_total',
@@ -45,6 +57,11 @@ export function createMetrics() {
       registers,
     }),
   };
+  // Every documented label value exists from the start at 0: Prometheus cannot see the first
+  // increment of a series that appears already at 1, so increase() and alerts would miss it.
+  for (const result of SAVE_RESULTS) metrics.savesTotal.inc({ result }, 0);
+  for (const result of ['ok', 'failed']) metrics.gitPushDuration.zero({ result });
+  return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -14,12 +14,23 @@ export interface InstanceProcess {
   exited: Promise<number | string>;
 }
 
+const spawned = new Set<ChildProcessWithoutNullStreams>();
+
+/** Kills every process spawnTs started that still runs (for afterAll/afterEach). */
+export function killSpawned(): void {
+  for (const child of spawned)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  spawned.clear();
+}
+
 /** Spawn `entry` (a .ts file) with Node + tsx, with exactly `env` plus PATH and HOME. */
 export function spawnTs(entry: string, env: Record<string, string>): InstanceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: WEBAPP_DIR,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
   });
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   readline.createInterface({ input: child.stdout }).on('line', (line) => {

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs the host side of Reflex from this folder (docs/HOST.md): copies the scripts to
+# REFLEX_SCRIPTS_DIR, creates the state folders, installs the nginx edge (nginx/reflex.conf,
+# with this host's listen address, blue/green ports and switch file), installs the systemd
+# units and enables the timers, and reloads nginx. Idempotent: run by the EC2 user data, and
+# again by `reconcile.sh --reset`.
+#
+#   install-host.sh        settings: /etc/reflex/deploy.env (see docs/HOST.md)
+set -o errexit -o nounset -o pipefail
+
+if [[ $# -ne 0 ]]; then
+  printf 'usage: %s\n' "install-host.sh   (no arguments)" >&2
+  exit 64
+fi
+cd "$(dirname "${BASH_SOURCE[0]}")"
+# shellcheck source-path=SCRIPTDIR
+source lib/common.sh
+REFLEX_SCRIPT=install-host.sh
+
+load_config
+require_commands "$CONTAINER_ENGINE" nginx curl jq flock
+
+# Print nginx/reflex.conf with this host's listen address, ports and switch file.
+render_edge_conf() {
+  sed -e "s#/var/lib/reflex/edge/live-green#$REFLEX_EDGE_SWITCH#" \
+    -e "s#127\.0\.0\.1:8081;#127.0.0.1:$REFLEX_BLUE_PORT;#" \
+    -e "s#127\.0\.0\.1:8082;#127.0.0.1:$REFLEX_GREEN_PORT;#" \
+    -e "s#^\([[:space:]]*\)listen 80 default_server;#\1listen $REFLEX_EDGE_LISTEN default_server;#" \
+    nginx/reflex.conf
+}
+
+# Print systemd unit $1 with this host's scripts folder.
+render_unit() { sed "s#/opt/reflex/deploy-scripts#$REFLEX_SCRIPTS_DIR#g" "systemd/$1"; }
+
+# Install the scripts into REFLEX_SCRIPTS_DIR (a no-op when running from there).
+install_scripts() {
+  local source target staging
+  source=$(pwd -P)
+  mkdir -p "$REFLEX_SCRIPTS_DIR"
+  target=$(cd "$REFLEX_SCRIPTS_DIR" && pwd -P)
+  [[ $source != "$target" ]] || return 0
+  staging=$(mktemp -d "$target.new.XXXXXX")
+  cp -a "$source/." "$staging/"
+  rm -rf "$staging/test"
+  rm -rf "$target.old"
+  mv "$target" "$target.old" && mv "$staging" "$target" && rm -rf "$target.old"
+  log "installed the scripts into $target"
+}
+
+install_scripts
+mkdir -p "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR" "$(dirname "$REFLEX_FILE_SD")" "$(dirname "$REFLEX_EDGE_SWITCH")"
+# The app's own data (accounts, revoked sessions, audit), mounted at /data in every release,
+# owned by the image's unprivileged user.
+mkdir -p "$REFLEX_APP_DATA_DIR"
+chown "$REFLEX_APP_UID:$REFLEX_APP_UID" "$REFLEX_APP_DATA_DIR"
+chmod 0700 "$REFLEX_APP_DATA_DIR"
+# nginx's workers (www-data) stat the switch file; node-exporter reads the textfile folder.
+chmod 0755 "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR" "$(dirname "$REFLEX_EDGE_SWITCH")"
+
+render_edge_conf | write_atomic "$REFLEX_NGINX_SITE"
+log "installed the edge $REFLEX_NGINX_SITE (listening on $REFLEX_EDGE_LISTEN, switch file $REFLEX_EDGE_SWITCH)"
+
+for unit in systemd/*.service systemd/*.timer; do
+  render_unit "$(basename "$unit")" | write_atomic "$REFLEX_SYSTEMD_DIR/$(basename "$unit")"
+done
+if [[ -d /run/systemd/system ]]; then
+  systemctl daemon-reload
+  systemctl enable --now reflex-cleanup.timer reflex-reconcile.timer
+  log "enabled reflex-cleanup.timer and reflex-reconcile.timer"
+else
+  log "systemd is not running here: units written to $REFLEX_SYSTEMD_DIR, not enabled"
+fi
+
+if reload_nginx 2>/dev/null; then
+  log "nginx reloaded"
+else
+  nginx -c "$REFLEX_NGINX_CONF" -t || die "nginx rejects the configuration"
+  log "nginx is not running yet; it serves the edge when started"
+fi
+write_host_metrics
+audit "install-host from $(pwd -P)"

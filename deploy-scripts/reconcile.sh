@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Holds the host to the desired release (the last image deploy.sh released, recorded in
+# $REFLEX_STATE_DIR/desired): when the release the edge serves differs (drift) it redeploys the
+# desired image, unless a rollback pin holds it off. Writes reflex_desired_release_lag_seconds.
+# Run every 5 minutes by reflex-reconcile.timer.
+#
+#   reconcile.sh           redeploy on drift unless pinned
+#   reconcile.sh --reset   put the host back to the repository's state: reinstall the nginx
+#                          config and timers (install-host.sh), remove the pin, and redeploy the
+#                          desired release if it is not the one serving
+set -o errexit -o nounset -o pipefail
+
+if [[ $# -gt 1 ]] || [[ $# -eq 1 && $1 != --reset ]]; then
+  printf 'usage: %s\n' "reconcile.sh [--reset]" >&2
+  exit 64
+fi
+cd "$(dirname "${BASH_SOURCE[0]}")"
+# shellcheck source-path=SCRIPTDIR
+source lib/common.sh
+REFLEX_SCRIPT=reconcile.sh
+
+load_config
+require_commands "$CONTAINER_ENGINE" nginx curl jq flock
+reset=0
+[[ ${1:-} == --reset ]] && reset=1
+
+# A deploy in progress is not drift: the timer tries again in a few minutes.
+lock_wait=0
+[[ $reset -eq 1 ]] && lock_wait=$REFLEX_LOCK_TIMEOUT
+acquire_lock "reconcile.sh${1:+ $1}" "" "$lock_wait"
+
+if [[ $reset -eq 1 ]]; then
+  log "reset: reinstalling the host configuration from $(pwd)"
+  bash ./install-host.sh
+  if [[ -f $REFLEX_STATE_DIR/pinned ]]; then
+    audit "unpin (reset) $(tr '\n' ' ' <"$REFLEX_STATE_DIR/pinned")"
+    rm -f "$REFLEX_STATE_DIR/pinned"
+  fi
+fi
+
+desired_image=$(read_kv "$REFLEX_STATE_DIR/desired" image)
+desired_sha=$(read_kv "$REFLEX_STATE_DIR/desired" sha)
+desired_at=$(read_kv "$REFLEX_STATE_DIR/desired" at)
+if [[ -z $desired_image ]]; then
+  log "no desired release recorded yet (deploy.sh records one); nothing to do"
+  write_host_metrics
+  exit 0
+fi
+
+running_sha=$(served_sha "$(edge_port)")
+
+if [[ $running_sha == "$desired_sha" ]]; then
+  log "in sync: $desired_sha serves"
+  lag=0
+elif [[ -f $REFLEX_STATE_DIR/pinned ]]; then
+  log "drift (serving ${running_sha:-nothing}, desired $desired_sha) but pinned to $(read_kv "$REFLEX_STATE_DIR/pinned" sha): not redeploying; 'rollback.sh --unpin' resumes reconcile"
+  lag=$(($(now_seconds) - ${desired_at:-$(now_seconds)}))
+else
+  log "drift: serving ${running_sha:-nothing}, desired $desired_sha: redeploying $desired_image"
+  audit "drift serving=${running_sha:-none} desired=$desired_sha"
+  release "$desired_image" reconcile
+  lag=0
+fi
+lag_metrics_text "$lag" | write_atomic "$REFLEX_TEXTFILE_DIR/reflex_reconcile.prom"
+write_host_metrics
