@@ -1,3 +1,5 @@
+// In the browser tier, which runs one file at a time: a real esbuild build takes both cores
+// for a few seconds, which would starve the unit tier's parallel tests.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
