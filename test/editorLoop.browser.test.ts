@@ -5,7 +5,9 @@
  * the updated page. Then the releases view rolls back to the first release, which goes
  * through the pipeline and brings the old page back.
  */
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { UserStore } from '../webapp/src/auth/users';
 import { LOCAL_STAGES } from '../webapp/src/pipeline/types';
 import {
   launchChromium,
@@ -139,5 +141,27 @@ describe('the editor on the local loop', () => {
     expect(seen).toContain(`${revert} live succeeded`);
     expect(problems.errors).toEqual([]);
     await page.context().close();
+  });
+
+  it('a viewer sees the releases with their outcome and timings, and no rollback', async () => {
+    await new UserStore(path.join(loop.home, 'users.json')).add({
+      username: 'vic',
+      name: 'Vic Viewer',
+      role: 'viewer',
+      password: 'viewer-password-1',
+    });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 860 } });
+    const page = await context.newPage();
+    await signIn(page, loop.url, 'vic', 'viewer-password-1');
+    await page.getByRole('button', { name: 'Releases' }).click();
+    const dialog = page.locator('dialog.releases');
+    const live = dialog.locator(`tr[data-sha="${await version()}"]`);
+    await live.waitFor();
+    expect(await live.locator('.badge').textContent()).toBe('live');
+    expect(await live.locator('.timings').textContent()).toMatch(/checkout \d.* · build \d/);
+    expect(await dialog.locator('tr.release').count()).toBeGreaterThanOrEqual(1);
+    expect(await dialog.getByRole('button', { name: /^Roll back/ }).count()).toBe(0);
+    expect(await dialog.textContent()).toContain('only editors can roll back');
+    await context.close();
   });
 });

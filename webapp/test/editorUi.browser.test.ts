@@ -392,6 +392,16 @@ describe('the editor in Chromium', () => {
       .waitFor();
     await releases.getByRole('button', { name: 'Close' }).click();
     expect(await page.locator('dialog[open]').count()).toBe(0);
+
+    // Taking the user to the updated app is on by default; turning it off is remembered.
+    const follow = page.getByLabel('Take me to the updated app when it is live');
+    expect(await follow.isChecked()).toBe(true);
+    await follow.uncheck();
+    await page.reload();
+    await page.locator('.workbench').waitFor();
+    expect(await page.getByLabel('Take me to the updated app when it is live').isChecked()).toBe(
+      false,
+    );
   });
 
   it('refuses a wrong password with a message, and signing out returns to the sign-in page', async () => {
