@@ -33,7 +33,7 @@ interface Tab {
   model: MonacoEditor.ITextModel;
   /** The commit this tab's edits are based on: sent as `baseCommit`. */
   base: string;
-  /** The file's content at `base`: the text is dirty when it differs. */
+  /** The file's text on the branch as last read or saved: the tab is dirty when it differs. */
   original: string;
   /** The commit the file was read at (a discard goes back to it). */
   readAt: string;
