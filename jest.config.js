@@ -9,8 +9,6 @@ const base = {
   transform: { '^.+\\.tsx?$': '<rootDir>/jest/esbuild-transform.cjs' },
   moduleFileExtensions: ['ts', 'js', 'cjs', 'mjs', 'json'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/\\.reflex/'],
-  // Tests start real processes and git repositories on a shared two-core machine.
-  testTimeout: 30_000,
 };
 
 const suffixed = Object.keys(tiers).filter((name) => name !== 'unit');
@@ -24,6 +22,9 @@ const extra = {
 };
 
 module.exports = {
+  // Tests start real processes and git repositories on a shared two-core machine. (A global
+  // option: Jest ignores it inside a project.)
+  testTimeout: 30_000,
   projects: Object.keys(tiers).map((name) =>
     name === 'unit'
       ? {

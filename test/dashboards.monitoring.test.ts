@@ -148,7 +148,7 @@ describe('dashboards and alerts against a live Prometheus watching the local loo
     await stack?.stop();
     await loop?.close();
     rmSync(scratch, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('scrapes the live release and the supervisor through their file-SD lists, node-exporter and itself', async () => {
     const targets = await activeTargets(stack!.prometheusUrl);

@@ -57,7 +57,7 @@ describe('the local loop (npm start)', () => {
 
   afterAll(async () => {
     await loop?.close();
-  });
+  }, 60_000);
 
   it('serves the first release, built from the branch head, and hides /metrics', async () => {
     const head = git(loop.home + '/origin.git', ['rev-parse', 'refs/heads/main']);
