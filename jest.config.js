@@ -13,6 +13,14 @@ const base = {
 
 const suffixed = Object.keys(tiers).filter((name) => name !== 'unit');
 
+/** Per-tier additions: the browser tier builds the editor's UI once for all its files. */
+const extra = {
+  browser: {
+    globalSetup: '<rootDir>/jest/browserSetup.mjs',
+    globalTeardown: '<rootDir>/jest/browserTeardown.mjs',
+  },
+};
+
 module.exports = {
   // Tests start real processes and git repositories on a shared two-core machine. (A global
   // option: Jest ignores it inside a project.)
@@ -28,6 +36,11 @@ module.exports = {
             `\\.(${suffixed.join('|')})\\.test\\.ts$`,
           ],
         }
-      : { ...base, displayName: name, testMatch: [`<rootDir>/**/*.${name}.test.ts`] },
+      : {
+          ...base,
+          displayName: name,
+          testMatch: [`<rootDir>/**/*.${name}.test.ts`],
+          ...extra[name],
+        },
   ),
 };

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deployBench } from './deploy';
 import { editToLiveBench } from './editToLive';
+import { editorFirstLoadBench, editorSaveBench, editorTreeBench } from './editor';
 import { healthzBench } from './healthz';
 import type { BenchResult } from './support';
 
@@ -16,6 +17,11 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   'edit-to-live': () => editToLiveBench({ runs: quick ? 3 : 10 }),
   deploy: () =>
     deployBench(quick ? { deploys: 5, buildRounds: 1 } : { deploys: 9, buildRounds: 3 }),
+  'editor-js': () => editorFirstLoadBench(),
+  'editor-tree': () =>
+    editorTreeBench(quick ? { requests: 10, coldSamples: 3 } : { requests: 60, coldSamples: 10 }),
+  'editor-save': () =>
+    editorSaveBench(quick ? { rounds: 1, savesPerRound: 5 } : { rounds: 5, savesPerRound: 12 }),
 };
 
 async function main() {

@@ -16,6 +16,7 @@ import { pipelineRoutes } from './routes/pipelineApi';
 import { serve } from './http/serve';
 import { createLogger, finishLogging, type Logger } from './logger';
 import { createMetrics } from './metrics/registry';
+import { editorUi } from './routes/editorUi';
 
 /** Exit status for a configuration error (sysexits.h EX_CONFIG). */
 export const EXIT_CONFIG = 78;
@@ -64,6 +65,8 @@ export async function main(
         tracker &&
         ((router) => pipelineRoutes(router, { tracker, editor: editor.api.editor, lifecycle })),
     },
+    // Built next to the server bundle (dist/ui); from src/ the same folder is ../dist/ui.
+    editorUi: editor ? editorUi({ dir: path.resolve(__dirname, '..', 'dist', 'ui') }) : undefined,
   });
   hooks.extendApp?.(app);
   const running = await serve(app, {

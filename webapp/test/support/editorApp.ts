@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
+import type { Middleware } from 'koa';
 import { createApp } from '../../src/app';
 import type { UserStore } from '../../src/auth/users';
 import { loadConfig, type Config } from '../../src/config';
@@ -45,6 +46,8 @@ export async function editorHarness(
     files?: Record<string, string>;
     symlinks?: Record<string, string>;
     env?: Record<string, string>;
+    /** The editor's pages and assets (see test/support/browser.ts). */
+    editorUi?: Middleware;
   } = {},
 ): Promise<EditorHarness> {
   const origin = createOrigin(options.files ?? SITE_FILES, { symlinks: options.symlinks ?? {} });
@@ -70,6 +73,7 @@ export async function editorHarness(
     lifecycle,
     buildInfo: { sha: 'test', builtAt: 'test' },
     editor: editor.api,
+    editorUi: options.editorUi,
   });
   const users = editor.api.users;
   return {

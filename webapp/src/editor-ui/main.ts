@@ -1,0 +1,112 @@
+/**
+ * The editor's entry point: asks who is signed in, shows the sign-in page or the workbench,
+ * and loads Monaco (its own chunk) in the background meanwhile.
+ */
+import './styles.css';
+import { ApiError, api } from './api';
+import { h, replaceChildren } from './dom';
+import { isMissingChunk } from './messages';
+import type { Monaco, WorkerUrls } from './monaco';
+import { signInView } from './signin';
+import { Workbench } from './workbench';
+
+const root = document.getElementById('app')!;
+const workers: WorkerUrls = {
+  editor: assetUrl('editorWorker'),
+  json: assetUrl('jsonWorker'),
+};
+let monaco: Promise<Monaco> | undefined;
+let workbench: Workbench | undefined;
+
+function assetUrl(name: string): string {
+  const value = document.documentElement.dataset[name];
+  if (!value) throw new Error(`the page names no ${name}`);
+  return new URL(value, document.baseURI).href;
+}
+
+function loadMonaco(): Promise<Monaco> {
+  monaco ??= import('./monaco').then((m) => m.setUpMonaco(workers));
+  return monaco;
+}
+
+function show(view: HTMLElement): void {
+  replaceChildren(root, view);
+  root.setAttribute('aria-busy', 'false');
+}
+
+function showSignIn(notice?: string): void {
+  workbench?.dispose();
+  workbench = undefined;
+  show(signInView({ ...(notice ? { notice } : {}), onSignedIn: () => void boot() }));
+}
+
+function showProblem(text: string): void {
+  show(
+    h(
+      'main',
+      { class: 'signin', attrs: { id: 'main' } },
+      h(
+        'div',
+        { class: 'signin-card' },
+        h('h1', { class: 'brand-title', text: 'Reflex' }),
+        h('p', { class: 'callout error', text, attrs: { role: 'alert' } }),
+        h('button', {
+          class: 'button primary',
+          text: 'Try again',
+          attrs: { type: 'button' },
+          on: { click: () => void boot() },
+        }),
+      ),
+    ),
+  );
+}
+
+async function boot(): Promise<void> {
+  root.setAttribute('aria-busy', 'true');
+  const loading = loadMonaco();
+  try {
+    const user = await api.session();
+    const [settings, monacoApi] = await Promise.all([api.settings(), loading]);
+    workbench?.dispose();
+    workbench = new Workbench({
+      monaco: monacoApi,
+      user,
+      settings,
+      storage: window.localStorage,
+      onSignedOut: (notice) => showSignIn(notice),
+    });
+    show(workbench.element);
+    await workbench.start();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      showSignIn();
+      return;
+    }
+    console.error(err);
+    showProblem(
+      err instanceof ApiError
+        ? `The editor could not start: ${err.message}.`
+        : 'The editor could not start. Reload the page to try again.',
+    );
+  }
+}
+
+// A release with a changed editor serves new asset names; a page loaded before the switch
+// can no longer fetch the chunks it loads on demand (a language, the JSON service). Monaco
+// reports such failures as uncaught errors, other code as unhandled rejections.
+function staleChunk(reason: unknown, event: Event): void {
+  if (!isMissingChunk(reason)) return;
+  event.preventDefault();
+  workbench?.notify(
+    {
+      kind: 'warning',
+      title: 'A newer version of the editor is live.',
+      detail: 'Reload the page to keep working; unsaved changes are kept in this browser.',
+    },
+    [{ label: 'Reload', run: () => window.location.reload() }],
+  );
+}
+window.addEventListener('unhandledrejection', (event) => staleChunk(event.reason, event));
+window.addEventListener('error', (event) => staleChunk(event.error ?? event.message, event));
+
+void boot();

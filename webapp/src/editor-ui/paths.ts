@@ -1,0 +1,52 @@
+/** Repository paths as the editor shows and requests them. Pure functions, no DOM. */
+
+/** `<prefix><path>` with each segment URL-encoded, as the API expects (`/api/files/a%20b/c.ts`). */
+export function apiPath(prefix: string, repoPath: string): string {
+  return prefix + repoPath.split('/').map(encodeURIComponent).join('/');
+}
+
+export function basename(repoPath: string): string {
+  return repoPath.slice(repoPath.lastIndexOf('/') + 1);
+}
+
+export function dirname(repoPath: string): string {
+  const slash = repoPath.lastIndexOf('/');
+  return slash === -1 ? '' : repoPath.slice(0, slash);
+}
+
+const LANGUAGES: Record<string, string> = {
+  ts: 'typescript',
+  tsx: 'typescript',
+  mts: 'typescript',
+  cts: 'typescript',
+  js: 'javascript',
+  mjs: 'javascript',
+  cjs: 'javascript',
+  jsx: 'javascript',
+  json: 'json',
+  css: 'css',
+  html: 'html',
+  htm: 'html',
+  md: 'markdown',
+  markdown: 'markdown',
+};
+
+/** The editor language for a file, by extension; `plaintext` when there is none to highlight. */
+export function languageFor(repoPath: string): string {
+  const name = basename(repoPath);
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0) return 'plaintext';
+  return LANGUAGES[name.slice(dot + 1).toLowerCase()] ?? 'plaintext';
+}
+
+const SITE_PAGE = /^webapp\/site\/pages\/([a-z0-9][a-z0-9-]{0,63})\.html$/;
+
+/**
+ * Where a visitor sees a change to this file once it is live: a site page's own URL
+ * (`pages/about.html` is `/about`, `pages/index.html` is `/`), else the site's home page.
+ */
+export function pageUrlFor(repoPath: string): string {
+  const match = SITE_PAGE.exec(repoPath);
+  if (!match || match[1] === 'index' || match[1] === '404') return '/';
+  return `/${match[1]}`;
+}

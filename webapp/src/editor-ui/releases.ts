@@ -1,0 +1,52 @@
+/** The releases view's rules and wording. Pure, no DOM. */
+import type { ReleaseOutcome, ReleaseRecord } from '../pipeline/types';
+import { formatDuration } from './format';
+
+const OUTCOMES: Record<ReleaseOutcome, string> = {
+  queued: 'queued',
+  running: 'in progress',
+  live: 'live',
+  failed: 'failed',
+  superseded: 'skipped (a newer commit came)',
+  retired: 'was live',
+  restored: 'restored',
+};
+
+export function outcomeLabel(release: ReleaseRecord): string {
+  if (release.live) return 'live';
+  return OUTCOMES[release.outcome] ?? release.outcome;
+}
+
+/**
+ * A release can be rolled back to when it once served and serves no more: rolling back to a
+ * release that failed or never ran would ship something never proven to work.
+ */
+export function canRollback(release: ReleaseRecord): boolean {
+  return !release.live && ['retired', 'restored', 'live'].includes(release.outcome);
+}
+
+/** "gate 1.2 s · build 3 s · …", in the order the stages ran. */
+export function stageTimings(release: ReleaseRecord): string {
+  return release.stages
+    .map((s) => {
+      const time =
+        s.durationMs !== undefined
+          ? formatDuration(s.durationMs)
+          : s.outcome === 'running'
+            ? 'running'
+            : '';
+      const failed = s.outcome === 'failed' ? ' (failed)' : '';
+      return `${s.stage}${time ? ` ${time}` : ''}${failed}`;
+    })
+    .join(' · ');
+}
+
+/** Total time from the first stage's start to the last stage's end, when known. */
+export function totalDurationMs(release: ReleaseRecord): number | undefined {
+  const starts = release.stages.map((s) => Date.parse(s.startedAt)).filter(Number.isFinite);
+  const ends = release.stages
+    .map((s) => (s.endedAt ? Date.parse(s.endedAt) : NaN))
+    .filter(Number.isFinite);
+  if (starts.length === 0 || ends.length === 0) return undefined;
+  return Math.max(...ends) - Math.min(...starts);
+}

@@ -1,0 +1,189 @@
+/**
+ * The releases view: the pipeline's history (`GET /api/releases`) with each release's outcome
+ * and stage timings, and — for editors — a rollback to a release that once served, after a
+ * confirmation. A rollback is a revert commit on the branch, which then goes through the
+ * pipeline like any save.
+ */
+import type { ReleaseRecord } from '../pipeline/types';
+import { ApiError, api, type Role } from './api';
+import { confirmDialog, panelDialog } from './dialogs';
+import { h, replaceChildren } from './dom';
+import { firstLine, formatAgo, formatDuration, shortSha } from './format';
+import { canRollback, outcomeLabel, stageTimings, totalDurationMs } from './releases';
+
+export interface ReleasesViewDeps {
+  role: Role;
+  branch: string;
+  /** A rollback commit was pushed. */
+  onRolledBack: (release: ReleaseRecord, commit: string) => void;
+  onSignedOut: () => void;
+}
+
+export function openReleases(deps: ReleasesViewDeps): Promise<void> {
+  return panelDialog('releases', 'Releases', (body, close) => {
+    const load = async () => {
+      replaceChildren(
+        body,
+        h('p', { class: 'muted', text: 'Loading releases…', attrs: { role: 'status' } }),
+      );
+      try {
+        const { releases } = await api.releases();
+        replaceChildren(body, ...renderReleases(releases, deps, close));
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) {
+          close();
+          deps.onSignedOut();
+          return;
+        }
+        const text =
+          err instanceof ApiError && err.status === 404
+            ? 'No release history: the pipeline is not running on this instance.'
+            : `Releases could not be loaded: ${err instanceof Error ? err.message : String(err)}`;
+        replaceChildren(
+          body,
+          h('p', { class: 'callout', text, attrs: { role: 'status' } }),
+          h('button', {
+            class: 'button small',
+            text: 'Try again',
+            attrs: { type: 'button' },
+            on: { click: () => void load() },
+          }),
+        );
+      }
+    };
+    void load();
+  });
+}
+
+function renderReleases(
+  releases: ReleaseRecord[],
+  deps: ReleasesViewDeps,
+  close: () => void,
+): Node[] {
+  if (releases.length === 0) return [h('p', { class: 'muted', text: 'No releases yet.' })];
+  const editor = deps.role === 'editor';
+  const problem = h('p', { class: 'callout error', attrs: { role: 'alert', hidden: true } });
+  const rows = releases.map((release) => {
+    const total = totalDurationMs(release);
+    const action =
+      editor && canRollback(release)
+        ? h('button', {
+            class: 'button small',
+            text: 'Roll back to this',
+            attrs: { type: 'button', 'aria-label': `Roll back to ${shortSha(release.sha)}` },
+            on: {
+              click: () => void rollback(release, deps, problem, close),
+            },
+          })
+        : null;
+    return h(
+      'tr',
+      {
+        class: release.live ? 'release live' : 'release',
+        attrs: { 'data-sha': release.sha, 'data-outcome': release.outcome },
+      },
+      h(
+        'td',
+        {},
+        h('code', { text: shortSha(release.sha) }),
+        ' ',
+        h('span', { class: 'release-message', text: firstLine(release.message) }),
+      ),
+      h('td', { text: release.author }),
+      h(
+        'td',
+        {},
+        h('time', {
+          text: formatAgo(release.committedAt),
+          attrs: { datetime: release.committedAt },
+        }),
+      ),
+      h(
+        'td',
+        {},
+        h('span', {
+          class: `badge outcome-${release.live ? 'live' : release.outcome}`,
+          text: outcomeLabel(release),
+        }),
+      ),
+      h(
+        'td',
+        { class: 'timings' },
+        stageTimings(release),
+        total !== undefined
+          ? h('span', { class: 'muted', text: ` (total ${formatDuration(total)})` })
+          : null,
+      ),
+      editor ? h('td', {}, action) : null,
+    );
+  });
+  return [
+    editor
+      ? h('p', {
+          class: 'muted',
+          text: `Rolling back makes a revert commit on ${deps.branch} that restores that release's files; it then goes through the pipeline.`,
+        })
+      : h('p', { class: 'muted', text: 'You can see the releases; only editors can roll back.' }),
+    problem,
+    h(
+      'div',
+      { class: 'table-scroll' },
+      h(
+        'table',
+        { class: 'release-table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', { text: 'Release', attrs: { scope: 'col' } }),
+            h('th', { text: 'Author', attrs: { scope: 'col' } }),
+            h('th', { text: 'Committed', attrs: { scope: 'col' } }),
+            h('th', { text: 'Outcome', attrs: { scope: 'col' } }),
+            h('th', { text: 'Stages', attrs: { scope: 'col' } }),
+            editor
+              ? h(
+                  'th',
+                  { attrs: { scope: 'col' } },
+                  h('span', { class: 'sr-only', text: 'Actions' }),
+                )
+              : null,
+          ),
+        ),
+        h('tbody', {}, ...rows),
+      ),
+    ),
+  ];
+}
+
+async function rollback(
+  release: ReleaseRecord,
+  deps: ReleasesViewDeps,
+  problem: HTMLElement,
+  close: () => void,
+): Promise<void> {
+  const ok = await confirmDialog({
+    title: `Roll back to ${shortSha(release.sha)}?`,
+    body: [
+      `“${firstLine(release.message)}” by ${release.author}.`,
+      `A revert commit restoring this release's files is pushed to ${deps.branch}; the pipeline then tests, builds and ships it like any save.`,
+    ],
+    confirmLabel: 'Roll back',
+    danger: true,
+  });
+  if (!ok) return;
+  try {
+    const { commit } = await api.rollback(release.sha);
+    close();
+    deps.onRolledBack(release, commit);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      close();
+      deps.onSignedOut();
+      return;
+    }
+    problem.hidden = false;
+    problem.textContent = `Rollback refused: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
