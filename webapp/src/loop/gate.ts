@@ -73,9 +73,42 @@ export async function runGate(options: GateOptions): Promise<string[]> {
   return settled.map((s) => (s as PromiseFulfilledResult<string>).value);
 }
 
+/** The TypeScript projects of the webapp: the server side, and the browser UI when present. */
+const PROJECTS: { tsconfig: string; buildInfo: string; owns?: string }[] = [
+  { tsconfig: 'webapp/tsconfig.json', buildInfo: 'webapp.tsbuildinfo' },
+  {
+    tsconfig: 'webapp/src/editor-ui/tsconfig.json',
+    buildInfo: 'editor-ui.tsbuildinfo',
+    owns: 'webapp/src/editor-ui/',
+  },
+];
+
+/**
+ * Whether a project that `owns` a folder must be checked: something in that folder changed, or
+ * something shared outside `webapp/` (the root tsconfig, the lockfile) that is not inert.
+ */
+function affects(owns: string, changed: string[] | undefined): boolean {
+  if (changed === undefined) return true;
+  return changed.some(
+    (file) => file.startsWith(owns) || (!file.startsWith('webapp/') && !INERT.test(file)),
+  );
+}
+
 async function typecheck(options: GateOptions): Promise<void> {
-  const cached = path.join(options.cacheDir, 'webapp.tsbuildinfo');
-  const local = path.join(options.dir, '.cache', 'webapp.tsbuildinfo');
+  for (const project of PROJECTS) {
+    if (!existsSync(path.join(options.dir, project.tsconfig))) continue;
+    if (project.owns && !affects(project.owns, options.changedSinceTypechecked)) continue;
+    await typecheckProject(options, project.tsconfig, project.buildInfo);
+  }
+}
+
+async function typecheckProject(
+  options: GateOptions,
+  tsconfig: string,
+  buildInfo: string,
+): Promise<void> {
+  const cached = path.join(options.cacheDir, buildInfo);
+  const local = path.join(options.dir, '.cache', buildInfo);
   mkdirSync(path.dirname(local), { recursive: true });
   if (existsSync(cached)) copyFileSync(cached, local);
   await runCommand(
@@ -83,7 +116,7 @@ async function typecheck(options: GateOptions): Promise<void> {
     [
       path.join(options.dir, 'node_modules/typescript/bin/tsc'),
       '-p',
-      'webapp/tsconfig.json',
+      tsconfig,
       '--incremental',
       '--tsBuildInfoFile',
       local,
@@ -93,7 +126,7 @@ async function typecheck(options: GateOptions): Promise<void> {
       env: gateEnv(),
       logFile: path.join(options.logDir, 'gate-typecheck.log'),
       timeoutMs: options.timeoutMs,
-      label: 'typecheck',
+      label: `typecheck (${tsconfig})`,
     },
   );
   copyFileSync(local, cached);
