@@ -1,3 +1,5 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import request from 'supertest';
 import { editorHarness, fileUrl, PASSWORD, type EditorHarness } from './support/editorApp';
 
@@ -331,6 +333,38 @@ describe('editor API', () => {
           (l) => l.msg === 'push rejected: the branch moved; fetching and retrying',
         ),
       ).toBe(true);
+    });
+  });
+
+  describe('when the origin refuses a push', () => {
+    it("the save is 502 with git's reason, and no trace of it is left for the next save to carry", async () => {
+      const agent = await h.signedIn();
+      const base = h.origin.head();
+      const hook = path.join(h.origin.dir, 'hooks/pre-receive');
+      writeFileSync(hook, '#!/bin/sh\necho "pushes are closed today" >&2\nexit 1\n', {
+        mode: 0o755,
+      });
+      const refused = await agent
+        .put(fileUrl(INDEX))
+        .send({ content: 'lost?\n', baseCommit: base });
+      expect(refused.status).toBe(502);
+      expect(refused.body).toMatchObject({
+        code: 'push_failed',
+        error: expect.stringContaining('pushes are closed today'),
+      });
+      expect(h.origin.head()).toBe(base);
+      const commits = await agent.get('/api/commits?limit=1');
+      expect(commits.body.commits[0].sha).toBe(base);
+
+      rmSync(hook);
+      const next = await agent
+        .put(fileUrl('webapp/site/data.json'))
+        .send({ content: '{"ok": false}\n', baseCommit: base });
+      expect(next.status).toBe(200);
+      const [top, parent] = h.origin.log();
+      expect(top!.sha).toBe(next.body.commit);
+      expect(parent!.sha).toBe(base);
+      expect(h.origin.show(INDEX)).toBe('<h1>Hello</h1>\n');
     });
   });
 

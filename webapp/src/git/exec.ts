@@ -46,7 +46,7 @@ export function runGit(args: readonly string[], options: RunGitOptions): Promise
         return;
       }
       const text = options.redact(Buffer.concat(stderr).toString('utf8').trim());
-      const what = `git ${args[0] ?? ''}`;
+      const what = `git ${args.find((arg, i) => !arg.startsWith('-') && args[i - 1] !== '-c') ?? ''}`;
       reject(
         new GitCommandError(
           `${what} failed (${signal ?? `exit ${code}`})${text ? `: ${text}` : ''}`,
