@@ -18,9 +18,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { editorUi } from '../webapp/src/routes/editorUi';
-import { chromiumPath } from '../webapp/test/support/browser';
+import { launchChromium } from '../webapp/test/support/browser';
 import {
   editorHarness,
   PASSWORD,
@@ -101,18 +100,7 @@ export async function editorFirstLoadBench(): Promise<BenchResult> {
   const uiDir = path.join(tmp, 'ui');
   await buildEditorUi({ outdir: uiDir });
   const site = await startSite(SITE_FILES, uiDir);
-  const browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext({ viewport: { width: 1400, height: 860 } });
     const page = await context.newPage();

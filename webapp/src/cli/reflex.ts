@@ -18,6 +18,7 @@ import { createLogger } from '../logger';
 import { parseGate } from '../loop/gate';
 import { History } from '../loop/history';
 import { homePaths, type HomePaths } from '../loop/home';
+import { SseReader } from '../pipeline/sse';
 import { Supervisor, SupervisorError } from '../loop/supervisor';
 import type { ReleaseRecord, StageEvent } from '../pipeline/types';
 
@@ -283,16 +284,10 @@ function follow(controlPort: number, sha: string): Promise<void> {
     const req = http.get(
       { host: '127.0.0.1', port: controlPort, path: '/events', agent: false },
       (res) => {
-        let buffer = '';
+        const reader = new SseReader();
         res.on('data', (chunk: Buffer) => {
-          buffer += chunk.toString();
-          let end;
-          while ((end = buffer.indexOf('\n\n')) !== -1) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const data = frame.split('\n').find((l) => l.startsWith('data: '));
-            if (!data) continue;
-            const event = JSON.parse(data.slice(6)) as StageEvent;
+          for (const data of reader.push(chunk.toString('utf8'))) {
+            const event = data as StageEvent;
             if (event.sha !== sha || event.status === 'started') continue;
             const took =
               event.durationMs === undefined ? '' : ` (${(event.durationMs / 1000).toFixed(1)} s)`;

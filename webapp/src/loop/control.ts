@@ -16,6 +16,7 @@ import { AppError } from '../errors';
 import { errorHandler } from '../http/errorHandler';
 import { readJson } from '../http/body';
 import type { Logger } from '../logger';
+import { sseFrame } from '../pipeline/sse';
 import type { EventBus, History } from './history';
 import type { LoopMetrics } from './metrics';
 
@@ -28,10 +29,6 @@ export interface ControlDeps {
   branch: string;
   status: () => Record<string, unknown>;
   onPush: (sha: string) => void;
-}
-
-export function sseFrame(event: string, data: unknown): string {
-  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 export function controlApp(deps: ControlDeps): Koa {

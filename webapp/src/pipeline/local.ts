@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { Logger } from '../logger';
+import { SseReader } from './sse';
 import type { PipelineTracker, ReleaseRecord, StageEvent } from './types';
 
 const KEEP = 300;
@@ -64,14 +65,9 @@ export class LocalPipelineTracker implements PipelineTracker {
   private connect(): void {
     if (this.closed) return;
     const request = http.get(new URL('/events', this.baseUrl), { agent: false }, (res) => {
-      let buffer = '';
+      const reader = new SseReader();
       res.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString('utf8');
-        let end;
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          this.frame(buffer.slice(0, end));
-          buffer = buffer.slice(end + 2);
-        }
+        for (const data of reader.push(chunk.toString('utf8'))) this.received(data as StageEvent);
       });
       res.on('close', () => this.reconnect());
     });
@@ -94,10 +90,7 @@ export class LocalPipelineTracker implements PipelineTracker {
     this.retry.unref();
   }
 
-  private frame(frame: string): void {
-    const data = frame.split('\n').find((line) => line.startsWith('data: '));
-    if (!data) return;
-    const event = JSON.parse(data.slice(6)) as StageEvent;
+  private received(event: StageEvent): void {
     const key = `${event.sha}|${event.stage}|${event.status}|${event.at}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);

@@ -9,16 +9,13 @@ import type Router from '@koa/router';
 import type { EditorService } from '../editor/service';
 import type { Lifecycle } from '../http/lifecycle';
 import { currentUser } from '../http/session';
+import { sseFrame } from '../pipeline/sse';
 import type { PipelineTracker } from '../pipeline/types';
 
 export interface PipelineApiDeps {
   tracker: PipelineTracker;
   editor: EditorService;
   lifecycle: Lifecycle;
-}
-
-export function sseFrame(event: string, data: unknown): string {
-  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 export function pipelineRoutes(
