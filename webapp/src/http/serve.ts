@@ -8,6 +8,9 @@ import type Koa from 'koa';
 import type { Logger } from '../logger';
 import type { Lifecycle } from './lifecycle';
 
+/** How often, while draining, connections that went idle are closed. */
+const IDLE_SWEEP_MS = 25;
+
 export interface ServeOptions {
   port: number;
   host: string;
@@ -31,14 +34,10 @@ export async function serve(app: Koa, options: ServeOptions): Promise<RunningSer
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
 
-  let draining = false;
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (draining && !res.headersSent) res.setHeader('Connection', 'close');
-    // A connection that just finished its last response is idle: close it while draining.
-    res.once('finish', () => {
-      if (draining) setImmediate(() => server.closeIdleConnections());
-    });
-  });
+  // Nothing is attached per request: draining is handled when it starts (see close()).
+  const refuseKeepAliveWhileDraining = (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+  };
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -52,8 +51,12 @@ export async function serve(app: Koa, options: ServeOptions): Promise<RunningSer
   let closing: Promise<{ forced: boolean }> | undefined;
   const close = () => {
     closing ??= new Promise((resolve) => {
-      draining = true;
       options.lifecycle.beginDrain();
+      // Requests arriving on kept-alive connections from now on get `Connection: close`;
+      // connections whose last response has finished are closed as they become idle.
+      server.on('request', refuseKeepAliveWhileDraining);
+      const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+      sweep.unref();
       let forced = false;
       const bound = setTimeout(() => {
         forced = true;
@@ -66,6 +69,7 @@ export async function serve(app: Koa, options: ServeOptions): Promise<RunningSer
       bound.unref();
       server.close(() => {
         clearTimeout(bound);
+        clearInterval(sweep);
         resolve({ forced });
       });
       server.closeIdleConnections();

@@ -33,20 +33,17 @@ export function healthRoutes({ lifecycle, buildInfo, metrics }: HealthDeps): Mid
     },
   };
 
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const endpoint = Object.hasOwn(endpoints, ctx.path) ? endpoints[ctx.path] : undefined;
-    if (!endpoint) {
-      await next();
-      return;
-    }
+    if (!endpoint) return next();
     ctx.state.route = ctx.path;
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
       ctx.status = 405;
       ctx.set('Allow', 'GET, HEAD');
       ctx.body = { error: 'method not allowed' };
-      return;
+      return undefined;
     }
     ctx.set('Cache-Control', 'no-store');
-    await endpoint(ctx);
+    return endpoint(ctx);
   };
 }
