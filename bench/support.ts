@@ -1,5 +1,6 @@
 /** Shared helpers for benchmarks: child servers, load rounds, medians, a results table. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import autocannon from 'autocannon';
@@ -8,6 +9,7 @@ export const ROOT = path.resolve(__dirname, '..');
 
 export interface ChildServer {
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export async function startChildServer(
   });
   return {
     port,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         child.removeAllListeners('exit');
@@ -49,6 +52,8 @@ function safeJson(line: string): Record<string, unknown> | undefined {
 
 export interface LoadResult {
   requestsPerSecond: number;
+  /** Responses received in the whole run. */
+  requests: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
   non2xx: number;
@@ -59,12 +64,25 @@ export async function load(url: string, seconds: number, connections = 32): Prom
   const result = await autocannon({ url, connections, duration: seconds, pipelining: 1 });
   return {
     requestsPerSecond: result.requests.average,
+    requests: result.requests.total,
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
   };
 }
+
+/**
+ * CPU time (user + system, seconds) a process has used so far, from /proc (Linux). Per-request
+ * CPU is steadier than req/s on a shared machine: it does not count time the process waited.
+ */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at field 3; utime, stime: 14, 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
