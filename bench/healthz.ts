@@ -75,7 +75,7 @@ export async function healthzBench(options: {
       })),
     ),
     `ratio app / same-work node:http = ${ratio.toFixed(3)} (target >= ${TARGET_RATIO})`,
-    `same ratio from server CPU per request (steadier on a shared machine) = ${cpuRatio.toFixed(3)}`,
+    `same ratio from server CPU per request (the servers' own CPU time only) = ${cpuRatio.toFixed(3)}`,
     `koa floor / same-work node:http = ${floor.toFixed(3)} (Koa's own cost with this work)`,
     `app / koa floor = ${structure.toFixed(3)} (the app's middleware structure)`,
     `anchor koa+@koa/router / node:http = ${anchor.toFixed(3)} on this machine (published ~0.70)`,

@@ -72,9 +72,11 @@ export async function load(url: string, seconds: number, connections = 32): Prom
   };
 }
 
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /**
- * CPU time (user + system, seconds) a process has used so far, from /proc (Linux). Per-request
- * CPU is steadier than req/s on a shared machine: it does not count time the process waited.
+ * CPU time (user + system, seconds) a process has used so far, from /proc (Linux). Unlike
+ * req/s, CPU per request does not count time the process spent waiting for the CPU or the load.
  */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -82,7 +84,6 @@ export function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
-const CLOCK_TICKS_PER_SECOND = 100;
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
