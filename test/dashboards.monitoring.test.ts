@@ -103,6 +103,19 @@ async function stopInstance(instance: InstanceProcess): Promise<void> {
 
 const PAGE = 'webapp/site/pages/index.html';
 
+/** Waits until the app's scrape targets are exactly the releases `shas`. */
+async function waitForAppTargets(prometheusUrl: string, shas: string[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let seen: (string | undefined)[] = [];
+  while (Date.now() < deadline) {
+    const targets = await activeTargets(prometheusUrl);
+    seen = targets.filter((t) => t.job === 'reflex-app').map((t) => t.labels.sha);
+    if (seen.length === shas.length && shas.every((sha) => seen.includes(sha))) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`app targets stayed ${JSON.stringify(seen)}, expected ${JSON.stringify(shas)}`);
+}
+
 describe('dashboards and alerts against a live Prometheus watching the local loop', () => {
   let scratch: string;
   let loop: Loop | undefined;
@@ -135,6 +148,8 @@ describe('dashboards and alerts against a live Prometheus watching the local loo
     await loop.waitForVersion(deployed);
     expect(new Set(statuses)).toEqual(new Set([200, 404, 405]));
     await driveTraffic(loop.supervisor.edgePort, 2);
+    // The release that counted the save stays listed until Prometheus scraped it once more.
+    await waitForAppTargets(stack.prometheusUrl, [deployed]);
 
     // A deploy on the host while Prometheus watches: the textfile collector must pick it up.
     writeAtomically(path.join(textfileDir, 'reflex.prom'), hostTextfile(now, 4));

@@ -6,7 +6,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { registerScraper, unregisterScraper } from '../webapp/src/loop/scraper';
 import { editorClient, git, request, startLoop, type Loop } from './support/loop';
+
+type ScrapeList = { targets: string[]; labels: { sha: string } }[];
 
 const PAGE = 'webapp/site/pages/index.html';
 const ROUTES = 'webapp/site/routes.ts';
@@ -242,4 +245,36 @@ describe('the local loop (npm start)', () => {
     expect(result.requests.total / (result.duration || 1)).toBeGreaterThanOrEqual(200);
     expect((await request(loop.url, 'GET', '/')).body).toContain('Deploy 10 under load');
   }, 600_000);
+
+  it('while a scraper is registered, a retired release stays up and listed for one more scrape, then stops', async () => {
+    const sd = path.join(loop.home, 'prometheus');
+    const listed = () =>
+      (JSON.parse(readFileSync(path.join(sd, 'app.json'), 'utf8')) as ScrapeList).map(
+        ({ targets, labels }) => ({ address: targets[0]!, sha: labels.sha }),
+      );
+    const [before] = listed();
+    expect(before!.sha).toBe(await version(loop));
+    // A Prometheus scraping every 2 s: a retired release stays up 3 s (finalScrapeMs).
+    registerScraper(sd, { intervalSeconds: 2, pid: process.pid });
+    try {
+      const commit = await client.save(PAGE, page('Counted before the switch'));
+      await loop.waitForVersion(commit);
+      const retiredAt = Date.now();
+      expect(listed().map((t) => t.sha)).toEqual([commit, before!.sha]);
+      // Still running (its counters readable), though the edge no longer sends it traffic.
+      const retired = await request(`http://${before!.address}`, 'GET', '/metrics');
+      expect(retired.status).toBe(200);
+      expect(retired.body).toMatch(/^reflex_saves_total\{result="committed"\} 1$/m);
+
+      while (listed().length > 1 && Date.now() - retiredAt < 15_000)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(listed().map((t) => t.sha)).toEqual([commit]);
+      expect(Date.now() - retiredAt).toBeGreaterThanOrEqual(2_500);
+      await expect(request(`http://${before!.address}`, 'GET', '/healthz')).rejects.toThrow(
+        /ECONNREFUSED|ECONNRESET|socket hang up/,
+      );
+    } finally {
+      unregisterScraper(sd);
+    }
+  }, 120_000);
 });

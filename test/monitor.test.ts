@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { durationSeconds } from '../scripts/monitoring/stack';
 import { ROOT } from './support/dashboards';
 
 const MONITOR = path.join(ROOT, 'scripts/monitor.ts');
@@ -42,4 +43,19 @@ describe('npm run monitor', () => {
     expect(result.stderr).toContain('needs prometheus, not found');
     expect(result.stderr).toContain('apt-get install -y prometheus\n');
   }, 30_000);
+});
+
+describe('durationSeconds (the scrape interval a scraper registers)', () => {
+  it.each([
+    ['500ms', 0.5],
+    ['1s', 1],
+    ['15s', 15],
+    ['1m', 60],
+  ])('%s is %d s', (text, seconds) => {
+    expect(durationSeconds(text)).toBe(seconds);
+  });
+
+  it.each(['', '15', '1h30m', '-1s', '1.5s'])('refuses %j, naming it', (text) => {
+    expect(() => durationSeconds(text)).toThrow(`interval ${JSON.stringify(text)}`);
+  });
 });

@@ -18,6 +18,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { registerScraper, unregisterScraper } from '../../webapp/src/loop/scraper';
 import { FILE_SD_JOBS, fileSdList, localPrometheusConfig, type FileSdJob } from './config';
 
 export const PROMETHEUS = 'prometheus';
@@ -191,6 +192,14 @@ async function waitReady(managed: Managed, url: string, timeoutMs: number): Prom
   );
 }
 
+/** A Prometheus duration as used for intervals (`500ms`, `15s`, `1m`), in seconds. */
+export function durationSeconds(duration: string): number {
+  const match = /^(\d+)(ms|s|m)$/.exec(duration);
+  if (!match) throw new Error(`interval ${JSON.stringify(duration)}: use e.g. 500ms, 15s or 1m`);
+  const value = Number(match[1]);
+  return match[2] === 'ms' ? value / 1000 : match[2] === 's' ? value : value * 60;
+}
+
 export async function startMonitoring(options: MonitoringOptions = {}): Promise<MonitoringStack> {
   const missing = [PROMETHEUS, NODE_EXPORTER].filter((tool) => findTool(tool) === undefined);
   if (missing.length > 0) throw new MissingToolError(missing);
@@ -212,6 +221,8 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const prometheusAddress = `127.0.0.1:${prometheusPort}`;
   const nodeExporterAddress = `127.0.0.1:${nodeExporterPort}`;
   const configFile = path.join(scratch, 'prometheus.yml');
+  const interval = options.interval ?? '1s';
+  const intervalSeconds = durationSeconds(interval);
   writeFileSync(
     configFile,
     YAML.stringify(
@@ -219,7 +230,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
         fileSdDir,
         prometheusAddress,
         nodeExporterAddress,
-        interval: options.interval ?? '1s',
+        interval,
       }),
     ),
   );
@@ -231,6 +242,7 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    unregisterScraper(fileSdDir);
     await Promise.all(processes.map((managed) => stopProcess(managed)));
     process.removeListener('exit', killOnExit);
     rmSync(scratch, { recursive: true, force: true });
@@ -254,6 +266,8 @@ export async function startMonitoring(options: MonitoringOptions = {}): Promise<
       waitReady(processes[0]!, `http://${nodeExporterAddress}/metrics`, timeoutMs),
       waitReady(processes[1]!, `http://${prometheusAddress}/-/ready`, timeoutMs),
     ]);
+    // Tells a local loop using this folder that releases it retires get one more scrape.
+    registerScraper(fileSdDir, { intervalSeconds, pid: processes[1]!.child.pid! });
   } catch (err) {
     await stop();
     throw err;

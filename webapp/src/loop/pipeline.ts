@@ -39,8 +39,21 @@ export interface PipelineOptions {
   keepReleases: number;
   /** Environment of a release instance running `sha`. */
   releaseEnv: (sha: string, workdir: string) => NodeJS.ProcessEnv;
-  /** Called when a release goes live (for the console and file-SD). */
+  /** Called when a release goes live (for the console). */
   onLive?: (sha: string, port: number) => void;
+  /**
+   * How long a retired release stays up after its connections drained, still listed for
+   * scraping, so that a scraper reads its counters once more (scraper.ts). Asked at each
+   * retirement; 0 (the default) stops it at once.
+   */
+  finalScrapeMs?: () => number;
+  /** Called with the releases to scrape (the live one first) whenever that set changes. */
+  onScrapeTargets?: (targets: ScrapeTarget[]) => void;
+}
+
+export interface ScrapeTarget {
+  sha: string;
+  port: number;
 }
 
 interface Live {
@@ -62,6 +75,10 @@ export class Pipeline {
   private loop: Promise<void> | undefined;
   private readonly pushedAt = new Map<string, number>();
   private readonly stopping = new Set<Promise<void>>();
+  /** Retired releases still running: draining, or waiting for their final scrape. */
+  private readonly retiring = new Set<Live>();
+  /** Ends the final-scrape waits at once (close). */
+  private readonly wakers = new Set<() => void>();
   private closed = false;
   private runningStage: StageName | undefined;
 
@@ -129,6 +146,7 @@ export class Pipeline {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const wake of [...this.wakers]) wake();
     this.pendingBuild = undefined;
     this.pendingRestore = undefined;
     const live = this.live;
@@ -363,11 +381,21 @@ export class Pipeline {
     }
     const protect = new Set([sha, ...this.earlier.slice(0, 2)]);
     this.o.store.prune(this.o.keepReleases, protect);
+    this.publishScrapeTargets();
     this.o.onLive?.(sha, process.port);
   }
 
-  /** Drain the old release (in-flight requests finish), then stop it; in the background. */
+  private publishScrapeTargets(): void {
+    const running = [...(this.live ? [this.live] : []), ...this.retiring];
+    this.o.onScrapeTargets?.(running.map(({ sha, process }) => ({ sha, port: process.port })));
+  }
+
+  /**
+   * Drain the old release (in-flight requests finish), let a scraper read it once more when one
+   * is watching, then stop it; in the background.
+   */
   private retire(old: Live): void {
+    this.retiring.add(old);
     const done = (async () => {
       const drained = await this.o.edge.drained(old.upstream, this.o.drainTimeoutMs);
       if (!drained)
@@ -375,12 +403,35 @@ export class Pipeline {
           { sha: old.sha },
           'drain bound reached; stopping the old release anyway',
         );
+      const linger = this.closed ? 0 : (this.o.finalScrapeMs?.() ?? 0);
+      if (linger > 0) {
+        this.o.logger.info(
+          { sha: old.sha, ms: linger },
+          'keeping the retired release up for a final scrape',
+        );
+        await this.pause(linger);
+      }
+      this.retiring.delete(old);
+      if (!this.closed) this.publishScrapeTargets();
       await old.process.stop(this.o.drainTimeoutMs);
       old.upstream.agent.destroy();
       rmSync(old.workdir, { recursive: true, force: true });
     })();
     this.stopping.add(done);
     void done.finally(() => this.stopping.delete(done));
+  }
+
+  /** Waits `ms`, or less when the pipeline closes. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
   }
 
   private onExit(sha: string, process: ReleaseProcess, code: number | string): void {

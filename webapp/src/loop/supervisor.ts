@@ -21,6 +21,7 @@ import { createLoopMetrics } from './metrics';
 import { Pipeline, writeTargets } from './pipeline';
 import { killAllChildren } from './processes';
 import { ReleaseStore } from './releases';
+import { activeScraper, finalScrapeMs } from './scraper';
 
 export interface SupervisorOptions {
   projectDir: string;
@@ -85,12 +86,13 @@ export class Supervisor {
       gateTimeoutMs: o.gateTimeoutMs,
       keepReleases: o.keepReleases,
       releaseEnv: (sha, workdir) => this.releaseEnv(sha, workdir, sessionSecret),
-      onLive: (sha, port) => {
-        writeTargets(path.join(this.paths.prometheus, 'app.json'), [
-          { address: `127.0.0.1:${port}`, labels: { sha } },
-        ]);
-        this.resolveFirstLive(sha);
-      },
+      onLive: (sha) => this.resolveFirstLive(sha),
+      onScrapeTargets: (targets) =>
+        writeTargets(
+          path.join(this.paths.prometheus, 'app.json'),
+          targets.map(({ sha, port }) => ({ address: `127.0.0.1:${port}`, labels: { sha } })),
+        ),
+      finalScrapeMs: () => finalScrapeMs(activeScraper(this.paths.prometheus)),
     });
     this.pipeline = pipeline;
     this.history = history;
