@@ -2,7 +2,7 @@
  * The whole local loop, end to end, with real processes and real git on loopback: edit through
  * the API → push to the local origin → gate → build → start → health → blue/green switch.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -277,4 +277,33 @@ describe('the local loop (npm start)', () => {
       unregisterScraper(sd);
     }
   }, 120_000);
+
+  it('releases waiting for their final scrape keep their folders, however many deploys pass meanwhile', async () => {
+    const sd = path.join(loop.home, 'prometheus');
+    // Scraped every minute: every release retired below waits 90 s, longer than this test.
+    registerScraper(sd, { intervalSeconds: 60, pid: process.pid });
+    try {
+      const deployed: string[] = [];
+      for (let i = 1; i <= 7; i++) {
+        const commit = await client.save(PAGE, page(`Deploy ${i} while Prometheus watches`));
+        await loop.waitForVersion(commit);
+        deployed.push(commit);
+      }
+      const running = (
+        JSON.parse(readFileSync(path.join(sd, 'app.json'), 'utf8')) as ScrapeList
+      ).map(({ targets, labels }) => ({ address: targets[0]!, sha: labels.sha }));
+      // The live release, then the seven retired since, oldest first — more than keepReleases (5).
+      expect(running).toHaveLength(8);
+      expect(running[0]!.sha).toBe(deployed[6]);
+      expect(running.slice(2).map((t) => t.sha)).toEqual(deployed.slice(0, 6));
+      for (const { address, sha } of running) {
+        expect(existsSync(path.join(loop.home, 'releases', sha, 'webapp/dist/server.js'))).toBe(
+          true,
+        );
+        expect((await request(`http://${address}`, 'GET', '/healthz')).status).toBe(200);
+      }
+    } finally {
+      unregisterScraper(sd);
+    }
+  }, 300_000);
 });

@@ -379,7 +379,12 @@ export class Pipeline {
       this.earlier.unshift(previous.sha);
       this.retire(previous);
     }
-    const protect = new Set([sha, ...this.earlier.slice(0, 2)]);
+    // Never the folder of a release still running (draining, or waiting for a final scrape).
+    const protect = new Set([
+      sha,
+      ...this.earlier.slice(0, 2),
+      ...[...this.retiring].map((r) => r.sha),
+    ]);
     this.o.store.prune(this.o.keepReleases, protect);
     this.publishScrapeTargets();
     this.o.onLive?.(sha, process.port);
