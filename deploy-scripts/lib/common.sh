@@ -454,7 +454,10 @@ start_release() {
   engine "${args[@]}" >/dev/null || fail_release "could not start $name"
   if ! wait_healthy "$port" "$REFLEX_HEALTH_TIMEOUT" "$name"; then
     engine logs --tail 20 "$name" >&2 2>&1 || true
-    engine stop --time 5 "$name" >/dev/null 2>&1 || true
+    # Removed, not only stopped: a container that exited on its own may be restarting under its
+    # restart policy, and a stop racing that restart can leave it running (podman) or let the
+    # daemon start it again at boot (docker). Its last lines are above; its image stays.
+    engine rm --force "$name" >/dev/null 2>&1 || true
     fail_release "$name did not become healthy; the live release keeps serving"
   fi
 }
