@@ -8,7 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeAtomically } from '../scripts/monitoring/stack';
+import { writeAtomically } from '../webapp/src/files';
 import {
   spawnTs,
   waitForListening,

@@ -12,6 +12,7 @@ import { LOCAL_STAGES } from '../webapp/src/pipeline/types';
 import {
   launchChromium,
   openFile,
+  saveThroughReview,
   screenshot,
   signIn,
   watchProblems,
@@ -83,11 +84,7 @@ describe('the editor on the local loop', () => {
     await page.locator('.editor-host .monaco-editor .view-lines').click();
     await page.keyboard.press('Control+a');
     await page.keyboard.type(EDITED);
-    await page.keyboard.press('Control+s');
-    await page
-      .locator('dialog.review')
-      .getByRole('button', { name: /^Commit and push/ })
-      .click();
+    await saveThroughReview(page);
     await page.locator('.notice-success').waitFor();
     const commit = head();
     expect(commit).not.toBe(first);

@@ -5,19 +5,12 @@
  * loaded. Used by `npm run monitor` and by the monitoring tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  mkdirSync,
-  mkdtempSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { writeAtomically } from '../../webapp/src/files';
 import { registerScraper, unregisterScraper } from '../../webapp/src/loop/scraper';
 import { FILE_SD_JOBS, fileSdList, localPrometheusConfig, type FileSdJob } from './config';
 
@@ -116,13 +109,6 @@ export function portInUse(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-/** Write through a temporary file and rename, so a reader never sees half a file. */
-export function writeAtomically(file: string, content: string): void {
-  const partial = `${file}.${process.pid}.partial`;
-  writeFileSync(partial, content);
-  renameSync(partial, file);
 }
 
 interface Managed {

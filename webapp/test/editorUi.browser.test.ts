@@ -10,6 +10,7 @@ import { PASSWORD } from './support/editorApp';
 import {
   launchChromium,
   openFile,
+  saveThroughReview,
   screenshot,
   signIn,
   startEditorSite,
@@ -146,11 +147,7 @@ describe('the editor in Chromium', () => {
     const base = site.h.origin.head();
 
     await typeAtEnd(first, 'Theirs from the first tab');
-    await first.keyboard.press('Control+s');
-    await first
-      .locator('dialog.review')
-      .getByRole('button', { name: /^Commit and push/ })
-      .click();
+    await saveThroughReview(first);
     await first.locator('.notice-success').waitFor();
     const theirs = site.h.origin.head();
     expect(theirs).not.toBe(base);
@@ -244,11 +241,7 @@ describe('the editor in Chromium', () => {
     await signIn(page, site.baseUrl);
     await openFile(page, ROUTES);
     await typeAtEnd(page, 'export const broken = ;');
-    await page.keyboard.press('Control+s');
-    await page
-      .locator('dialog.review')
-      .getByRole('button', { name: /^Commit and push/ })
-      .click();
+    await saveThroughReview(page);
 
     const notice = page.locator('.notice-error');
     await notice.waitFor();
@@ -269,11 +262,7 @@ describe('the editor in Chromium', () => {
     await signIn(page, site.baseUrl);
     await openFile(page, INDEX);
     await typeAtEnd(page, 'x'.repeat(80));
-    await page.keyboard.press('Control+s');
-    await page
-      .locator('dialog.review')
-      .getByRole('button', { name: /^Commit and push/ })
-      .click();
+    await saveThroughReview(page);
     const notice = page.locator('.notice-error');
     await notice.waitFor();
     expect(await notice.textContent()).toContain('Not saved: the file is too large.');
@@ -300,11 +289,7 @@ describe('the editor in Chromium', () => {
     ).toBe(1);
     expect(site.h.origin.log()).toHaveLength(1);
 
-    await page.keyboard.press('Control+s');
-    await page
-      .locator('dialog.review')
-      .getByRole('button', { name: /^Commit and push/ })
-      .click();
+    await saveThroughReview(page);
     await page.locator('.notice-success').waitFor();
     expect(site.h.origin.show(INDEX)).toBe('<h1>Hello</h1>\nDraft that outlives a reload');
 

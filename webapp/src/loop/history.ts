@@ -1,7 +1,6 @@
 /** Release history (state/releases.json, newest first) and the pipeline's event stream. */
-import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeAtomically } from '../files';
 import type { ReleaseRecord, StageEvent } from '../pipeline/types';
 
 const KEEP_RECORDS = 50;
@@ -42,12 +41,7 @@ export class History {
 
   /** Saves after in-place changes to records. Atomic: temp file + rename. */
   save(): void {
-    const temporary = path.join(
-      path.dirname(this.file),
-      `.releases.${randomBytes(4).toString('hex')}.json`,
-    );
-    writeFileSync(temporary, JSON.stringify(this.records, null, 2) + '\n');
-    renameSync(temporary, this.file);
+    writeAtomically(this.file, JSON.stringify(this.records, null, 2) + '\n');
   }
 }
 

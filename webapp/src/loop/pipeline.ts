@@ -5,8 +5,9 @@
  * exits on its own is replaced by the previous one. Every stage is recorded (history, events,
  * metrics) with its log.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeAtomically } from '../files';
 import type { Logger } from '../logger';
 import type { ReleaseRecord, StageEvent, StageName } from '../pipeline/types';
 import { Edge, type Upstream } from './edge';
@@ -516,13 +517,12 @@ export function writeTargets(
   file: string,
   targets: { address: string; labels: Record<string, string> }[],
 ): void {
-  const body =
+  writeAtomically(
+    file,
     JSON.stringify(
       targets.map((t) => ({ targets: [t.address], labels: t.labels })),
       null,
       2,
-    ) + '\n';
-  const temporary = `${file}.tmp`;
-  writeFileSync(temporary, body);
-  renameSync(temporary, file);
+    ) + '\n',
+  );
 }

@@ -11,8 +11,9 @@
  * `scraper.json` next to the file-SD lists, and remove it when they stop. A registration whose
  * process is gone (killed without cleaning up) is ignored.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { writeAtomically } from '../files';
 
 export const SCRAPER_FILE = 'scraper.json';
 
@@ -24,10 +25,7 @@ export interface Scraper {
 }
 
 export function registerScraper(fileSdDir: string, scraper: Scraper): void {
-  const file = path.join(fileSdDir, SCRAPER_FILE);
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(scraper)}\n`);
-  renameSync(temporary, file);
+  writeAtomically(path.join(fileSdDir, SCRAPER_FILE), `${JSON.stringify(scraper)}\n`);
 }
 
 export function unregisterScraper(fileSdDir: string): void {

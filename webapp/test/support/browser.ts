@@ -147,6 +147,15 @@ export async function typeAtEnd(page: Page, text: string): Promise<void> {
   await page.keyboard.type(text);
 }
 
+/** Saves with Ctrl+S and confirms the review dialog as it stands (no message). */
+export async function saveThroughReview(page: Page): Promise<void> {
+  await page.keyboard.press('Control+s');
+  await page
+    .locator('dialog.review')
+    .getByRole('button', { name: /^Commit and push/ })
+    .click();
+}
+
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, name);
