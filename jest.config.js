@@ -8,7 +8,11 @@ const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.tsx?$': '<rootDir>/jest/esbuild-transform.cjs' },
   moduleFileExtensions: ['ts', 'js', 'cjs', 'mjs', 'json'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/\\.reflex/'],
+  // Anchored to <rootDir>: the local pipeline runs these tests inside release folders under
+  // `.reflex/releases/<sha>/`, and an unanchored `/\.reflex/` would ignore every test there.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/(?:.+/)?dist/', '<rootDir>/\\.reflex/'],
+  // Release folders in `.reflex/` hold copies of every module: keep them out of the module map.
+  modulePathIgnorePatterns: ['<rootDir>/\\.reflex/', '<rootDir>/(?:.+/)?dist/'],
 };
 
 const suffixed = Object.keys(tiers).filter((name) => name !== 'unit');

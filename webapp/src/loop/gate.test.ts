@@ -1,4 +1,8 @@
-import { parseGate, typecheckNeeded } from './gate';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expectedTests, GateError, parseGate, runGate, testsRun, typecheckNeeded } from './gate';
 
 describe('the gate settings', () => {
   it.each([
@@ -45,5 +49,127 @@ describe('when the type-check can be skipped', () => {
     'Makefile',
   ])('runs when %s changed', (file) => {
     expect(typecheckNeeded(['webapp/site/pages/index.html', file])).toBe(true);
+  });
+});
+
+describe('the tests a change must run', () => {
+  const files = new Set([
+    'webapp/site/routes.ts',
+    'webapp/site/routes.test.ts',
+    'webapp/src/app.ts',
+    'webapp/src/app.test.ts',
+    'webapp/site/data.ts',
+    'test/loop.e2e.test.ts',
+  ]);
+  const exists = (file: string) => files.has(file);
+
+  it('are the test beside each changed source file, and each changed unit test', () => {
+    expect(
+      expectedTests(
+        ['webapp/site/routes.ts', 'webapp/src/app.test.ts', 'webapp/site/data.ts'],
+        exists,
+      ),
+    ).toEqual(['webapp/site/routes.test.ts', 'webapp/src/app.test.ts']);
+  });
+
+  it('leave out other tiers, declarations, data and deleted tests', () => {
+    expect(
+      expectedTests(
+        ['test/loop.e2e.test.ts', 'webapp/site/types.d.ts', 'webapp/site/x.json', 'gone.test.ts'],
+        exists,
+      ),
+    ).toEqual([]);
+  });
+
+  it('are read back from jest --json relative to the release folder', () => {
+    const report = JSON.stringify({
+      testResults: [{ name: '/r/.reflex/releases/abc/webapp/site/routes.test.ts' }],
+    });
+    expect(testsRun(report, '/r/.reflex/releases/abc')).toEqual(['webapp/site/routes.test.ts']);
+  });
+});
+
+describe('jest inside a release folder under .reflex/ (where npm start keeps them)', () => {
+  let root: string;
+  beforeAll(() => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'reflex-gate-'));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('finds the tests related to a site route', () => {
+    const project = path.resolve(__dirname, '../../..');
+    const release = path.join(root, 'checkout/.reflex/releases/0123456789ab');
+    mkdirSync(release, { recursive: true });
+    for (const file of [
+      'jest.config.js',
+      'test/tiers.json',
+      'jest/esbuild-transform.cjs',
+      'jest/browserSetup.mjs',
+      'jest/browserTeardown.mjs',
+      'webapp/site/routes.ts',
+      'webapp/site/routes.test.ts',
+    ]) {
+      mkdirSync(path.dirname(path.join(release, file)), { recursive: true });
+      copyFileSync(path.join(project, file), path.join(release, file));
+    }
+    symlinkSync(path.join(project, 'node_modules'), path.join(release, 'node_modules'));
+    const listed = execFileSync(
+      process.execPath,
+      [
+        path.join(project, 'node_modules/jest/bin/jest.js'),
+        '--selectProjects',
+        'unit',
+        '--listTests',
+        '--findRelatedTests',
+        'webapp/site/routes.ts',
+      ],
+      { cwd: release, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    ).toString();
+    expect(listed.split('\n').filter((line) => line.startsWith('/'))).toEqual([
+      path.join(release, 'webapp/site/routes.test.ts'),
+    ]);
+  });
+});
+
+describe('a gate whose test configuration ignores the change', () => {
+  let root: string;
+  beforeAll(() => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'reflex-gate-vacuous-'));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('fails, naming the tests it did not run, instead of passing with none', async () => {
+    const project = path.resolve(__dirname, '../../..');
+    const release = path.join(root, '.reflex/releases/0123456789ab');
+    for (const file of [
+      'jest/esbuild-transform.cjs',
+      'webapp/site/routes.ts',
+      'webapp/site/routes.test.ts',
+    ]) {
+      mkdirSync(path.dirname(path.join(release, file)), { recursive: true });
+      copyFileSync(path.join(project, file), path.join(release, file));
+    }
+    // The configuration the local gate once ran with: an unanchored pattern that ignores
+    // every test inside `.reflex/`.
+    writeFileSync(
+      path.join(release, 'jest.config.js'),
+      `module.exports = { projects: [{ displayName: 'unit', rootDir: __dirname,
+        transform: { '^.+\\\\.tsx?$': '<rootDir>/jest/esbuild-transform.cjs' },
+        testPathIgnorePatterns: ['/node_modules/', '/\\\\.reflex/'] }] };\n`,
+    );
+    symlinkSync(path.join(project, 'node_modules'), path.join(release, 'node_modules'));
+    const logs = path.join(root, 'logs');
+    mkdirSync(logs);
+    const gate = runGate({
+      steps: ['test'],
+      dir: release,
+      changedFiles: ['webapp/site/routes.ts'],
+      changedSinceTypechecked: undefined,
+      cacheDir: path.join(root, 'cache'),
+      logDir: logs,
+      timeoutMs: 60_000,
+    });
+    await expect(gate).rejects.toThrow(GateError);
+    await expect(gate).rejects.toThrow('did not run: webapp/site/routes.test.ts');
   });
 });

@@ -5,7 +5,7 @@
  * and the check is skipped when nothing it reads changed since the last commit it passed on:
  * only inert assets (pages, styles, images, text) — the result could not differ.
  */
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand } from './processes';
 
@@ -132,11 +132,51 @@ async function typecheckProject(
   copyFileSync(local, cached);
 }
 
+/** Test files of the unit tier (the tier the gate runs): `*.test.ts` without a tier suffix. */
+const UNIT_TEST = /\.test\.[cm]?[jt]sx?$/;
+const TIER_TEST = /\.(scripts|e2e|monitoring|deploy|browser|host)\.test\.[cm]?[jt]sx?$/;
+const SOURCE = /\.[cm]?[jt]sx?$/;
+
+/**
+ * The tests a change must run, by a rule independent of jest's own resolution: a changed unit
+ * test, and the test beside a changed source file (`x.ts` → `x.test.ts`). jest may find more
+ * (tests elsewhere that import the file); it must never find fewer. A gate that ran none of
+ * these would pass on the type-check alone, so it fails instead.
+ */
+export function expectedTests(changed: string[], exists: (file: string) => boolean): string[] {
+  const expected = new Set<string>();
+  for (const file of changed) {
+    if (TIER_TEST.test(file)) continue;
+    if (UNIT_TEST.test(file)) {
+      if (exists(file)) expected.add(file);
+      continue;
+    }
+    if (!SOURCE.test(file) || file.endsWith('.d.ts')) continue;
+    const beside = file.replace(SOURCE, '.test.ts');
+    if (exists(beside)) expected.add(beside);
+  }
+  return [...expected].sort();
+}
+
+export class GateError extends Error {}
+
+/** The test files a jest `--json` report ran, relative to `dir`. */
+export function testsRun(report: string, dir: string): string[] {
+  const parsed = JSON.parse(report) as { testResults?: { name: string }[] };
+  return (parsed.testResults ?? []).map((r) =>
+    path.relative(dir, r.name).split(path.sep).join('/'),
+  );
+}
+
 async function relatedTests(options: GateOptions): Promise<string> {
+  const exists = (file: string) => existsSync(path.join(options.dir, file));
   const candidates = options.changedFiles.filter(
-    (f) => /\.(ts|tsx|js|mjs|cjs|json)$/.test(f) && existsSync(path.join(options.dir, f)),
+    (f) => /\.(ts|tsx|js|mjs|cjs|json)$/.test(f) && exists(f),
   );
   if (candidates.length === 0) return 'test (no code changed)';
+  const expected = expectedTests(candidates, exists);
+  const report = path.join(options.logDir, 'gate-test.json');
+  rmSync(report, { force: true });
   await runCommand(
     process.execPath,
     [
@@ -148,6 +188,9 @@ async function relatedTests(options: GateOptions): Promise<string> {
       '--passWithNoTests',
       '--cacheDirectory',
       path.join(options.cacheDir, 'jest'),
+      '--json',
+      '--outputFile',
+      report,
       '--findRelatedTests',
       ...candidates,
     ],
@@ -159,5 +202,14 @@ async function relatedTests(options: GateOptions): Promise<string> {
       label: 'tests',
     },
   );
-  return 'test';
+  const ran = existsSync(report) ? testsRun(readFileSync(report, 'utf8'), options.dir) : [];
+  const missing = expected.filter((file) => !ran.includes(file));
+  if (missing.length > 0) {
+    throw new GateError(
+      `the gate ran ${ran.length} test file(s), but this change has tests it did not run: ` +
+        `${missing.join(', ')}. The test configuration ignores them in ${options.dir}; ` +
+        'a gate that runs no test cannot pass.',
+    );
+  }
+  return `test (${ran.length} file${ran.length === 1 ? '' : 's'})`;
 }
