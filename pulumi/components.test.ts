@@ -13,7 +13,7 @@ import { SiteNames } from './siteNames';
 import { mockStack, settle } from './testing/mocks';
 
 const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
-const own: pulumi.ComponentResourceOptions = { ignoreChanges: ['tags'], deleteBeforeReplace: true };
+const own: pulumi.ComponentResourceOptions = { ignoreChanges: ['tags'] };
 
 const COMPONENTS: [string, () => pulumi.ComponentResource][] = [
   [
