@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { AppError } from '../errors';
+import { DomainError } from '../errors';
 import { errorHandler } from '../http/errorHandler';
 import { readJson } from '../http/body';
 import type { Logger } from '../logger';
@@ -41,7 +41,7 @@ export function controlApp(deps: ControlDeps): Koa {
   router.post('/notify', async (ctx) => {
     const given = Buffer.from(ctx.get('Authorization'));
     if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new AppError(401, 'bad token');
+      throw new DomainError('unauthenticated', 'bad token');
     const body = (await readJson(ctx, 64 * 1024)) as { updates?: { to?: string; ref?: string }[] };
     for (const update of body.updates ?? []) {
       if (

@@ -7,8 +7,8 @@ import type TestAgent from 'supertest/lib/agent';
 import type { Middleware } from 'koa';
 import { createApp } from '../../src/app';
 import type { UserStore } from '../../src/auth/users';
+import { composeEditor, type RunningEditor } from '../../src/compose';
 import { loadConfig, type Config } from '../../src/config';
-import { startEditor, type RunningEditor } from '../../src/editor/start';
 import { Lifecycle } from '../../src/http/lifecycle';
 import { createMetrics, type Metrics } from '../../src/metrics/registry';
 import { captureLogs, type CapturedLogs } from './logs';
@@ -25,7 +25,7 @@ export interface EditorHarness {
   logs: CapturedLogs;
   users: UserStore;
   dir: string;
-  /** A supertest agent signed in as `username` (created as an editor unless it exists). */
+  /** A supertest agent signed in as `username` (created as a developer unless it exists). */
   signedIn(username?: string): Promise<TestAgent>;
   close(): Promise<void>;
 }
@@ -63,7 +63,12 @@ export async function editorHarness(
   });
   const logs = captureLogs();
   const metrics = createMetrics();
-  const editor = await startEditor(config.editor!, logs.logger, metrics, () => undefined);
+  const editor = await composeEditor(config.editor!, {
+    logger: logs.logger,
+    metrics,
+    announce: () => undefined,
+  });
+  await editor.clone.whenReady();
   const lifecycle = new Lifecycle();
   lifecycle.markReady();
   const app = createApp({
@@ -91,7 +96,7 @@ export async function editorHarness(
           username,
           name: `${username} Person`,
           email: `${username}@example.com`,
-          role: 'editor',
+          role: 'developer',
           password: PASSWORD,
         });
       }
