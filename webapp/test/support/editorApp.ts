@@ -6,8 +6,10 @@ import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import type { Middleware } from 'koa';
 import { createApp } from '../../src/app';
+import type { Role } from '../../src/api/contract';
 import type { UserStore } from '../../src/auth/users';
-import { composeEditor, type RunningEditor } from '../../src/compose';
+import { composeEditor, composePipeline, type RunningEditor } from '../../src/compose';
+import { LocalPipelineTracker } from '../../src/pipeline/local';
 import { loadConfig, type Config } from '../../src/config';
 import { Lifecycle } from '../../src/http/lifecycle';
 import { createMetrics, type Metrics } from '../../src/metrics/registry';
@@ -26,7 +28,7 @@ export interface EditorHarness {
   users: UserStore;
   dir: string;
   /** A supertest agent signed in as `username` (created as a developer unless it exists). */
-  signedIn(username?: string): Promise<TestAgent>;
+  signedIn(username?: string, role?: Role): Promise<TestAgent>;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,8 @@ export async function editorHarness(
     env?: Record<string, string>;
     /** The editor's pages and assets (see test/support/browser.ts). */
     editorUi?: Middleware;
+    /** A supervisor's control API to follow (see supervisorStandIn.ts): the pipeline routes. */
+    supervisorUrl?: string;
   } = {},
 ): Promise<EditorHarness> {
   const origin = createOrigin(options.files ?? SITE_FILES, { symlinks: options.symlinks ?? {} });
@@ -71,6 +75,9 @@ export async function editorHarness(
   await editor.clone.whenReady();
   const lifecycle = new Lifecycle();
   lifecycle.markReady();
+  const tracker = options.supervisorUrl
+    ? new LocalPipelineTracker(options.supervisorUrl, logs.logger)
+    : undefined;
   const app = createApp({
     config,
     logger: logs.logger,
@@ -78,6 +85,7 @@ export async function editorHarness(
     lifecycle,
     buildInfo: { sha: 'test', builtAt: 'test' },
     editor: editor.api,
+    pipeline: tracker && composePipeline(editor, tracker, lifecycle),
     editorUi: options.editorUi,
   });
   const users = editor.api.users;
@@ -90,13 +98,13 @@ export async function editorHarness(
     logs,
     users,
     dir,
-    async signedIn(username = 'admin') {
+    async signedIn(username = 'admin', role: Role = 'developer') {
       if (!(await users.find(username))) {
         await users.add({
           username,
           name: `${username} Person`,
           email: `${username}@example.com`,
-          role: 'developer',
+          role,
           password: PASSWORD,
         });
       }
@@ -107,6 +115,7 @@ export async function editorHarness(
       return agent;
     },
     async close() {
+      tracker?.close();
       await editor.close();
       origin.cleanup();
       rmSync(dir, { recursive: true, force: true });
