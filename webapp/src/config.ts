@@ -80,7 +80,7 @@ export const configSchema = z
     REFLEX_COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
     REFLEX_SIGNIN_LIMIT: positiveInt.default(5),
     REFLEX_SIGNIN_ACCOUNT_LIMIT: positiveInt.default(10),
-    REFLEX_SIGNIN_CONCURRENCY: positiveInt.default(2),
+    REFLEX_SIGNIN_CONCURRENCY: positiveInt.default(1),
     REFLEX_STREAMS_PER_SESSION: positiveInt.default(4),
     REFLEX_STREAMS_PER_CLIENT: positiveInt.default(16),
     REFLEX_STREAM_MAX_SECONDS: positiveInt.default(600),
