@@ -170,8 +170,8 @@ describe('roles by path', () => {
     it('the tree gives each locked path its reason for this user', async () => {
       const author = await (await h.signedIn('ada', 'author')).get('/api/tree');
       const developer = await (await h.signedIn('dev', 'developer')).get('/api/tree');
-      const of = (res: request.Response, p: string) =>
-        res.body.files.find((f: { path: string }) => f.path === p);
+      const of = (res: request.Response, p: string): unknown =>
+        (res.body as { files: { path: string }[] }).files.find((f) => f.path === p);
       expect(of(author, ROUTES)).toMatchObject({
         editable: false,
         reason: expect.stringContaining('role author'),

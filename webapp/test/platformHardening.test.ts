@@ -14,7 +14,8 @@ const EDGE_TOKEN = 'edge-token-0123456789abcdef';
 const INDEX = 'webapp/site/pages/index.html';
 
 async function listen(h: EditorHarness): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = http.createServer(h.app.callback());
+  const handle = h.app.callback();
+  const server = http.createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

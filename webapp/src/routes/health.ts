@@ -7,6 +7,7 @@
  * request with @koa/router; see docs/BENCHMARKS.md).
  */
 import type { Context, Middleware } from 'koa';
+import type { Version } from '../api/contract';
 import type { BuildInfo } from '../buildInfo';
 import type { Lifecycle } from '../http/lifecycle';
 import type { Metrics } from '../metrics/registry';
@@ -18,7 +19,7 @@ export interface HealthDeps {
 }
 
 export function healthRoutes({ lifecycle, buildInfo, metrics }: HealthDeps): Middleware {
-  const version = { sha: buildInfo.sha, builtAt: buildInfo.builtAt };
+  const version: Version = { sha: buildInfo.sha, builtAt: buildInfo.builtAt };
   const endpoints: Record<string, (ctx: Context) => void | Promise<void>> = {
     '/healthz': (ctx) => {
       ctx.status = lifecycle.isReady ? 200 : 503;

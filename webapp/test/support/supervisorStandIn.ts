@@ -3,7 +3,7 @@
  * reads: `GET /releases` (the release history given) and `GET /events` (Server-Sent Events).
  * The instance follows it with its real tracker (pipeline/local.ts).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ReleaseRecord, StageEvent } from '../../src/pipeline/types';
 import { sseFrame } from '../../src/pipeline/sse';
@@ -18,7 +18,7 @@ export interface SupervisorStandIn {
 export async function supervisorStandIn(
   releases: ReleaseRecord[] = [],
 ): Promise<SupervisorStandIn> {
-  const streams = new Set<import('node:http').ServerResponse>();
+  const streams = new Set<ServerResponse>();
   const state = { releases };
   const server: Server = createServer((req, res) => {
     if (req.url === '/releases') {
