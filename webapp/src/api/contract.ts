@@ -125,6 +125,13 @@ export interface ErrorBody {
   requestId?: string;
 }
 
+/**
+ * Read your writes: `GET /api/tree` and `GET /api/files/…` take the newest commit the client has
+ * seen (from a save's or a listing's `commit`) in this request header, and never answer with an
+ * older one.
+ */
+export type SeenHeader = 'X-Reflex-Seen';
+
 /** Every JSON route, by `METHOD path`; `void` is an empty 204 response. */
 export interface ApiContract {
   'POST /api/session': { request: SignInRequest; response: void };

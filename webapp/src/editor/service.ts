@@ -9,6 +9,7 @@ import type { FileContent, SaveResult, TreeFile, TreeListing } from '../api/cont
 import type { AuditLog } from '../audit';
 import { DomainError } from '../errors';
 import { changedSince, commitChange, type ChangeOutcome } from '../git/change';
+import { Freshness } from '../git/freshness';
 import { isFullSha } from '../git/sha';
 import { notRegular, structuralLocks } from '../git/tree';
 import type { WorkspaceSource } from '../git/clone';
@@ -42,6 +43,7 @@ const MAX_MESSAGE = 4000;
 export class EditorService {
   /** Listings per commit and role: a tree is listed once however many people open it. */
   private listingCache: { commit: string; byRole: Map<string, TreeListing> } | undefined;
+  private readonly freshness = new Freshness();
 
   constructor(private readonly options: EditorServiceOptions) {}
 
@@ -49,10 +51,14 @@ export class EditorService {
     return this.options.workspace.current();
   }
 
-  /** Every file at the current commit, each with whether `user` may change it and why not. */
-  async listing(user: EditorUser): Promise<TreeListing> {
+  /**
+   * Every file at the current commit, each with whether `user` may change it and why not;
+   * never older than `seen`, a commit the client has seen (read your writes).
+   */
+  async listing(user: EditorUser, seen?: string): Promise<TreeListing> {
     const { policy } = this.options;
     const workspace = this.workspace;
+    await this.freshness.catchUp(workspace, seen);
     const commit = workspace.head;
     if (this.listingCache?.commit !== commit) this.listingCache = { commit, byRole: new Map() };
     const cached = this.listingCache.byRole.get(user.role);
@@ -80,8 +86,10 @@ export class EditorService {
     return listing;
   }
 
-  async read(rawPath: string): Promise<FileContent> {
+  /** A file as it is on the branch, never older than `seen` (see `listing`). */
+  async read(rawPath: string, seen?: string): Promise<FileContent> {
     const path = parsePath(rawPath);
+    await this.freshness.catchUp(this.workspace, seen);
     const commit = this.workspace.head;
     const entry = (await this.workspace.tree(commit)).get(path);
     if (!entry) throw new DomainError('not_found', `no file ${path} at ${commit.slice(0, 12)}`);

@@ -291,7 +291,9 @@ export class GitWorkspace {
       const message = this.redact((err as Error).message);
       // The commit did not reach the origin: the local branch must not keep it.
       await this.resetLocalRef();
-      if (/\[rejected\]|non-fast-forward|fetch first|stale info/i.test(message)) {
+      // Someone pushed meanwhile: refused as not a fast-forward, or — when two clones push to
+      // one repository at the same moment — the ref moved under the origin's lock.
+      if (/\[rejected\]|non-fast-forward|fetch first|stale info|cannot lock ref/i.test(message)) {
         return { ok: false, rejected: true, detail: message };
       }
       throw new DomainError('push_failed', `the push to the origin failed: ${message}`, {

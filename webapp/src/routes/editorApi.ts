@@ -5,7 +5,7 @@
  */
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { EditorSettings } from '../api/contract';
+import type { EditorSettings, SeenHeader } from '../api/contract';
 import type { AuditLog } from '../audit';
 import type { SessionManager } from '../auth/sessions';
 import type { SignInGuard } from '../auth/signin';
@@ -71,6 +71,16 @@ export function filePathFrom(ctx: Context, prefix: string): string {
     .join('/');
 }
 
+/**
+ * The newest commit the client has seen (it sends what its saves and listings returned), so
+ * that no answer is older than that (read your writes across releases and instances).
+ */
+export const SEEN_HEADER: SeenHeader = 'X-Reflex-Seen';
+
+function seenBy(ctx: Context): string | undefined {
+  return ctx.get(SEEN_HEADER) || undefined;
+}
+
 /** POST /api/session: the one route that needs no session. */
 export function signInEndpoint({ sessions, signin, audit, config }: EditorApiDeps) {
   return {
@@ -128,12 +138,13 @@ export function editorEndpoints({ editor, sessions, config }: EditorApiDeps) {
     'GET /api/settings': () => settings,
 
     'GET /api/tree': async (ctx: Context) => {
-      const listing = await editor.listing(currentUser(ctx));
+      const listing = await editor.listing(currentUser(ctx), seenBy(ctx));
       ctx.set('ETag', `"${listing.commit}-${currentUser(ctx).role}"`);
       return listing;
     },
 
-    'GET /api/files/{*path}': (ctx: Context) => editor.read(filePathFrom(ctx, '/api/files/')),
+    'GET /api/files/{*path}': (ctx: Context) =>
+      editor.read(filePathFrom(ctx, '/api/files/'), seenBy(ctx)),
 
     'PUT /api/files/{*path}': async (ctx: Context) => {
       const body = parseBody(saveBody, await readJson(ctx, fileBodyLimit));
