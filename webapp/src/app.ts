@@ -23,7 +23,6 @@ import { editorEndpoints, signInEndpoint, type EditorApiDeps } from './routes/ed
 import { mount } from './routes/endpoints';
 import { healthRoutes } from './routes/health';
 import { pipelineEndpoints, pipelineEvents, type PipelineApiDeps } from './routes/pipelineApi';
-import { siteMiddleware } from './site/serve';
 
 export interface AppDeps {
   config: Config;
@@ -31,8 +30,12 @@ export interface AppDeps {
   metrics: Metrics;
   lifecycle: Lifecycle;
   buildInfo: BuildInfo;
-  /** The site folder to serve (`webapp/site`); no site when absent. */
-  siteDir?: string | undefined;
+  /**
+   * The site's middleware (`site/serve.ts`), served last, while the site still runs in this
+   * process; no site when absent. server.ts wires it, so that nothing the platform's tests
+   * import depends on the site's code.
+   */
+  site?: Middleware[] | undefined;
   /** The editor's API; absent when the editor is off. */
   editor?: EditorApiDeps | undefined;
   /** The pipeline the editor follows (events, releases, rollback); absent when none. */
@@ -71,10 +74,7 @@ export function createApp(deps: AppDeps): Koa {
     app.use(api.routes()).use(api.allowedMethods());
   }
   if (deps.editorUi) app.use(deps.editorUi);
-  if (deps.siteDir) {
-    for (const middleware of siteMiddleware({ dir: deps.siteDir, buildInfo: deps.buildInfo }))
-      app.use(middleware);
-  }
+  for (const middleware of deps.site ?? []) app.use(middleware);
   return app;
 }
 

@@ -2,7 +2,8 @@
  * The composition root: builds every part of the platform from the configuration and hands
  * createApp its dependencies. Nothing else constructs services. The editor comes up without
  * waiting for its clone (git/clone.ts): the instance listens, serves the site and /healthz, and
- * the editor's API answers 503 with the reason until the clone is there.
+ * the editor's API answers 503 with the reason until the clone is there. The site, while it
+ * still runs in this process, is wired by server.ts: nothing here imports the site's code.
  */
 import path from 'node:path';
 import type { Middleware } from 'koa';
@@ -195,7 +196,6 @@ export async function composePlatform(
       metrics,
       lifecycle,
       buildInfo: parts.buildInfo,
-      siteDir: path.resolve(parts.webappDir, 'site'),
       editor: editor?.api,
       pipeline: editor && tracker ? composePipeline(editor, tracker, lifecycle) : undefined,
       editorUi: ui,

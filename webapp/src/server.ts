@@ -12,6 +12,7 @@ import { Lifecycle } from './http/lifecycle';
 import { serve } from './http/serve';
 import { createLogger, finishLogging } from './logger';
 import { createMetrics } from './metrics/registry';
+import { siteMiddleware } from './site/serve';
 
 /** Exit status for a configuration error (sysexits.h EX_CONFIG). */
 export const EXIT_CONFIG = 78;
@@ -52,7 +53,10 @@ export async function main(
     buildInfo,
     webappDir: path.resolve(__dirname, '..'),
   });
-  const app = createApp(platform.deps);
+  const app = createApp({
+    ...platform.deps,
+    site: siteMiddleware({ dir: path.resolve(__dirname, '..', 'site'), buildInfo }),
+  });
   hooks.extendApp?.(app);
   const running = await serve(app, {
     port: config.port,
