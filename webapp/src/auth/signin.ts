@@ -38,15 +38,17 @@ export class SignInGuard {
     this.hashing = new Semaphore(limits.concurrency);
   }
 
+  /** Refuses a client over its limit before anything else is done for it (the body unread). */
+  admitClient(client: string): void {
+    const wait = this.perClient.retryAfter(client);
+    if (wait > 0) throw limited(wait);
+  }
+
   /** Refuses with rate_limited (and when to retry), or checks the password. */
   async attempt(client: string, username: string, password: string): Promise<SignInResult> {
     const account = `account:${username}`;
     const wait = Math.max(this.perClient.retryAfter(client), this.perAccount.retryAfter(account));
-    if (wait > 0) {
-      throw new DomainError('rate_limited', `too many failed sign-ins; try again in ${wait} s`, {
-        retryAfterSeconds: wait,
-      });
-    }
+    if (wait > 0) throw limited(wait);
     // Counted now, synchronously after the check: nothing can slip in between.
     const at = Date.now();
     this.perClient.record(client, at);
@@ -68,4 +70,10 @@ export class SignInGuard {
     this.perAccount.forgive(account, at);
     return { ok: true, user };
   }
+}
+
+function limited(seconds: number): DomainError {
+  return new DomainError('rate_limited', `too many failed sign-ins; try again in ${seconds} s`, {
+    retryAfterSeconds: seconds,
+  });
 }

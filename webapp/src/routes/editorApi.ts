@@ -85,6 +85,7 @@ function seenBy(ctx: Context): string | undefined {
 export function signInEndpoint({ sessions, signin, audit, config }: EditorApiDeps) {
   return {
     'POST /api/session': async (ctx: Context): Promise<void> => {
+      signin.admitClient(ctx.ip);
       const { username, password } = parseBody(signIn, await readJson(ctx, SMALL_BODY));
       const outcome = await signin.attempt(ctx.ip, username, password);
       if (!outcome.ok) {
