@@ -97,14 +97,18 @@ describe('pushing over https with a token', () => {
       announce: () => undefined,
     });
     try {
-      while (gitServer.refused === refusedBefore) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 100));
+      // The clone is refused, then retried in the background: wait for the first failure.
       let failure: unknown;
-      try {
-        editor.clone.current();
-      } catch (err) {
-        failure = err;
+      for (let i = 0; i < 300; i++) {
+        try {
+          editor.clone.current();
+        } catch (err) {
+          failure = err;
+        }
+        if (failure instanceof Error && failure.message.includes('cannot clone')) break;
+        await new Promise((r) => setTimeout(r, 50));
       }
+      expect(gitServer.refused).toBeGreaterThan(refusedBefore);
       expect(failure).toBeInstanceOf(DomainError);
       expect((failure as DomainError).code).toBe('not_ready');
       expect((failure as Error).message).toMatch(
