@@ -3,7 +3,8 @@
  * (server.ts does; compose.ts builds the dependencies). Middleware order: the client's address
  * (forwarded headers only from the edge), observation (request id, logs, metrics), errors,
  * security headers, the operational endpoints, body limits, then — when the editor is on —
- * CSRF, sessions and the /api routes, and last the site.
+ * CSRF, sessions and the /api routes, and the editor's UI. The site is not here: it runs in
+ * its own process (webapp/src/site/), apart from the platform's secrets.
  */
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
@@ -30,12 +31,6 @@ export interface AppDeps {
   metrics: Metrics;
   lifecycle: Lifecycle;
   buildInfo: BuildInfo;
-  /**
-   * The site's middleware (`site/serve.ts`), served last, while the site still runs in this
-   * process; no site when absent. server.ts wires it, so that nothing the platform's tests
-   * import depends on the site's code.
-   */
-  site?: Middleware[] | undefined;
   /** The editor's API; absent when the editor is off. */
   editor?: EditorApiDeps | undefined;
   /** The pipeline the editor follows (events, releases, rollback); absent when none. */
@@ -64,7 +59,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(observe(deps.logger, deps.metrics));
   app.use(errorHandler(deps.logger));
   app.use(securityHeaders());
-  app.use(healthRoutes(deps));
+  app.use(healthRoutes({ ...deps, edgeToken: deps.config.edgeToken }));
   app.use(bodyLimit(largestBody(deps)));
 
   if (deps.editor) {
@@ -74,7 +69,6 @@ export function createApp(deps: AppDeps): Koa {
     app.use(api.routes()).use(api.allowedMethods());
   }
   if (deps.editorUi) app.use(deps.editorUi);
-  for (const middleware of deps.site ?? []) app.use(middleware);
   return app;
 }
 

@@ -153,7 +153,7 @@ export function pipelineTracker(config: Config, logger: Logger): PipelineTracker
   const pipeline = config.pipeline;
   switch (pipeline.kind) {
     case 'local':
-      return new LocalPipelineTracker(pipeline.supervisorUrl, logger);
+      return new LocalPipelineTracker(pipeline.supervisorUrl, logger, pipeline.supervisorToken);
     case 'github':
       return new GitHubPipelineTracker({
         apiBaseUrl: pipeline.apiUrl,
@@ -185,6 +185,15 @@ export async function composePlatform(
   }
   const editor = config.editor ? await composeEditor(config.editor, parts) : undefined;
   const tracker = editor ? pipelineTracker(config, logger) : undefined;
+  // A commit reached the origin (a save here, another instance's, or a push by hand): fetch it
+  // now rather than at the next background fetch, so the editor lists what was pushed.
+  tracker?.subscribe((event) => {
+    if (event.stage !== 'committed' || !editor?.clone.ready) return;
+    const workspace = editor.clone.current();
+    workspace
+      .exclusive(() => workspace.fetch())
+      .catch((err: unknown) => logger.warn({ err }, 'fetch after a push failed'));
+  });
   // Built next to the server bundle (dist/ui); from src/ the same folder is ../dist/ui.
   const ui: Middleware | undefined = editor
     ? editorUi({ dir: path.resolve(parts.webappDir, 'dist', 'ui') })

@@ -44,14 +44,14 @@ export const configSchema = z
     /** The commit this instance runs; overrides the SHA recorded by the build. */
     REFLEX_SHA: z.string().regex(ABBREVIATED_SHA, 'must be a hexadecimal commit SHA').optional(),
     REFLEX_TRUST_PROXY: bool.default(false),
+    /** What the edge sends in `X-Reflex-Edge`: requests carrying it come through the edge. */
+    REFLEX_EDGE_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     REFLEX_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
     /** The editor's own public origin: the only Origin its state-changing requests may carry. */
     REFLEX_EDITOR_URL: z
       .url({ protocol: /^https?$/ })
       .transform((v) => new URL(v).origin)
       .optional(),
-    /** The secret the edge sends in X-Reflex-Edge: only such requests' X-Forwarded-* count. */
-    REFLEX_EDGE_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 
     // The editor: on when REFLEX_REPO_URL is set.
     REFLEX_REPO_URL: z
@@ -91,6 +91,8 @@ export const configSchema = z
     // The pipeline the editor follows: none, the local supervisor, or GitHub Actions.
     REFLEX_PIPELINE: z.enum(['none', 'local', 'github']).default('none'),
     REFLEX_SUPERVISOR_URL: z.url({ protocol: /^http$/ }).optional(),
+    /** The supervisor's control API token (its every route needs it). */
+    REFLEX_SUPERVISOR_TOKEN: z.string().min(16).optional(),
     REFLEX_GITHUB_REPOSITORY: z
       .string()
       .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/repo')
@@ -198,7 +200,7 @@ export interface Config {
   editor: EditorConfig | undefined;
   pipeline:
     | { kind: 'none' }
-    | { kind: 'local'; supervisorUrl: string }
+    | { kind: 'local'; supervisorUrl: string; supervisorToken: string | undefined }
     | {
         kind: 'github';
         repository: string;
@@ -243,7 +245,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     editorOrigin: raw.REFLEX_EDITOR_URL,
     pipeline:
       raw.REFLEX_PIPELINE === 'local'
-        ? { kind: 'local', supervisorUrl: raw.REFLEX_SUPERVISOR_URL! }
+        ? {
+            kind: 'local',
+            supervisorUrl: raw.REFLEX_SUPERVISOR_URL!,
+            supervisorToken: raw.REFLEX_SUPERVISOR_TOKEN,
+          }
         : raw.REFLEX_PIPELINE === 'github'
           ? {
               kind: 'github',

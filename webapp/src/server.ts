@@ -12,7 +12,6 @@ import { Lifecycle } from './http/lifecycle';
 import { serve } from './http/serve';
 import { createLogger, finishLogging } from './logger';
 import { createMetrics } from './metrics/registry';
-import { siteMiddleware } from './site/serve';
 
 /** Exit status for a configuration error (sysexits.h EX_CONFIG). */
 export const EXIT_CONFIG = 78;
@@ -55,7 +54,6 @@ export async function main(
   });
   const app = createApp({
     ...platform.deps,
-    site: siteMiddleware({ dir: path.resolve(__dirname, '..', 'site'), buildInfo }),
   });
   hooks.extendApp?.(app);
   const running = await serve(app, {

@@ -21,6 +21,7 @@ const projectDir = path.resolve(__dirname, '../../..');
 interface Running {
   controlPort: number;
   edgePort: number;
+  token: string;
 }
 
 function running(paths: HomePaths): Running | undefined {
@@ -35,14 +36,23 @@ function running(paths: HomePaths): Running | undefined {
   }
 }
 
-function getJson<T>(port: number, urlPath: string): Promise<T> {
+function getJson<T>(sup: Running, urlPath: string): Promise<T> {
   return new Promise((resolve, reject) => {
     http
-      .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve(JSON.parse(body) as T));
-      })
+      .get(
+        {
+          host: '127.0.0.1',
+          port: sup.controlPort,
+          path: urlPath,
+          agent: false,
+          headers: { authorization: `Bearer ${sup.token}` },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve(JSON.parse(body) as T));
+        },
+      )
       .on('error', reject);
   });
 }
@@ -59,7 +69,7 @@ export async function status(paths: HomePaths): Promise<void> {
     pending: string | null;
     url: string;
     editor: string;
-  }>(sup.controlPort, '/status');
+  }>(sup, '/status');
   console.log(`live:     ${s.live ? s.live.sha : '(none)'}`);
   console.log(
     `pipeline: ${s.running ? `${s.running.sha.slice(0, 12)} at ${s.running.stage ?? 'queue'}` : 'idle'}`,
@@ -84,7 +94,7 @@ function formatReleases(releases: ReleaseRecord[]): string {
 export async function releases(paths: HomePaths): Promise<void> {
   const sup = running(paths);
   const list = sup
-    ? (await getJson<{ releases: ReleaseRecord[] }>(sup.controlPort, '/releases')).releases
+    ? (await getJson<{ releases: ReleaseRecord[] }>(sup, '/releases')).releases
     : new History(path.join(paths.state, 'releases.json')).all();
   console.log(formatReleases(list));
 }
@@ -159,7 +169,7 @@ export async function rollback(
     console.log('The supervisor is not running: `npm start` will deploy it.');
     return;
   }
-  await follow(sup.controlPort, commit);
+  await follow(sup, commit);
 }
 
 function resolveSha(paths: HomePaths, given: string): string {
@@ -177,10 +187,16 @@ function resolveSha(paths: HomePaths, given: string): string {
 }
 
 /** Prints the pipeline's stages for `sha` until it is live or has failed. */
-function follow(controlPort: number, sha: string): Promise<void> {
+function follow(sup: Running, sha: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.get(
-      { host: '127.0.0.1', port: controlPort, path: '/events', agent: false },
+      {
+        host: '127.0.0.1',
+        port: sup.controlPort,
+        path: '/events',
+        agent: false,
+        headers: { authorization: `Bearer ${sup.token}` },
+      },
       (res) => {
         const reader = new SseReader();
         res.on('data', (chunk: Buffer) => {

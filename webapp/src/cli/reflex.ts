@@ -43,6 +43,7 @@ const loopSchema = z.object({
   REFLEX_HOST: z.string().min(1).default('127.0.0.1'),
   REFLEX_BRANCH: settings.branch,
   REFLEX_GATE: z.string().optional(),
+  REFLEX_GATE_WARM: z.enum(['true', 'false']).default('true'),
   REFLEX_HEALTH_TIMEOUT_MS: settings.positiveInt.default(30_000),
   REFLEX_DRAIN_TIMEOUT_MS: settings.positiveInt.default(30_000),
   REFLEX_GATE_TIMEOUT_MS: settings.positiveInt.default(300_000),
@@ -96,6 +97,7 @@ async function start(): Promise<void> {
     host: settings.REFLEX_HOST,
     branch: settings.REFLEX_BRANCH,
     gate: settings.gate,
+    warmGate: settings.REFLEX_GATE_WARM === 'true',
     healthTimeoutMs: settings.REFLEX_HEALTH_TIMEOUT_MS,
     drainTimeoutMs: settings.REFLEX_DRAIN_TIMEOUT_MS,
     gateTimeoutMs: settings.REFLEX_GATE_TIMEOUT_MS,
@@ -105,14 +107,20 @@ async function start(): Promise<void> {
     releaseSettings: Object.fromEntries(
       RELEASE_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
     ),
+    siteSettingsFrom: process.env,
     logger,
     say: (line) => console.log(line),
   });
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      console.log(`\n${signal} again: killing every process now.`);
+      supervisor.force();
+      logger.flush(() => process.exit(1));
+      return;
+    }
     stopping = true;
-    console.log(`\n${signal}: stopping the releases and the edge…`);
+    console.log(`\n${signal}: stopping the pipeline, then the releases and the edge…`);
     void supervisor.close().then(() => {
       console.log('Stopped.');
       logger.flush(() => process.exit(0));

@@ -31,7 +31,6 @@ export function clientAddress({ edgeToken, trustProxy }: ClientAddressOptions): 
   return (ctx, next) => {
     const headers = ctx.req.headers;
     const trusted = expected ? fromEdge(headers[EDGE_HEADER]) : trustProxy;
-    delete headers[EDGE_HEADER];
     if (!trusted) for (const name of FORWARDED) delete headers[name];
     const claimed = ctx.ip;
     ctx.request.ip = isIP(claimed) ? claimed : (ctx.req.socket.remoteAddress ?? '');
