@@ -1,5 +1,5 @@
 /**
- * The instance listens before its editor's clone is ready: the site and /healthz serve while
+ * The instance listens before its editor's clone is ready: /healthz and /version serve while
  * the origin is unreachable, the editor's API answers 503 with the reason and Retry-After, and
  * the clone is retried in the background until it succeeds. A real process and real git.
  */
@@ -23,7 +23,7 @@ describe('an instance whose origin is unreachable at start', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves /healthz and the site at once, answers 503 with the reason until the clone is ready, then the editor works', async () => {
+  it('serves /healthz and /version at once, answers 503 with the reason until the clone is ready, then the editor works', async () => {
     const away = `${origin.dir}.away`;
     renameSync(origin.dir, away);
     const instance = spawnTs(path.join(WEBAPP_DIR, 'src/server.ts'), {
@@ -35,7 +35,7 @@ describe('an instance whose origin is unreachable at start', () => {
     });
     const base = `http://127.0.0.1:${await waitForListening(instance)}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect((await fetch(`${base}/`)).status).toBe(200);
+    expect((await fetch(`${base}/version`)).status).toBe(200);
 
     const signIn = await fetch(`${base}/api/session`, {
       method: 'POST',
