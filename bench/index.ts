@@ -10,6 +10,7 @@ import { edgeAttackBench, edgePageBench, edgeScrapeBench } from './edge';
 import { editToLiveBench } from './editToLive';
 import { editorFirstLoadBench, editorSaveBench, editorTreeBench } from './editor';
 import { healthzBench } from './healthz';
+import { signinBench } from './signin';
 import type { BenchResult } from './support';
 
 const quick = process.argv.includes('--quick');
@@ -28,6 +29,7 @@ const benches: Record<string, () => Promise<BenchResult>> = {
     editorTreeBench(quick ? { requests: 10, coldSamples: 3 } : { requests: 60, coldSamples: 10 }),
   'editor-save': () =>
     editorSaveBench(quick ? { rounds: 1, savesPerRound: 5 } : { rounds: 5, savesPerRound: 12 }),
+  signin: () => signinBench({ seconds: quick ? 3 : 10 }),
 };
 
 async function main() {

@@ -14,11 +14,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { AppError } from '../errors';
+import { DomainError } from '../errors';
 import { errorHandler } from '../http/errorHandler';
 import { readJson } from '../http/body';
 import type { Logger } from '../logger';
-import { sseFrame } from '../pipeline/sse';
+import { EventStream, SSE_HEADERS } from '../pipeline/sse';
 import type { EventBus, History } from './history';
 import type { LoopMetrics } from './metrics';
 
@@ -49,7 +49,10 @@ export function controlApp(deps: ControlDeps): Koa {
     const given = Buffer.from(ctx.get('Authorization'));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       ctx.set('WWW-Authenticate', 'Bearer');
-      throw new AppError(401, 'the control API needs the token from run/supervisor.json');
+      throw new DomainError(
+        'unauthenticated',
+        'the control API needs the token from run/supervisor.json',
+      );
     }
     await next();
   });
@@ -71,16 +74,12 @@ export function controlApp(deps: ControlDeps): Koa {
   router.get('/events', (ctx) => {
     ctx.req.socket.setNoDelay(true);
     ctx.req.socket.setTimeout(0);
-    ctx.respond = false;
-    const res = ctx.res;
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
-    for (const event of deps.events.recentEvents()) res.write(sseFrame('stage', event));
-    const unsubscribe = deps.events.subscribe((event) => res.write(sseFrame('stage', event)));
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    res.once('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    });
+    const stream = new EventStream();
+    ctx.set(SSE_HEADERS);
+    ctx.body = stream.body;
+    for (const event of deps.events.recentEvents()) stream.send('stage', event);
+    stream.onEnd(deps.events.subscribe((event) => stream.send('stage', event)));
+    ctx.res.once('close', () => stream.end());
   });
 
   router.get('/releases', (ctx) => {

@@ -14,6 +14,7 @@
  *                        is the edge's own answer, /api and /editor as on the site host
  */
 import type http from 'node:http';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../http/session';
 
 export type EdgeTarget =
   | { kind: 'platform' }
@@ -24,7 +25,7 @@ export type EdgeTarget =
   | { kind: 'bad-request'; why: string };
 
 /** Names of the platform's session cookie (plain over http, `__Host-` over https). */
-export const PLATFORM_COOKIES = ['reflex_session', '__Host-reflex_session'];
+export const PLATFORM_COOKIES: readonly string[] = [SESSION_COOKIE, SECURE_SESSION_COOKIE];
 
 /** The edge's own headers: whatever a client sends under these names is dropped. */
 const EDGE_HEADERS = [

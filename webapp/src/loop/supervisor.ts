@@ -388,7 +388,6 @@ export class Supervisor {
       REFLEX_SESSION_SECRET: sessionSecret,
       REFLEX_STATE_DIR: paths.state,
       REFLEX_AUDIT_FILE: paths.auditFile,
-      REFLEX_TRUST_PROXY: 'true',
       REFLEX_EDGE_TOKEN: this.edge.token,
       REFLEX_PUBLIC_URL: this.url,
       REFLEX_EDITOR_URL: this.editorUrl,

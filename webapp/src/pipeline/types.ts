@@ -73,3 +73,6 @@ export interface PipelineTracker {
   follow(sha: string): void;
   close(): void;
 }
+
+/** Outcomes of a release that served: the ones a rollback may return to. */
+export const WAS_LIVE: readonly ReleaseOutcome[] = ['live', 'retired', 'restored'];
