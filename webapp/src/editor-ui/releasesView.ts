@@ -5,18 +5,18 @@
  * pipeline like any save.
  */
 import type { ReleaseRecord } from '../pipeline/types';
-import { ApiError, api, type Role } from './api';
+import { ApiError, api } from './api';
 import { confirmDialog, panelDialog } from './dialogs';
 import { h, replaceChildren } from './dom';
 import { firstLine, formatAgo, formatDuration, shortSha } from './format';
 import { canRollback, outcomeLabel, stageTimings, totalDurationMs } from './releases';
 
 export interface ReleasesViewDeps {
-  role: Role;
+  /** Whether the user's role may roll back (the server decides each rollback). */
+  canRollBack: boolean;
   branch: string;
   /** A rollback commit was pushed. */
   onRolledBack: (release: ReleaseRecord, commit: string) => void;
-  onSignedOut: () => void;
 }
 
 export function openReleases(deps: ReleasesViewDeps): Promise<void> {
@@ -30,11 +30,6 @@ export function openReleases(deps: ReleasesViewDeps): Promise<void> {
         const { releases } = await api.releases();
         replaceChildren(body, ...renderReleases(releases, deps, close));
       } catch (err) {
-        if (err instanceof ApiError && err.status === 401) {
-          close();
-          deps.onSignedOut();
-          return;
-        }
         const text =
           err instanceof ApiError && err.status === 404
             ? 'No release history: the pipeline is not running on this instance.'
@@ -61,7 +56,7 @@ function renderReleases(
   close: () => void,
 ): Node[] {
   if (releases.length === 0) return [h('p', { class: 'muted', text: 'No releases yet.' })];
-  const editor = deps.role === 'editor';
+  const editor = deps.canRollBack;
   const problem = h('p', { class: 'callout error', attrs: { role: 'alert', hidden: true } });
   const rows = releases.map((release) => {
     const total = totalDurationMs(release);
@@ -178,11 +173,6 @@ async function rollback(
     close();
     deps.onRolledBack(release, commit);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      close();
-      deps.onSignedOut();
-      return;
-    }
     problem.hidden = false;
     problem.textContent = `Rollback refused: ${err instanceof Error ? err.message : String(err)}`;
   }

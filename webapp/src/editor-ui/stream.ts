@@ -1,0 +1,87 @@
+/**
+ * Reading an event stream and coming back to it: Server-Sent Events framing, and when to
+ * reconnect after the stream ends or is refused. The server ends streams on purpose (a
+ * lifetime, a release that drains, a cap per client), so ending is normal: the reader comes
+ * back soon after a stream that lived, and backs off from one that keeps failing. Pure, no DOM.
+ */
+
+export interface StreamEvent {
+  /** `event:` of the frame (`message` when it names none). */
+  event: string;
+  /** Its `data:` lines, joined by newlines. */
+  data: string;
+}
+
+/** Splits a text stream into events (the EventSource rules: comments, CRLF, multi-line data). */
+export class SseParser {
+  private buffer = '';
+  private event = '';
+  private data: string[] = [];
+
+  push(chunk: string): StreamEvent[] {
+    this.buffer += chunk;
+    const events: StreamEvent[] = [];
+    let newline: number;
+    while ((newline = this.buffer.search(/\r\n|\r|\n/)) !== -1) {
+      const line = this.buffer.slice(0, newline);
+      const width = this.buffer.startsWith('\r\n', newline) ? 2 : 1;
+      // A lone CR at the end of a chunk may be the first half of a CRLF.
+      if (width === 1 && this.buffer[newline] === '\r' && newline === this.buffer.length - 1) break;
+      this.buffer = this.buffer.slice(newline + width);
+      const event = this.line(line);
+      if (event) events.push(event);
+    }
+    return events;
+  }
+
+  private line(line: string): StreamEvent | undefined {
+    if (line === '') {
+      const event =
+        this.data.length > 0
+          ? { event: this.event || 'message', data: this.data.join('\n') }
+          : undefined;
+      this.event = '';
+      this.data = [];
+      return event;
+    }
+    if (line.startsWith(':')) return undefined;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') this.event = value;
+    else if (field === 'data') this.data.push(value);
+    return undefined;
+  }
+}
+
+/** The first reconnect comes after about this long; each failure in a row doubles it. */
+export const RECONNECT_BASE_MS = 1000;
+export const RECONNECT_MAX_MS = 30_000;
+/** A stream that stayed open this long was healthy: the next reconnect starts from the base. */
+export const HEALTHY_STREAM_MS = 10_000;
+/** The server sends a heartbeat every 15 s; this long without a byte means the stream is dead. */
+export const SILENT_STREAM_MS = 45_000;
+
+/** Failures in a row after a stream that was open for `openMs` (undefined: it never opened). */
+export function failuresAfter(previous: number, openMs: number | undefined): number {
+  return openMs !== undefined && openMs >= HEALTHY_STREAM_MS ? 0 : previous + 1;
+}
+
+/**
+ * How long to wait before reconnecting after `failures` failures in a row: exponential with a
+ * cap, and spread (between half and all of it) so that the clients of one server that ended
+ * every stream at once do not all come back in the same instant.
+ */
+export function reconnectDelay(failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.min(failures, 16));
+  return Math.round(ceiling / 2 + (ceiling / 2) * random());
+}
+
+/**
+ * Whether a stream refused with `status` is worth asking for again: not a 404 (there is no
+ * pipeline here) nor a 401 (the session ended); a cap (429), a release switching over (502,
+ * 503) or anything else passes.
+ */
+export function worthRetrying(status: number): boolean {
+  return status !== 404 && status !== 401;
+}
