@@ -363,6 +363,81 @@ describe('the editor in Chromium', () => {
     expect(site.h.origin.log()).toHaveLength(1);
   });
 
+  it('a viewer sees a lock on every file, the site’s included, with the role as the reason', async () => {
+    await site.h.users.add({
+      username: 'vic',
+      name: 'Vic Viewer',
+      email: 'vic@example.com',
+      role: 'viewer',
+      password: PASSWORD,
+    });
+    const page = await newPage();
+    await signIn(page, site.baseUrl, 'vic');
+    await page.locator('#file-filter').fill('index.html');
+    const file = page.locator(`.tree button.file[data-path="${INDEX}"]`);
+    expect(await file.locator('.lock-marker').getAttribute('title')).toBe(
+      'you are signed in as a viewer',
+    );
+    expect(await file.getAttribute('title')).toBe(
+      `${INDEX} — read-only: you are signed in as a viewer`,
+    );
+    expect(await page.locator('.empty-state').textContent()).not.toContain('Files you can change');
+  });
+
+  it('an editable scope that reaches platform code is named in a banner that stays', async () => {
+    const page = await newPage();
+    await signIn(page, site.baseUrl);
+    expect(await page.locator('.banner[data-scope="platform"]').count()).toBe(0);
+
+    await site.close();
+    site = await startEditorSite({ env: { REFLEX_EDITABLE: 'webapp/site/**,webapp/src/**' } });
+    await signIn(page, site.baseUrl);
+    const banner = page.locator('.banner[data-scope="platform"]');
+    expect(await banner.textContent()).toContain('Platform code is editable here (webapp/src/**)');
+    expect(await banner.getAttribute('role')).toBe('note');
+    await openFile(page, 'webapp/src/server.ts');
+    await typeAtEnd(page, '// platform change');
+    await page.locator('.tab[data-path="webapp/src/server.ts"].dirty').waitFor();
+    await page.getByRole('button', { name: 'Releases' }).click();
+    await page.locator('dialog.releases').getByRole('button', { name: 'Close' }).click();
+    expect(await banner.isVisible()).toBe(true);
+  });
+
+  it('whichever call finds the session ended (opening a file, discarding changes), the sign-in page asks to sign in again', async () => {
+    const account = {
+      username: 'dora',
+      name: 'Dora',
+      email: 'dora@example.com',
+      role: 'editor' as const,
+      password: PASSWORD,
+    };
+    await site.h.users.add(account);
+    const page = await newPage();
+    const notice = page.locator('.signin .callout.warning');
+    const ended =
+      'Your session has ended. Sign in again; unsaved changes are kept in this browser.';
+
+    // Opening a file.
+    await signIn(page, site.baseUrl, 'dora');
+    await site.h.users.remove('dora');
+    await page.locator('#file-filter').fill('routes.ts');
+    await page.locator(`.tree button.file[data-path="${ROUTES}"]`).click();
+    await page.locator('#username').waitFor();
+    expect(await notice.textContent()).toBe(ended);
+
+    // Discarding changes, after confirming in a dialog.
+    await site.h.users.add(account);
+    await signIn(page, site.baseUrl, 'dora');
+    await openFile(page, ROUTES);
+    await typeAtEnd(page, '// to be discarded');
+    await page.getByRole('button', { name: 'Discard changes' }).click();
+    await site.h.users.remove('dora');
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Discard changes' }).click();
+    await page.locator('#username').waitFor();
+    expect(await notice.textContent()).toBe(ended);
+    expect(await page.locator('dialog[open]').count()).toBe(0);
+  });
+
   it('without a pipeline, the panel and the releases view say so and saving still works', async () => {
     const page = await newPage();
     await signIn(page, site.baseUrl);

@@ -1,6 +1,12 @@
 import type { ReleaseRecord } from '../pipeline/types';
 import { formatAgo, formatDuration, parseUnifiedDiff } from './format';
-import { formatBytes, isMissingChunk, saveFailureMessage, signInFailureMessage } from './messages';
+import {
+  formatBytes,
+  isMissingChunk,
+  openFailureMessage,
+  saveFailureMessage,
+  signInFailureMessage,
+} from './messages';
 import { apiPath, languageFor, pageUrlFor } from './paths';
 import { canRollback, outcomeLabel, stageTimings, totalDurationMs } from './releases';
 import { buildTree, filterFiles, initiallyOpen, type TreeFile } from './tree';
@@ -102,6 +108,28 @@ describe('messages for refused saves', () => {
     [1024 * 1024, '1 MiB'],
   ])('formatBytes(%d) = %s', (bytes, text) => {
     expect(formatBytes(bytes)).toBe(text);
+  });
+});
+
+describe('messages for a file that could not be opened', () => {
+  const PATH = 'webapp/site/big.json';
+
+  it.each([
+    [404, {}, `Could not open ${PATH}: it is not on the branch any more.`],
+    [415, {}, `Could not open ${PATH}: it is not a text file (binary, or a link).`],
+    [500, { error: 'internal error' }, `Could not open ${PATH}: internal error.`],
+    [502, {}, `Could not open ${PATH}: HTTP 502.`],
+  ])('%i says why', (status, body, title) => {
+    expect(openFailureMessage({ status, body }, PATH)).toEqual({ kind: 'error', title });
+  });
+
+  it('413 names the limit in the detail', () => {
+    const body = { error: 'file is larger than 1048576 bytes' };
+    expect(openFailureMessage({ status: 413, body }, PATH)).toEqual({
+      kind: 'error',
+      title: `Could not open ${PATH}: it is larger than the editor's limit.`,
+      detail: body.error,
+    });
   });
 });
 

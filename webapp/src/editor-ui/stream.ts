@@ -17,17 +17,20 @@ export class SseParser {
   private buffer = '';
   private event = '';
   private data: string[] = [];
+  private afterCr = false;
 
   push(chunk: string): StreamEvent[] {
     this.buffer += chunk;
+    // A CR that ended the last chunk may be the first half of a CRLF.
+    if (this.afterCr && this.buffer.startsWith('\n')) this.buffer = this.buffer.slice(1);
+    this.afterCr = false;
     const events: StreamEvent[] = [];
-    let newline: number;
-    while ((newline = this.buffer.search(/\r\n|\r|\n/)) !== -1) {
-      const line = this.buffer.slice(0, newline);
-      const width = this.buffer.startsWith('\r\n', newline) ? 2 : 1;
-      // A lone CR at the end of a chunk may be the first half of a CRLF.
-      if (width === 1 && this.buffer[newline] === '\r' && newline === this.buffer.length - 1) break;
-      this.buffer = this.buffer.slice(newline + width);
+    let end: number;
+    while ((end = this.buffer.search(/[\r\n]/)) !== -1) {
+      const line = this.buffer.slice(0, end);
+      const crlf = this.buffer.startsWith('\r\n', end);
+      this.afterCr = !crlf && this.buffer[end] === '\r' && end === this.buffer.length - 1;
+      this.buffer = this.buffer.slice(end + (crlf ? 2 : 1));
       const event = this.line(line);
       if (event) events.push(event);
     }
