@@ -390,7 +390,9 @@ describe('the editor in Chromium', () => {
     expect(await page.locator('.banner[data-scope="platform"]').count()).toBe(0);
 
     await site.close();
-    site = await startEditorSite({ env: { REFLEX_EDITABLE: 'webapp/site/**,webapp/src/**' } });
+    site = await startEditorSite({
+      env: { REFLEX_EDITABLE: 'webapp/site/**,webapp/src/**', REFLEX_WIDE_SCOPE: 'true' },
+    });
     await signIn(page, site.baseUrl);
     const banner = page.locator('.banner[data-scope="platform"]');
     expect(await banner.textContent()).toContain('Platform code is editable here (webapp/src/**)');

@@ -1,4 +1,4 @@
-import { beyondSite, canWrite, fileAccess, VIEWER_REASON } from './access';
+import { beyondSite, canWrite, fileAccess, isWideScope, VIEWER_REASON } from './access';
 import type { Role } from './api';
 import { liveUrlFor, siteBase } from './paths';
 import type { TreeFile } from './tree';
@@ -51,6 +51,13 @@ describe('an editable scope beyond the site', () => {
     expect(beyondSite(['webapp/site/pages/**', 'webapp/site/assets/*.css'])).toEqual([]);
   });
 
+  it('the server’s word wins; a server that does not say is judged by the globs', () => {
+    expect(isWideScope({ editable: ['webapp/site/**'], wideScope: true })).toBe(true);
+    expect(isWideScope({ editable: ['webapp/**'], wideScope: false })).toBe(false);
+    expect(isWideScope({ editable: ['webapp/site/**', 'webapp/src/**'] })).toBe(true);
+    expect(isWideScope({ editable: ['webapp/site/**'] })).toBe(false);
+  });
+
   it('names every glob that reaches the platform', () => {
     expect(beyondSite(['webapp/site/**', 'webapp/src/**', '**/*.md', 'webapp/**'])).toEqual([
       'webapp/src/**',
@@ -65,6 +72,7 @@ describe('links to the site', () => {
 
   it('use the site URL the server names', () => {
     expect(siteBase('https://example.com', editor)).toBe('https://example.com/');
+    expect(siteBase(null, editor)).toBe('http://localhost:43123/');
     expect(siteBase('https://example.com/app/', editor)).toBe('https://example.com/app/');
   });
 

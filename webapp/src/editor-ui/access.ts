@@ -39,5 +39,13 @@ export function fileAccess(file: TreeFile | undefined, role: Role): Access {
  * (the editor, its API, the build and tests). Empty for the default scope.
  */
 export function beyondSite(editable: readonly string[]): string[] {
-  return editable.filter((glob) => !glob.startsWith(SITE_FOLDER));
+  return editable.filter((glob) => !glob.toLowerCase().startsWith(SITE_FOLDER));
+}
+
+/**
+ * Whether the editable scope reaches the platform: what the server says (`wideScope`), or,
+ * from a server that does not say, whether a glob reaches beyond the site.
+ */
+export function isWideScope(settings: { editable: readonly string[]; wideScope?: boolean }) {
+  return settings.wideScope ?? beyondSite(settings.editable).length > 0;
 }

@@ -23,8 +23,10 @@ export interface EditorSettings {
   branch: string;
   editable: string[];
   maxFileBytes: number;
-  /** The site's public URL, when the server names it (the editor has an origin of its own). */
-  siteUrl?: string;
+  /** Whether the operator let the scope reach beyond the site (absent before servers said). */
+  wideScope?: boolean;
+  /** The site's public URL, when the server names one (the editor has an origin of its own). */
+  siteUrl?: string | null;
 }
 
 export interface TreeListing {
@@ -56,6 +58,16 @@ export interface CommitSummary {
   author: { name: string; email: string };
   date: string;
   message: string;
+}
+
+/** What a rollback to a release would change, and whether this user may run it. */
+export interface RollbackPreview {
+  sha: string;
+  paths: string[];
+  /** Those of `paths` that are protected (only an admin may roll back across them). */
+  protectedPaths: string[];
+  allowed: boolean;
+  reason?: string;
 }
 
 export class ApiError extends Error implements Failure {
@@ -165,6 +177,8 @@ export const api = {
     call<DiffResult>('POST', apiPath('/api/diff/', path), { content, baseCommit }),
   commits: (limit = 20) => call<{ commits: CommitSummary[] }>('GET', `/api/commits?limit=${limit}`),
   releases: () => call<{ releases: ReleaseRecord[] }>('GET', '/api/releases'),
+  rollbackPreview: (sha: string) =>
+    call<RollbackPreview>('GET', `/api/releases/${encodeURIComponent(sha)}/rollback`),
   rollback: (sha: string) =>
     call<{ commit: string }>('POST', `/api/releases/${encodeURIComponent(sha)}/rollback`),
   version: () => call<{ sha: string; builtAt: string }>('GET', '/version'),

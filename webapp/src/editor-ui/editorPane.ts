@@ -40,6 +40,7 @@ export class EditorPane {
   private readonly models = new Map<string, OpenModel>();
   private shown: string | undefined;
   private shownConflict: Conflict | undefined;
+  private disposed = false;
 
   constructor(
     private readonly monaco: Monaco,
@@ -73,6 +74,7 @@ export class EditorPane {
 
   /** A model for `path` holding `content`; its changes are reported to `edited`. */
   open(path: string, content: string): void {
+    if (this.disposed) return; // a read that finished after the session ended
     const model = this.monaco.editor.createModel(
       content,
       languageFor(path),
@@ -165,6 +167,7 @@ export class EditorPane {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.merge.dispose();
     this.editor.dispose();
     for (const { model } of this.models.values()) model.dispose();

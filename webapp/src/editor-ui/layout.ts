@@ -3,7 +3,7 @@
  * account, an editable scope that reaches the platform), and where each part goes. The parts
  * render themselves; this only places them.
  */
-import { beyondSite, canWrite } from './access';
+import { beyondSite, canWrite, isWideScope } from './access';
 import type { EditorSettings, SessionUser } from './api';
 import { h } from './dom';
 
@@ -82,13 +82,14 @@ export function workbenchLayout(parts: LayoutParts): HTMLElement {
 
 function banners(user: SessionUser, settings: EditorSettings): HTMLElement[] {
   const shown: HTMLElement[] = [];
-  const platform = beyondSite(settings.editable);
-  if (platform.length > 0) {
+  if (isWideScope(settings)) {
+    const globs = beyondSite(settings.editable);
+    const named = globs.length > 0 ? ` (${globs.join(', ')})` : '';
     shown.push(
       h('p', {
         class: 'banner scope-platform',
         attrs: { role: 'note', 'data-scope': 'platform' },
-        text: `Platform code is editable here (${platform.join(', ')}): a save there changes the editor, its API or how the app is built and tested, not only the site.`,
+        text: `Platform code is editable here${named}: a save there changes the editor, its API or how the app is built and tested, not only the site.`,
       }),
     );
   }

@@ -8,7 +8,13 @@ import {
   signInFailureMessage,
 } from './messages';
 import { apiPath, languageFor, pageUrlFor } from './paths';
-import { canRollback, outcomeLabel, stageTimings, totalDurationMs } from './releases';
+import {
+  canRollback,
+  outcomeLabel,
+  rollbackChanges,
+  stageTimings,
+  totalDurationMs,
+} from './releases';
 import { buildTree, filterFiles, initiallyOpen, type TreeFile } from './tree';
 
 const CONTEXT = { path: 'webapp/site/pages/index.html', maxFileBytes: 1024 * 1024 };
@@ -320,5 +326,34 @@ describe('releases', () => {
     expect(stageTimings(r)).toBe('gate 2.0 s · build 1.5 s (failed) · start running');
     expect(totalDurationMs(r)).toBe(3500);
     expect(totalDurationMs(release({ stages: [] }))).toBeUndefined();
+  });
+
+  it('a rollback names the files it changes, protected ones first, and how many more', () => {
+    const paths = ['webapp/site/a.html', 'package.json', ...['b', 'c', 'd'].map((n) => `${n}.md`)];
+    const changes = rollbackChanges(
+      { sha: 'c'.repeat(40), paths, protectedPaths: ['package.json'], allowed: true },
+      3,
+    );
+    expect(changes).toEqual({
+      summary: 'It changes 5 files, 1 of them protected:',
+      paths: [
+        { path: 'package.json', protectedPath: true },
+        { path: 'webapp/site/a.html', protectedPath: false },
+        { path: 'b.md', protectedPath: false },
+      ],
+      more: 2,
+    });
+  });
+
+  it('a rollback this user may not run says why, and lists nothing to confirm', () => {
+    const reason = 'only an admin may roll back across them';
+    const changes = rollbackChanges({
+      sha: 'c'.repeat(40),
+      paths: ['package.json'],
+      protectedPaths: ['package.json'],
+      allowed: false,
+      reason,
+    });
+    expect(changes).toMatchObject({ refusal: reason, paths: [] });
   });
 });

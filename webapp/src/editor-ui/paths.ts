@@ -57,7 +57,7 @@ export function pageUrlFor(repoPath: string): string {
  * its `editor.` label, else (an editor that shares the site's origin) the editor's own origin.
  */
 export function siteBase(
-  siteUrl: string | undefined,
+  siteUrl: string | null | undefined,
   editor: { protocol: string; host: string },
 ): string {
   if (siteUrl && /^https?:\/\/[^/]/.test(siteUrl)) {

@@ -48,10 +48,12 @@ export class PipelineStream {
     const controller = new AbortController();
     this.controller = controller;
     let openedAt: number | undefined;
+    let retryAfter = 0;
     try {
       const response = await api.pipelineEvents(controller.signal);
       if (!response.ok) {
         void response.body?.cancel();
+        retryAfter = Number(response.headers.get('Retry-After')) || 0;
         if (!worthRetrying(response.status)) {
           this.controller = undefined;
           this.handlers.onConnection('unavailable');
@@ -71,7 +73,8 @@ export class PipelineStream {
       openedAt === undefined ? undefined : Date.now() - openedAt,
     );
     this.handlers.onConnection('reconnecting');
-    this.retryTimer = window.setTimeout(() => void this.connect(), reconnectDelay(this.failures));
+    const delay = reconnectDelay(this.failures, Math.random, retryAfter);
+    this.retryTimer = window.setTimeout(() => void this.connect(), delay);
   }
 
   /** Hands on every event until the stream ends; aborts it when it stays silent too long. */

@@ -1,4 +1,4 @@
-import type { StageEvent } from '../pipeline/types';
+import { LOCAL_STAGES, type StageEvent } from '../pipeline/types';
 import { applyEvent, emptyPipeline, parseStageEvent, recentRuns, runOf } from './pipeline';
 import {
   HEALTHY_STREAM_MS,
@@ -62,6 +62,12 @@ describe('coming back to a stream', () => {
     expect(most(1000)).toBe(RECONNECT_MAX_MS);
   });
 
+  it('never comes back sooner than the server’s Retry-After asks, within the ceiling', () => {
+    expect(reconnectDelay(0, () => 1, 5)).toBe(5000);
+    expect(reconnectDelay(4, () => 1, 5)).toBe(16000);
+    expect(reconnectDelay(0, () => 1, 3600)).toBe(RECONNECT_MAX_MS);
+  });
+
   it('a stream that lived (ended by its server on purpose) starts over; one that failed at once counts', () => {
     expect(failuresAfter(4, HEALTHY_STREAM_MS)).toBe(0);
     expect(failuresAfter(4, 20)).toBe(5);
@@ -104,15 +110,7 @@ describe('a reconnect that replays recent events', () => {
     const afterReconnect = follow([...first, ...later], beforeDrop);
     expect(afterReconnect).toEqual(uninterrupted);
     const run = runOf(afterReconnect, SHA);
-    expect(run.stages.map((s) => s.name)).toEqual([
-      'committed',
-      'checkout',
-      'gate',
-      'build',
-      'start',
-      'healthy',
-      'live',
-    ]);
+    expect(run.stages.map((s) => s.name)).toEqual([...LOCAL_STAGES]);
     expect(run.stages.filter((s) => s.state === 'succeeded')).toHaveLength(3);
     expect(recentRuns(afterReconnect)).toHaveLength(1);
   });

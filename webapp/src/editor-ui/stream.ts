@@ -73,11 +73,17 @@ export function failuresAfter(previous: number, openMs: number | undefined): num
 /**
  * How long to wait before reconnecting after `failures` failures in a row: exponential with a
  * cap, and spread (between half and all of it) so that the clients of one server that ended
- * every stream at once do not all come back in the same instant.
+ * every stream at once do not all come back in the same instant; never sooner than the
+ * server's `Retry-After` (in seconds) asks.
  */
-export function reconnectDelay(failures: number, random: () => number = Math.random): number {
+export function reconnectDelay(
+  failures: number,
+  random: () => number = Math.random,
+  retryAfterSeconds = 0,
+): number {
   const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.min(failures, 16));
-  return Math.round(ceiling / 2 + (ceiling / 2) * random());
+  const spread = Math.round(ceiling / 2 + (ceiling / 2) * random());
+  return Math.max(spread, Math.min(retryAfterSeconds, RECONNECT_MAX_MS / 1000) * 1000);
 }
 
 /**

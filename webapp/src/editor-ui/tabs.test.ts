@@ -26,11 +26,23 @@ function opened(path: string, content = 'v1', activate = true): TabAction {
   return { type: 'opened', path, file: { content, commit: V1 }, access: EDITABLE, activate };
 }
 
+function saved(commit: string, content: string, text = content): TabAction {
+  return { type: 'saved', path: A, commit, content, text };
+}
+
 function tab(state: TabsState, path = A): Tab {
   const found = find(state, path);
   if (!found) throw new Error(`no tab ${path}`);
   return found;
 }
+
+const OPENED_LOCKED: TabAction = {
+  type: 'opened',
+  path: '.github/workflows/ci.yml',
+  file: { content: 'on: push', commit: V1 },
+  access: LOCKED,
+  activate: true,
+};
 
 /** One tab on A at V1 with text 'v1', edited to 'mine'. */
 const EDITED = fold([opened(A), { type: 'edited', path: A, text: 'mine' }]);
@@ -60,13 +72,7 @@ describe('the tab reducer', () => {
   });
 
   it('opened: a read-only file keeps its reason; an editable one has none', () => {
-    const state = reduceTabs(emptyTabs(), {
-      type: 'opened',
-      path: '.github/workflows/ci.yml',
-      file: { content: 'on: push', commit: V1 },
-      access: LOCKED,
-      activate: true,
-    });
+    const state = reduceTabs(emptyTabs(), OPENED_LOCKED);
     expect(activeTab(state)).toMatchObject({ editable: false, reason: LOCKED.reason });
     const odd = reduceTabs(emptyTabs(), {
       ...(opened(A) as Extract<TabAction, { type: 'opened' }>),
@@ -134,39 +140,21 @@ describe('the tab reducer', () => {
   });
 
   it('saved: the tab is on the saved commit (base and readAt), clean unless typing went on', () => {
-    const saved = reduceTabs(EDITED, {
-      type: 'saved',
-      path: A,
-      commit: V2,
-      content: 'mine',
-      text: 'mine',
-    });
-    expect(tab(saved)).toMatchObject({
+    const done = reduceTabs(EDITED, saved(V2, 'mine'));
+    expect(tab(done)).toMatchObject({
       base: V2,
       readAt: V2,
       original: 'mine',
       dirty: false,
       conflict: undefined,
     });
-    const typedOn = reduceTabs(EDITED, {
-      type: 'saved',
-      path: A,
-      commit: V2,
-      content: 'mine',
-      text: 'mine and more',
-    });
+    const typedOn = reduceTabs(EDITED, saved(V2, 'mine', 'mine and more'));
     expect(tab(typedOn)).toMatchObject({ base: V2, readAt: V2, dirty: true });
   });
 
   it('saved: when the branch already had the text, readAt moves with base too', () => {
     // The "branch already has this version" path once moved base but left readAt behind.
-    const same = reduceTabs(EDITED, {
-      type: 'saved',
-      path: A,
-      commit: V3,
-      content: 'mine',
-      text: 'mine',
-    });
+    const same = reduceTabs(EDITED, saved(V3, 'mine'));
     expect(tab(same).readAt).toBe(V3);
     expect(fileBarView(same).text).toBe(`Saved · ${V3.slice(0, 7)}`);
   });
@@ -262,11 +250,7 @@ describe('the tab reducer', () => {
   it('never changes the state it was given', () => {
     const before = JSON.stringify(CONFLICTED);
     fold(
-      [
-        { type: 'merged', path: A, text: 'x' },
-        { type: 'saved', path: A, commit: V3, content: 'x', text: 'x' },
-        { type: 'closed', path: A },
-      ],
+      [{ type: 'merged', path: A, text: 'x' }, saved(V3, 'x'), { type: 'closed', path: A }],
       CONFLICTED,
     );
     expect(JSON.stringify(CONFLICTED)).toBe(before);
@@ -305,13 +289,7 @@ describe('the file bar', () => {
   });
 
   it('a read-only file has no save button and says why', () => {
-    const state = reduceTabs(emptyTabs(), {
-      type: 'opened',
-      path: '.github/workflows/ci.yml',
-      file: { content: 'on: push', commit: V1 },
-      access: LOCKED,
-      activate: true,
-    });
+    const state = reduceTabs(emptyTabs(), OPENED_LOCKED);
     expect(fileBarView(state)).toMatchObject({
       state: 'readonly',
       text: ` Read-only: ${LOCKED.reason}`,
