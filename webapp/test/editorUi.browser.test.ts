@@ -213,10 +213,8 @@ describe('the editor in Chromium', () => {
     expect(
       await page.locator('.tree button.file[data-path="package.json"]').getAttribute('title'),
     ).toMatch(/^package\.json — read-only: protected: /);
-    await page.locator('#file-filter').fill('server.ts');
-    expect(await lockOf('webapp/src/server.ts')).toBe(
-      'outside the editable scope (webapp/site/**)',
-    );
+    await page.locator('#file-filter').fill('README');
+    expect(await lockOf('README.md')).toBe('outside the editable scope (webapp/site/**)');
     await page.locator('#file-filter').fill('index.html');
     await page.locator(`.tree button.file[data-path="${INDEX}"]`).waitFor();
     expect(await page.locator(`.tree button.file[data-path="${INDEX}"] .lock-marker`).count()).toBe(
@@ -224,7 +222,7 @@ describe('the editor in Chromium', () => {
     );
     await page.locator('#file-filter').fill('');
 
-    await openFile(page, 'webapp/src/server.ts');
+    await openFile(page, 'README.md');
     expect(await page.locator('.file-state').textContent()).toContain(
       'Read-only: outside the editable scope (webapp/site/**)',
     );
@@ -384,22 +382,22 @@ describe('the editor in Chromium', () => {
     expect(await page.locator('.empty-state').textContent()).not.toContain('Files you can change');
   });
 
-  it('an editable scope that reaches platform code is named in a banner that stays', async () => {
+  it('an editable scope that reaches beyond the site is named in a banner that stays', async () => {
     const page = await newPage();
     await signIn(page, site.baseUrl);
     expect(await page.locator('.banner[data-scope="platform"]').count()).toBe(0);
 
     await site.close();
     site = await startEditorSite({
-      env: { REFLEX_EDITABLE: 'webapp/site/**,webapp/src/**', REFLEX_WIDE_SCOPE: 'true' },
+      env: { REFLEX_EDITABLE: 'webapp/site/**,*.md', REFLEX_WIDE_SCOPE: 'true' },
     });
     await signIn(page, site.baseUrl);
     const banner = page.locator('.banner[data-scope="platform"]');
-    expect(await banner.textContent()).toContain('Platform code is editable here (webapp/src/**)');
+    expect(await banner.textContent()).toContain('Editable beyond the site (*.md)');
     expect(await banner.getAttribute('role')).toBe('note');
-    await openFile(page, 'webapp/src/server.ts');
-    await typeAtEnd(page, '// platform change');
-    await page.locator('.tab[data-path="webapp/src/server.ts"].dirty').waitFor();
+    await openFile(page, 'README.md');
+    await typeAtEnd(page, 'A change beyond the site');
+    await page.locator('.tab[data-path="README.md"].dirty').waitFor();
     await page.getByRole('button', { name: 'Releases' }).click();
     await page.locator('dialog.releases').getByRole('button', { name: 'Close' }).click();
     expect(await banner.isVisible()).toBe(true);

@@ -89,7 +89,7 @@ function banners(user: SessionUser, settings: EditorSettings): HTMLElement[] {
       h('p', {
         class: 'banner scope-platform',
         attrs: { role: 'note', 'data-scope': 'platform' },
-        text: `Platform code is editable here${named}: a save there changes the editor, its API or how the app is built and tested, not only the site.`,
+        text: `Editable beyond the site${named}: a save there can change the platform itself (the editor, its API, how the app is built and tested), not only the site.`,
       }),
     );
   }
