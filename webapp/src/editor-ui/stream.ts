@@ -60,8 +60,12 @@ export class SseParser {
 /** The first reconnect comes after about this long; each failure in a row doubles it. */
 export const RECONNECT_BASE_MS = 1000;
 export const RECONNECT_MAX_MS = 30_000;
-/** A stream that stayed open this long was healthy: the next reconnect starts from the base. */
-export const HEALTHY_STREAM_MS = 10_000;
+/**
+ * A stream that stayed open this long was healthy, and its end the server's own doing (a
+ * release draining, a lifetime): the next reconnect comes after the base delay, so that the
+ * stages of a release going live are not missed. One that ends sooner counts as a failure.
+ */
+export const HEALTHY_STREAM_MS = 1000;
 /** The server sends a heartbeat every 15 s; this long without a byte means the stream is dead. */
 export const SILENT_STREAM_MS = 45_000;
 
