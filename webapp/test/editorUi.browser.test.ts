@@ -204,6 +204,86 @@ describe('the editor in Chromium', () => {
     expect(await second.locator('.merge').isHidden()).toBe(true);
   });
 
+  it('tabs: arrow keys move between open files, Delete and × close them, and the next one opens', async () => {
+    const page = await newPage();
+    await signIn(page, site.baseUrl);
+    const DATA = 'webapp/site/data.json';
+    for (const file of [INDEX, ROUTES, DATA]) await openFile(page, file);
+    const tab = (p: string) => page.locator(`.tab[data-path="${p}"]`);
+    const active = () => page.locator('.tab.active').getAttribute('data-path');
+    expect(await active()).toBe(DATA);
+
+    await tab(DATA).locator('.tab-label').focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await active()).toBe(INDEX);
+    await page.keyboard.press('End');
+    expect(await active()).toBe(DATA);
+    await page.keyboard.press('ArrowLeft');
+    expect(await active()).toBe(ROUTES);
+    expect(await page.locator('.file-path').textContent()).toBe(ROUTES);
+    expect(await visibleText(page)).toContain('export const answer');
+
+    await page.keyboard.press('Delete');
+    expect(await tab(ROUTES).count()).toBe(0);
+    expect(await active()).toBe(DATA);
+    // The keyboard focus stays on the tabs, on the one now active.
+    expect(await tab(DATA).locator('.tab-label:focus').count()).toBe(1);
+
+    await tab(DATA).getByRole('button', { name: 'Close data.json' }).click();
+    expect(await active()).toBe(INDEX);
+    await tab(INDEX).getByRole('button', { name: 'Close index.html' }).click();
+    expect(await page.locator('.tab').count()).toBe(0);
+    expect(await page.locator('.empty-state').isVisible()).toBe(true);
+    expect(await page.locator('.file-state').getAttribute('data-state')).toBe('none');
+
+    // The open tabs come back after a reload.
+    await openFile(page, INDEX);
+    await openFile(page, DATA);
+    await page.reload();
+    await page.locator(`.tab[data-path="${DATA}"].active`).waitFor();
+    const tabs = page.locator('.tab');
+    expect([await tabs.nth(0).getAttribute('data-path'), await tabs.count()]).toEqual([INDEX, 2]);
+  });
+
+  it('Back to the editor leaves a merge for later: the next save opens it again, and Discard puts theirs', async () => {
+    const first = await newPage();
+    const second = await newPage();
+    await signIn(first, site.baseUrl);
+    await signIn(second, site.baseUrl);
+    await openFile(first, INDEX);
+    await openFile(second, INDEX);
+    await typeAtEnd(first, 'Theirs');
+    await saveThroughReview(first);
+    await first.locator('.notice-success').waitFor();
+    const theirs = site.h.origin.head();
+
+    await typeAtEnd(second, 'Mine');
+    await saveThroughReview(second);
+    const merge = second.locator('.merge');
+    await merge.locator('.monaco-diff-editor').waitFor();
+    expect(await second.locator('.file-state').textContent()).toBe(
+      'Changed on the branch: merge needed',
+    );
+    await merge.getByRole('button', { name: 'Back to the editor' }).click();
+    expect(await merge.isHidden()).toBe(true);
+    expect(await second.locator('.file-state').textContent()).toBe('Unsaved changes');
+    expect(await visibleText(second)).toContain('Mine');
+
+    await saveThroughReview(second);
+    await merge.locator('.monaco-diff-editor').waitFor();
+    expect(site.h.origin.head()).toBe(theirs);
+    await merge.getByRole('button', { name: 'Back to the editor' }).click();
+
+    await second.getByRole('button', { name: 'Discard changes' }).click();
+    await second.locator('dialog.confirm').getByRole('button', { name: 'Discard changes' }).click();
+    await second.locator('.file-state[data-state="saved"]').waitFor();
+    expect(await second.locator('.file-state').textContent()).toBe(`Saved · ${theirs.slice(0, 7)}`);
+    expect(await visibleText(second)).toContain('Theirs');
+    expect(await visibleText(second)).not.toContain('Mine');
+    expect(await second.locator(`.tab[data-path="${INDEX}"].dirty`).count()).toBe(0);
+    expect(site.h.origin.head()).toBe(theirs);
+  });
+
   it('marks read-only files with a lock and the reason, and opens them read-only', async () => {
     const page = await newPage();
     await signIn(page, site.baseUrl);

@@ -3,6 +3,8 @@
  * and loads Monaco (its own chunk) in the background meanwhile.
  */
 import './styles.css';
+// Before Monaco's chunks load: every Trusted Types policy they create goes through it.
+import './monacoPolicies';
 import { ApiError, api, onUnauthorized } from './api';
 import { h, replaceChildren } from './dom';
 import { isMissingChunk } from './messages';
