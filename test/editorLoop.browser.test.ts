@@ -11,16 +11,14 @@ import type { Browser, Page } from 'playwright-core';
 import { UserStore } from '../webapp/src/auth/users';
 import { LOCAL_STAGES } from '../webapp/src/pipeline/types';
 import {
-  editorOrigin,
   launchChromium,
   openFile,
   saveThroughReview,
   screenshot,
   signIn,
-  siteOrigin,
   watchProblems,
 } from '../webapp/test/support/browser';
-import { ADMIN_PASSWORD, git, request, startLoop, type Loop } from './support/loop';
+import { ADMIN_PASSWORD, editorHost, git, request, startLoop, type Loop } from './support/loop';
 
 jest.setTimeout(300_000);
 
@@ -62,6 +60,9 @@ describe('the editor on the local loop', () => {
   });
 
   const origin = () => `${loop.home}/origin.git`;
+  // The editor is used from its own origin; the site is every other host name of the edge.
+  const editorUrl = () => `http://${editorHost(loop.url)}`;
+  const siteUrl = () => `http://localhost:${new URL(loop.url).port}`;
   const head = () => git(origin(), ['rev-parse', 'refs/heads/main']);
   const version = async () =>
     (JSON.parse((await request(loop.url, 'GET', '/version')).body) as { sha: string }).sha;
@@ -80,7 +81,7 @@ describe('the editor on the local loop', () => {
     expect(await version()).toBe(first);
     const { page, seen } = await stagePage();
     const problems = await watchProblems(page);
-    await signIn(page, editorOrigin(loop.url), 'admin', ADMIN_PASSWORD);
+    await signIn(page, editorUrl(), 'admin', ADMIN_PASSWORD);
     await page.locator('.pipeline-connection[data-connection="connected"]').waitFor();
 
     await openFile(page, PAGE);
@@ -102,7 +103,7 @@ describe('the editor on the local loop', () => {
     expect(await problems.violations()).toEqual([]);
 
     // Live: the editor takes the user to the page they edited, on the site's origin.
-    await page.waitForURL(`${siteOrigin(loop.url)}/`, { timeout: 180_000 });
+    await page.waitForURL(`${siteUrl()}/`, { timeout: 180_000 });
     await page.locator('#headline').waitFor();
     expect(await page.locator('#headline').textContent()).toBe('Edited in the browser');
     expect(await version()).toBe(commit);
@@ -111,7 +112,7 @@ describe('the editor on the local loop', () => {
     expect(problems.errors).toEqual([]);
 
     // The releases view: the new release is live, the first one can be rolled back to.
-    await page.goto(`${editorOrigin(loop.url)}/editor/`);
+    await page.goto(`${editorUrl()}/editor/`);
     await page.getByRole('button', { name: 'Releases' }).click();
     const dialog = page.locator('dialog.releases');
     const live = dialog.locator(`tr[data-sha="${commit}"]`);
@@ -134,7 +135,7 @@ describe('the editor on the local loop', () => {
       git(origin(), ['rev-parse', `${first}^{tree}`]),
     );
 
-    await page.waitForURL(`${siteOrigin(loop.url)}/`, { timeout: 180_000 });
+    await page.waitForURL(`${siteUrl()}/`, { timeout: 180_000 });
     await page.locator('#headline').waitFor();
     expect(await page.locator('#headline').textContent()).toBe('Hello from Reflex');
     expect(await version()).toBe(revert);
@@ -152,7 +153,7 @@ describe('the editor on the local loop', () => {
     });
     const context = await browser.newContext({ viewport: { width: 1400, height: 860 } });
     const page = await context.newPage();
-    await signIn(page, editorOrigin(loop.url), 'vic', 'viewer-password-1');
+    await signIn(page, editorUrl(), 'vic', 'viewer-password-1');
     await page.getByRole('button', { name: 'Releases' }).click();
     const dialog = page.locator('dialog.releases');
     const live = dialog.locator(`tr[data-sha="${await version()}"]`);

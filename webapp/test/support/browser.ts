@@ -100,19 +100,6 @@ export async function watchProblems(page: Page): Promise<PageProblems> {
   };
 }
 
-/**
- * The editor's own origin for a server on a loopback port: `http://editor.localhost:<port>`
- * (browsers resolve `*.localhost` to loopback), as the editor is served apart from the site.
- */
-export function editorOrigin(url: string): string {
-  return `http://editor.localhost:${new URL(url).port}`;
-}
-
-/** The site's origin for a server on a loopback port: `http://localhost:<port>`. */
-export function siteOrigin(url: string): string {
-  return `http://localhost:${new URL(url).port}`;
-}
-
 export async function signIn(
   page: Page,
   baseUrl: string,
