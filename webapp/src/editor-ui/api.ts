@@ -2,11 +2,13 @@
  * The editor's client for the app's JSON API. Every call is same-origin with the session
  * cookie; a refusal becomes an ApiError carrying the status and the JSON error body. A 401 on
  * any call made while signed in means the session ended: it goes to the one handler given to
- * `onUnauthorized` (and the call still fails, so no flow goes on as if it had worked).
+ * `onUnauthorized` (and the call still fails, so no flow goes on as if it had worked). Listings
+ * and file reads name the newest commit the page has seen (seen.ts).
  */
 import type { ReleaseRecord } from '../pipeline/types';
 import type { ErrorBody, Failure } from './messages';
 import { apiPath } from './paths';
+import { SEEN_HEADER, SeenCommit } from './seen';
 import type { TreeFile } from './tree';
 
 /** `editor` is what servers before roles by path call a `developer`. */
@@ -93,6 +95,25 @@ interface CallOptions {
   session?: boolean;
   accept?: string;
   signal?: AbortSignal;
+  headers?: Record<string, string>;
+}
+
+const seen = new SeenCommit();
+
+/** A read that must not answer older than what this page has seen (read your writes). */
+async function fresh<T extends { commit: string }>(url: string): Promise<T> {
+  const { value, ticket } = seen.forRead();
+  const answer = await call<T>('GET', url, undefined, {
+    ...(value ? { headers: { [SEEN_HEADER]: value } } : {}),
+  });
+  seen.read(ticket, answer.commit);
+  return answer;
+}
+
+/** A write's answer: its commit is the newest this page has seen. */
+function wrote<T extends { commit: string }>(answer: T): T {
+  seen.wrote(answer.commit);
+  return answer;
 }
 
 /** Sends one request; a 401 of a signed-in call goes to the `onUnauthorized` handler. */
@@ -109,6 +130,7 @@ async function send(
       credentials: 'same-origin',
       cache: 'no-store',
       headers: {
+        ...options.headers,
         Accept: options.accept ?? 'application/json',
         ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
       },
@@ -165,14 +187,14 @@ export const api = {
     call<void>('POST', '/api/session', { username, password }, { session: false }),
   signOut: () => call<void>('DELETE', '/api/session', undefined, { session: false }),
   settings: () => call<EditorSettings>('GET', '/api/settings'),
-  tree: () => call<TreeListing>('GET', '/api/tree'),
-  read: (path: string) => call<FileContent>('GET', apiPath('/api/files/', path)),
+  tree: () => fresh<TreeListing>('/api/tree'),
+  read: (path: string) => fresh<FileContent>(apiPath('/api/files/', path)),
   save: (path: string, content: string, baseCommit: string, message?: string) =>
     call<SaveResult>('PUT', apiPath('/api/files/', path), {
       content,
       baseCommit,
       ...(message ? { message } : {}),
-    }),
+    }).then(wrote),
   diff: (path: string, content: string, baseCommit: string) =>
     call<DiffResult>('POST', apiPath('/api/diff/', path), { content, baseCommit }),
   commits: (limit = 20) => call<{ commits: CommitSummary[] }>('GET', `/api/commits?limit=${limit}`),
@@ -180,7 +202,9 @@ export const api = {
   rollbackPreview: (sha: string) =>
     call<RollbackPreview>('GET', `/api/releases/${encodeURIComponent(sha)}/rollback`),
   rollback: (sha: string) =>
-    call<{ commit: string }>('POST', `/api/releases/${encodeURIComponent(sha)}/rollback`),
+    call<{ commit: string }>('POST', `/api/releases/${encodeURIComponent(sha)}/rollback`).then(
+      wrote,
+    ),
   version: () => call<{ sha: string; builtAt: string }>('GET', '/version'),
   /** The pipeline's event stream, as an open response (the caller reads its body). */
   pipelineEvents: (signal: AbortSignal) =>
