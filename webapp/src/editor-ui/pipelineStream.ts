@@ -89,11 +89,29 @@ export class PipelineStream {
         if (done || this.controller !== controller) return;
         window.clearTimeout(watchdog);
         watchdog = window.setTimeout(() => controller.abort(), SILENT_STREAM_MS);
-        for (const event of parser.push(value)) this.handlers.onEvent(event);
+        // One event per task, as EventSource dispatches them: a stage that starts and ends
+        // within one chunk is still shown running, for a moment, before it is shown done.
+        for (const [i, event] of parser.push(value).entries()) {
+          if (i > 0) await nextTask();
+          if (this.controller !== controller) return;
+          this.handlers.onEvent(event);
+        }
       }
     } finally {
       window.clearTimeout(watchdog);
       void reader.cancel().catch(() => undefined);
     }
   }
+}
+
+/** Resolves in a task of its own; a message, unlike a timer, is not slowed in a hidden tab. */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(undefined);
+  });
 }
