@@ -10,19 +10,14 @@
 #   deploy.sh IMAGE        settings: /etc/reflex/deploy.env (see docs/HOST.md)
 set -o errexit -o nounset -o pipefail
 
-USAGE="deploy.sh IMAGE   (IMAGE = registry/repository@sha256:<digest> or registry/repository:<tag>)"
-if [[ $# -ne 1 || $1 == -* ]]; then
-  printf 'usage: %s\n' "$USAGE" >&2
-  exit 64
-fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source-path=SCRIPTDIR
 source lib/common.sh
-REFLEX_SCRIPT=deploy.sh
-
+script_init deploy.sh "deploy.sh IMAGE   (IMAGE = registry/repository@sha256:<digest> or registry/repository:<tag>)" \
+  curl jq flock
+[[ $# -eq 1 && $1 != -* ]] || usage
 image=$1
 is_image_ref "$image" || die "not an image reference with a tag or digest: '$image'" 64
 load_config
-require_commands "$CONTAINER_ENGINE" curl jq flock
 acquire_lock "deploy.sh($(invoking_user))" "$image" "$REFLEX_LOCK_TIMEOUT"
 release "$image" desired

@@ -8,26 +8,12 @@
 #   install-host.sh        settings: /etc/reflex/deploy.env (see docs/HOST.md)
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 0 ]]; then
-  printf 'usage: %s\n' "install-host.sh   (no arguments)" >&2
-  exit 64
-fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source-path=SCRIPTDIR
 source lib/common.sh
-REFLEX_SCRIPT=install-host.sh
-
+script_init install-host.sh "install-host.sh   (no arguments)" nginx curl jq flock
+[[ $# -eq 0 ]] || usage
 load_config
-require_commands "$CONTAINER_ENGINE" nginx curl jq flock
-
-# Print nginx/reflex.conf with this host's listen address, ports and switch file.
-render_edge_conf() {
-  sed -e "s#/var/lib/reflex/edge/live-green#$REFLEX_EDGE_SWITCH#" \
-    -e "s#127\.0\.0\.1:8081;#127.0.0.1:$REFLEX_BLUE_PORT;#" \
-    -e "s#127\.0\.0\.1:8082;#127.0.0.1:$REFLEX_GREEN_PORT;#" \
-    -e "s#^\([[:space:]]*\)listen 80 default_server;#\1listen $REFLEX_EDGE_LISTEN default_server;#" \
-    nginx/reflex.conf
-}
 
 # Print systemd unit $1 with this host's scripts folder.
 render_unit() { sed "s#/opt/reflex/deploy-scripts#$REFLEX_SCRIPTS_DIR#g" "systemd/$1"; }
@@ -57,7 +43,7 @@ chmod 0700 "$REFLEX_APP_DATA_DIR"
 # nginx's workers (www-data) stat the switch file; node-exporter reads the textfile folder.
 chmod 0755 "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR" "$(dirname "$REFLEX_EDGE_SWITCH")"
 
-render_edge_conf | write_atomic "$REFLEX_NGINX_SITE"
+render_edge_conf nginx/reflex.conf | write_atomic "$REFLEX_NGINX_SITE"
 log "installed the edge $REFLEX_NGINX_SITE (listening on $REFLEX_EDGE_LISTEN, switch file $REFLEX_EDGE_SWITCH)"
 
 for unit in systemd/*.service systemd/*.timer; do

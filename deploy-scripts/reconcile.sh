@@ -10,17 +10,12 @@
 #                          desired release if it is not the one serving
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -gt 1 ]] || [[ $# -eq 1 && $1 != --reset ]]; then
-  printf 'usage: %s\n' "reconcile.sh [--reset]" >&2
-  exit 64
-fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source-path=SCRIPTDIR
 source lib/common.sh
-REFLEX_SCRIPT=reconcile.sh
-
+script_init reconcile.sh "reconcile.sh [--reset]" nginx curl jq flock
+[[ $# -eq 0 || ($# -eq 1 && $1 == --reset) ]] || usage
 load_config
-require_commands "$CONTAINER_ENGINE" nginx curl jq flock
 reset=0
 [[ ${1:-} == --reset ]] && reset=1
 
