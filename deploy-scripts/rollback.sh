@@ -15,13 +15,12 @@ source lib/common.sh
 script_init rollback.sh "rollback.sh [SHA|--unpin]" curl jq flock
 [[ $# -eq 0 || ($# -eq 1 && ($1 != -* || $1 == --unpin)) ]] || usage
 load_config
-pinned_file="$REFLEX_STATE_DIR/pinned"
+pinned_file=$(pin_file)
 
 if [[ ${1:-} == --unpin ]]; then
   acquire_lock "rollback.sh --unpin" "" "$REFLEX_LOCK_TIMEOUT"
   if [[ -f $pinned_file ]]; then
-    audit "unpin $(tr '\n' ' ' <"$pinned_file")"
-    rm -f "$pinned_file"
+    end_pin "rollback.sh --unpin"
     log "unpinned; the next reconcile.sh run restores the desired release"
   else
     log "nothing was pinned"

@@ -23,6 +23,8 @@ release() {
   append_release "$(date -u +%FT%T.%3NZ)" "$sha" "${rel[image]}" "${rel[digest]}" "${rel[color]}" success \
     "$(seconds_since_ns "${rel[started_ns]}")" "$switch_seconds" "$(invoking_user)" "${rel[started_at]}"
   audit "release sha=$sha image=${rel[image]} color=${rel[color]} outcome=success mode=${rel[mode]}"
+  # A newer deploy is the operator's new intent: the rollback pin it replaces ends with it.
+  if [[ ${rel[mode]} == desired ]]; then end_pin "superseded by the deploy of $sha"; fi
   write_host_metrics
   prune_releases >/dev/null
   log "release $sha is live on ${rel[color]}"

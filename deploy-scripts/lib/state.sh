@@ -34,9 +34,12 @@ append_release() { release_record "$@" >>"$REFLEX_STATE_DIR/releases.jsonl"; }
 # Print the release history file (empty when none yet).
 history_file() { local f="$REFLEX_STATE_DIR/releases.jsonl"; [[ -f $f ]] || : >"$f"; printf '%s' "$f"; }
 
-# Print the SHAs of the newest $1 distinct successful releases, newest first.
+# Print the SHAs of the newest $1 distinct successful releases, newest first. Every command of
+# the pipe reads its whole input: a `head` here would close the pipe early, and under pipefail
+# the writer's SIGPIPE (141) failed the script after the release was already live.
 kept_shas() {
-  jq -r 'select(.outcome == "success") | .sha' "$(history_file)" | tac | awk '!seen[$0]++' | head -n "$1"
+  jq -r 'select(.outcome == "success") | .sha' "$(history_file)" | tac |
+    awk -v n="$1" '!seen[$0]++ && kept < n { print; kept++ }'
 }
 
 # Print the image of the newest successful release of SHA $1.
@@ -53,6 +56,18 @@ resolve_release_sha() {
     [[ ${#found[@]} -eq 1 ]] || die "'$1' matches ${#found[@]} released SHAs (need exactly one)" 64
     printf '%s' "${found[0]}"
   }
+}
+
+# Print the pin file (present while a rollback holds reconcile off).
+pin_file() { printf '%s/pinned' "$REFLEX_STATE_DIR"; }
+
+# Remove the rollback pin, if any, recording reason $1 in the audit log.
+end_pin() {
+  local pinned
+  pinned=$(pin_file)
+  [[ -f $pinned ]] || return 0
+  audit "unpin ($1) $(tr '\n' ' ' <"$pinned")"
+  rm -f "$pinned"
 }
 
 # Print the SHA of the newest successful release other than SHA $1.
