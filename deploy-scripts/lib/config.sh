@@ -63,6 +63,9 @@ load_config() {
   : "${REFLEX_APP_UID:=1000}"
   : "${REFLEX_NGINX_CONF:=/etc/nginx/nginx.conf}"
   : "${REFLEX_NGINX_SITE:=/etc/nginx/conf.d/reflex.conf}"
+  : "${REFLEX_NGINX_DEFAULT_SITE:=/etc/nginx/sites-enabled/default}"
+  : "${REFLEX_EDGE_TOKEN_FILE:=/etc/reflex/edge-token}"
+  : "${REFLEX_EDGE_TRUSTED_PROXIES:=}"
   : "${REFLEX_EDGE_SWITCH:=$REFLEX_STATE_DIR/edge/live-green}"
   : "${REFLEX_EDGE_LISTEN:=80}"
   : "${REFLEX_SCRIPTS_DIR:=/opt/reflex/deploy-scripts}"
@@ -88,6 +91,11 @@ validate_config() {
   fi
   for key in REFLEX_HEALTH_TIMEOUT REFLEX_DRAIN_SECONDS REFLEX_STOP_TIMEOUT REFLEX_LOCK_TIMEOUT REFLEX_KEEP_RELEASES; do
     [[ ${!key} =~ ^[0-9]+$ ]] || die "$key must be a whole number, got '${!key}'" 78
+  done
+  local cidr
+  for cidr in ${REFLEX_EDGE_TRUSTED_PROXIES//,/ }; do
+    [[ $cidr =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ || $cidr =~ ^[0-9a-f:]+/[0-9]{1,3}$ ]] ||
+      die "REFLEX_EDGE_TRUSTED_PROXIES must list CIDRs (comma or space separated), got '$cidr'" 78
   done
   [[ $REFLEX_BLUE_PORT != "$REFLEX_GREEN_PORT" ]] || die "REFLEX_BLUE_PORT and REFLEX_GREEN_PORT must differ" 78
   [[ $REFLEX_KEEP_RELEASES -ge 1 ]] || die "REFLEX_KEEP_RELEASES must be at least 1" 78

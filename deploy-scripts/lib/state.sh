@@ -8,18 +8,25 @@ audit() {
   printf '%s user=%s %s\n' "$(date -u +%FT%TZ)" "$(invoking_user)" "$*" >>"$REFLEX_STATE_DIR/audit.log"
 }
 
-# Write stdin to file $1 atomically (temp file beside it, then rename).
+# Write stdin to file $1 atomically (temp file beside it, then rename), with mode $2 (0644).
 write_atomic() {
-  local target=$1 tmp
+  local target=$1 mode=${2:-0644} tmp
   mkdir -p "$(dirname "$target")"
   tmp=$(mktemp "$target.tmp.XXXXXX")
   if ! cat >"$tmp"; then rm -f "$tmp"; die "could not write $target"; fi
-  chmod 0644 "$tmp"
+  chmod "$mode" "$tmp"
   mv -f "$tmp" "$target"
 }
 
 # Print the value of key $2 in KEY=value file $1 (nothing when absent).
 read_kv() { [[ -f $1 ]] && sed -n "s/^$2=//p" "$1" | tail -n 1; return 0; }
+
+# Set KEY $2 to value $3 in KEY=value file $1 (mode 0600 kept), replacing any earlier line.
+set_env_line() {
+  local file=$1 key=$2 value=$3 rest=""
+  [[ -f $file ]] && rest=$(grep -v "^$key=" "$file" || true)
+  printf '%s%s=%s\n' "${rest:+$rest$'\n'}" "$key" "$value" | write_atomic "$file" 0600
+}
 
 # Print one release record (JSON) from key=value arguments.
 release_record() {

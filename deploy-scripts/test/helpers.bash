@@ -28,7 +28,8 @@ setup_stub_host() {
   setup_common
   export STUB_ENGINE_DIR="$TMP/engine" PATH="$SCRIPTS/test/stub:$PATH" CONTAINER_ENGINE=docker
   export REFLEX_TEXTFILE_DIR="$TMP/state/textfile" REFLEX_FILE_SD="$TMP/state/prometheus/app.json"
-  export REFLEX_APP_DATA_DIR="$TMP/state/app" REFLEX_APP_UID=$(id -u) REFLEX_HOME="$TMP/opt"
+  REFLEX_APP_UID=$(id -u)
+  export REFLEX_APP_DATA_DIR="$TMP/state/app" REFLEX_APP_UID REFLEX_HOME="$TMP/opt"
   export REFLEX_SCRIPTS_DIR="$TMP/opt/deploy-scripts" REFLEX_SYSTEMD_DIR="$TMP/systemd"
   export REFLEX_NGINX_CONF="$TMP/nginx/nginx.conf" REFLEX_NGINX_SITE="$TMP/nginx/conf.d/reflex.conf"
   export REFLEX_NGINX_DEFAULT_SITE="$TMP/nginx/sites-enabled/default"
@@ -38,7 +39,8 @@ setup_stub_host() {
 
 # Put an image of commit SHA $1 in the stub registry; print its reference.
 publish_image() {
-  local ref="reg.example/reflex@sha256:$(printf '%s' "$1" | sha256sum | cut -c1-64)"
+  local ref
+  ref="reg.example/reflex@sha256:$(printf '%s' "$1" | sha256sum | cut -c1-64)"
   printf '%s' "$1" >"$STUB_ENGINE_DIR/registry/$(printf '%s' "$ref" | sha256sum | cut -c1-16)"
   printf '%s' "$ref"
 }

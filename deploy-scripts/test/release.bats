@@ -56,7 +56,7 @@ sha_c=cccccccccccccccccccccccccccccccccccccccc
   [ "$status" -eq 0 ]
   [ "$(served_now)" = "$sha_a" ]
   live=$(read_kv "$REFLEX_STATE_DIR/live" container)
-  [ "$(cat "$STUB_ENGINE_DIR/containers/$live/env")" = 'REFLEX_LOG_LEVEL=debug' ]
+  grep -qx 'REFLEX_LOG_LEVEL=debug' "$STUB_ENGINE_DIR/containers/$live/env"
 }
 
 @test "reconcile.sh waits for a deploy's lock within its bound, then runs" {
