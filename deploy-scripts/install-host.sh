@@ -54,6 +54,9 @@ edge=$(disable_packaged_default_site)
 edge+=$(render_edge_conf nginx/reflex.conf "$token" | install_edge_conf)
 log "the edge $REFLEX_NGINX_SITE ($edge; listening on $REFLEX_EDGE_LISTEN, switch file $REFLEX_EDGE_SWITCH)"
 
+install_alertmanager_config
+log "Alertmanager's receiver: $REFLEX_ALERTMANAGER_CONFIG (from $REFLEX_ALERTING_ENV)"
+
 units_changed=0
 for unit in systemd/*.service systemd/*.timer; do
   target="$REFLEX_SYSTEMD_DIR/$(basename "$unit")"

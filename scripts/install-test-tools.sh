@@ -15,6 +15,7 @@ packages=(
   chromium
   prometheus prometheus-node-exporter
   podman buildah runc uidmap docker-registry openssh-server openssh-client nginx-light busybox-static jq util-linux
+  mmdebstrap
   shellcheck bats wrk
 )
 

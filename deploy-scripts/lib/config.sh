@@ -66,6 +66,8 @@ load_config() {
   : "${REFLEX_NGINX_DEFAULT_SITE:=/etc/nginx/sites-enabled/default}"
   : "${REFLEX_EDGE_TOKEN_FILE:=/etc/reflex/edge-token}"
   : "${REFLEX_EDGE_TRUSTED_PROXIES:=}"
+  : "${REFLEX_ALERTING_ENV:=/etc/reflex/alerting.env}"
+  : "${REFLEX_ALERTMANAGER_CONFIG:=/etc/reflex/alertmanager/alertmanager.yml}"
   : "${REFLEX_EDGE_SWITCH:=$REFLEX_STATE_DIR/edge/live-green}"
   : "${REFLEX_EDGE_LISTEN:=80}"
   : "${REFLEX_SCRIPTS_DIR:=/opt/reflex/deploy-scripts}"

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Textfile metrics for node-exporter and Prometheus' file-SD list (each written atomically).
+# Monitoring: textfile metrics for node-exporter, Prometheus' file-SD list (each written
+# atomically), and the receiver Alertmanager sends the alerts to.
 
 # Print the host metrics (textfile-collector format) from the history and the live release.
 host_metrics_text() {
@@ -50,4 +51,42 @@ lag_metrics_text() {
 file_sd_json() {
   jq -n --arg target "127.0.0.1:$1" --arg sha "$2" --arg color "$3" \
     '[{targets: [$target], labels: {service: "reflex", sha: $sha, color: $color}}]'
+}
+
+# Print Alertmanager's configuration: every alert to one receiver, "operator", with a webhook,
+# Slack and/or email from the settings REFLEX_ALERT_* (/etc/reflex/alerting.env). No setting: a
+# receiver without integrations, so alerts are kept and visible in Alertmanager but sent nowhere.
+alertmanager_config_text() {
+  local key
+  for key in ${!REFLEX_ALERT_*}; do
+    [[ ${!key} != *[\'$'\n'$'\r']* ]] || die "$key must not contain quotes or line breaks" 78
+  done
+  printf '%s\n' '# Rendered by install-host.sh from /etc/reflex/alerting.env (docs/MONITORING.md).' \
+    'route:' '  receiver: operator' '  group_by: [alertname]' '  group_wait: 30s' \
+    '  group_interval: 5m' '  repeat_interval: 4h' 'receivers:' '  - name: operator'
+  if [[ -n ${REFLEX_ALERT_WEBHOOK_URL:-} ]]; then
+    printf '%s\n' '    webhook_configs:' "      - url: '$REFLEX_ALERT_WEBHOOK_URL'" '        send_resolved: true'
+  fi
+  if [[ -n ${REFLEX_ALERT_SLACK_WEBHOOK_URL:-} ]]; then
+    printf '%s\n' '    slack_configs:' "      - api_url: '$REFLEX_ALERT_SLACK_WEBHOOK_URL'" \
+      "        channel: '${REFLEX_ALERT_SLACK_CHANNEL:-#alerts}'" '        send_resolved: true'
+  fi
+  if [[ -n ${REFLEX_ALERT_EMAIL_TO:-} ]]; then
+    [[ -n ${REFLEX_ALERT_EMAIL_FROM:-} && -n ${REFLEX_ALERT_SMTP_HOST:-} ]] ||
+      die "REFLEX_ALERT_EMAIL_TO needs REFLEX_ALERT_EMAIL_FROM and REFLEX_ALERT_SMTP_HOST (host:port)" 78
+    printf '%s\n' '    email_configs:' "      - to: '$REFLEX_ALERT_EMAIL_TO'" \
+      "        from: '$REFLEX_ALERT_EMAIL_FROM'" "        smarthost: '$REFLEX_ALERT_SMTP_HOST'" \
+      "        auth_username: '${REFLEX_ALERT_SMTP_USERNAME:-}'" "        auth_password: '${REFLEX_ALERT_SMTP_PASSWORD:-}'" \
+      '        send_resolved: true'
+  fi
+}
+
+# Render Alertmanager's configuration from REFLEX_ALERTING_ENV into REFLEX_ALERTMANAGER_CONFIG,
+# readable by the container's user (nobody, group 65534) and no other.
+install_alertmanager_config() {
+  (
+    if [[ -f $REFLEX_ALERTING_ENV ]]; then load_env_file "$REFLEX_ALERTING_ENV"; fi
+    alertmanager_config_text
+  ) | write_atomic "$REFLEX_ALERTMANAGER_CONFIG" 0640
+  chgrp 65534 "$REFLEX_ALERTMANAGER_CONFIG"
 }

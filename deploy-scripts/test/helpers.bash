@@ -32,7 +32,8 @@ setup_stub_host() {
   export REFLEX_APP_DATA_DIR="$TMP/state/app" REFLEX_APP_UID REFLEX_HOME="$TMP/opt"
   export REFLEX_SCRIPTS_DIR="$TMP/opt/deploy-scripts" REFLEX_SYSTEMD_DIR="$TMP/systemd"
   export REFLEX_NGINX_CONF="$TMP/nginx/nginx.conf" REFLEX_NGINX_SITE="$TMP/nginx/conf.d/reflex.conf"
-  export REFLEX_NGINX_DEFAULT_SITE="$TMP/nginx/sites-enabled/default"
+  export REFLEX_NGINX_DEFAULT_SITE="$TMP/nginx/sites-enabled/default" REFLEX_EDGE_TOKEN_FILE="$TMP/edge-token"
+  export REFLEX_ALERTING_ENV="$TMP/alerting.env" REFLEX_ALERTMANAGER_CONFIG="$TMP/alertmanager/alertmanager.yml"
   export REFLEX_DRAIN_SECONDS=0 REFLEX_HEALTH_TIMEOUT=3 REFLEX_LOCK_TIMEOUT=5
   mkdir -p "$STUB_ENGINE_DIR/registry" "$TMP/nginx/conf.d"
 }

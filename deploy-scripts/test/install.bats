@@ -50,7 +50,7 @@ bundle() { tar -C "$SCRIPTS/.." -czf "$TMP/bundle.tgz" deploy-scripts compose.ya
 }
 
 @test "the edge token: made once in a 0600 file, sent by nginx, and given to the app in app.env" {
-  REFLEX_EDGE_TOKEN_FILE="$TMP/edge-token" "$SCRIPTS/install-host.sh"
+  "$SCRIPTS/install-host.sh"
   token=$(cat "$TMP/edge-token")
   [[ $token =~ ^[0-9a-f]{64}$ ]]
   [ "$(stat -c %a "$TMP/edge-token")" = 600 ]
@@ -58,7 +58,7 @@ bundle() { tar -C "$SCRIPTS/.." -czf "$TMP/bundle.tgz" deploy-scripts compose.ya
   [ "$(stat -c %a "$REFLEX_APP_ENV_FILE")" = 600 ]
   grep -qF "proxy_set_header X-Reflex-Edge \"$token\";" "$REFLEX_NGINX_SITE"
   grep -qx "REFLEX_EDGE_TOKEN=$token" "$REFLEX_APP_ENV_FILE"
-  REFLEX_EDGE_TOKEN_FILE="$TMP/edge-token" "$SCRIPTS/install-host.sh"
+  "$SCRIPTS/install-host.sh"
   [ "$(cat "$TMP/edge-token")" = "$token" ]
   [ "$(grep -c '^REFLEX_EDGE_TOKEN=' "$REFLEX_APP_ENV_FILE")" -eq 1 ]
 }
@@ -96,4 +96,33 @@ bundle() { tar -C "$SCRIPTS/.." -czf "$TMP/bundle.tgz" deploy-scripts compose.ya
   [[ $output == *"WARNING: the monitoring stack did not start (the app's deploy goes on): compose: pull access denied"* ]]
   [[ $output == *"installed the bundle of abcdef0"* ]]
   grep -q 'monitoring-failed bundle=abcdef0' "$REFLEX_STATE_DIR/audit.log"
+}
+
+@test "Alertmanager's receiver comes from alerting.env: a webhook, Slack and email, readable by its container only" {
+  printf '%s\n' 'REFLEX_ALERT_WEBHOOK_URL=http://127.0.0.1:9/alerts' 'REFLEX_ALERT_SLACK_WEBHOOK_URL=https://hooks.slack.invalid/T0/B0/x' \
+    'REFLEX_ALERT_EMAIL_TO=ops@example.invalid' 'REFLEX_ALERT_EMAIL_FROM=reflex@example.invalid' \
+    'REFLEX_ALERT_SMTP_HOST=smtp.example.invalid:587' >"$REFLEX_ALERTING_ENV"
+  run "$SCRIPTS/install-host.sh"
+  [ "$status" -eq 0 ]
+  config=$(cat "$REFLEX_ALERTMANAGER_CONFIG")
+  [[ $config == *$'receivers:\n  - name: operator\n    webhook_configs:\n      - url: \'http://127.0.0.1:9/alerts\''* ]]
+  [[ $config == *"api_url: 'https://hooks.slack.invalid/T0/B0/x'"* ]]
+  [[ $config == *"to: 'ops@example.invalid'"*"smarthost: 'smtp.example.invalid:587'"* ]]
+  [ "$(stat -c '%a %g' "$REFLEX_ALERTMANAGER_CONFIG")" = '640 65534' ]
+  [ -z "${REFLEX_ALERT_WEBHOOK_URL:-}" ]
+}
+
+@test "Alertmanager's settings: email needs a sender and a server; a quote in a value is refused" {
+  echo 'REFLEX_ALERT_EMAIL_TO=ops@example.invalid' >"$REFLEX_ALERTING_ENV"
+  run "$SCRIPTS/install-host.sh"
+  [ "$status" -eq 78 ]
+  [[ $output == *"REFLEX_ALERT_EMAIL_TO needs REFLEX_ALERT_EMAIL_FROM and REFLEX_ALERT_SMTP_HOST"* ]]
+  echo "REFLEX_ALERT_WEBHOOK_URL=http://x/'a" >"$REFLEX_ALERTING_ENV"
+  run "$SCRIPTS/install-host.sh"
+  [ "$status" -eq 78 ]
+  [[ $output == *"REFLEX_ALERT_WEBHOOK_URL must not contain quotes or line breaks"* ]]
+  rm "$REFLEX_ALERTING_ENV"
+  run "$SCRIPTS/install-host.sh"
+  [ "$status" -eq 0 ]
+  [[ $(cat "$REFLEX_ALERTMANAGER_CONFIG") == *$'  - name: operator' ]]
 }
