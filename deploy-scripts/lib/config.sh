@@ -68,6 +68,7 @@ load_config() {
   : "${REFLEX_EDGE_TRUSTED_PROXIES:=}"
   : "${REFLEX_ALERTING_ENV:=/etc/reflex/alerting.env}"
   : "${REFLEX_ALERTMANAGER_CONFIG:=/etc/reflex/alertmanager/alertmanager.yml}"
+  : "${REFLEX_ALERTMANAGER_ADDRESS:=127.0.0.1:9093}"
   : "${REFLEX_EDGE_SWITCH:=$REFLEX_STATE_DIR/edge/live-green}"
   : "${REFLEX_EDGE_LISTEN:=80}"
   : "${REFLEX_SCRIPTS_DIR:=/opt/reflex/deploy-scripts}"

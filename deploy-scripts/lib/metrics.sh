@@ -82,11 +82,18 @@ alertmanager_config_text() {
 }
 
 # Render Alertmanager's configuration from REFLEX_ALERTING_ENV into REFLEX_ALERTMANAGER_CONFIG,
-# readable by the container's user (nobody, group 65534) and no other.
+# readable by the container's user (nobody, group 65534) and no other. A running Alertmanager
+# reloads a changed file (best effort: the stack may not run yet).
 install_alertmanager_config() {
-  (
+  local text
+  text=$(
     if [[ -f $REFLEX_ALERTING_ENV ]]; then load_env_file "$REFLEX_ALERTING_ENV"; fi
     alertmanager_config_text
-  ) | write_atomic "$REFLEX_ALERTMANAGER_CONFIG" 0640
+  )
+  [[ -f $REFLEX_ALERTMANAGER_CONFIG && $(cat "$REFLEX_ALERTMANAGER_CONFIG") == "$text" ]] && return 0
+  printf '%s\n' "$text" | write_atomic "$REFLEX_ALERTMANAGER_CONFIG" 0640
   chgrp 65534 "$REFLEX_ALERTMANAGER_CONFIG"
+  if curl -fsS --max-time 5 -X POST -o /dev/null "http://$REFLEX_ALERTMANAGER_ADDRESS/-/reload" 2>/dev/null; then
+    log "Alertmanager reloaded its receiver"
+  fi
 }

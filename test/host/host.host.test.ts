@@ -5,6 +5,8 @@
  * under load, a rollback, the systemd timers, and a reboot. nginx, systemd, sudo, the users and
  * the file modes are the packaged and real ones. The tests run in order on one host.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { HostLab } from './hostLab';
 import { randomSha } from '../deploy/lab';
@@ -12,25 +14,52 @@ import { randomSha } from '../deploy/lab';
 jest.setTimeout(900_000);
 
 const lab = new HostLab();
-const shas = [randomSha(), randomSha(), randomSha()];
+const shas = [randomSha(), randomSha()];
+/** A commit that is never deployed. */
+const otherSha = randomSha();
 const images: string[] = [];
 const bundleSha = randomSha();
+
+/** The operator's webhook: every notification Alertmanager posts. */
+const notifications: { status: string; alerts: { labels: Record<string, string> }[] }[] = [];
+let receiver: Server;
 
 beforeAll(async () => {
   await lab.start();
   await lab.ci.buildStandInBase();
   for (const sha of shas) images.push(await lab.ci.buildAndPush(sha));
-  await lab.openRegistryTunnel();
+  receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    request.on('end', () => {
+      notifications.push(JSON.parse(body) as (typeof notifications)[number]);
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  await lab.openTunnels([lab.ci.ports.registry, receiverPort()]);
   console.log(`host tier start-up: ${JSON.stringify(lab.timings)}`);
 }, 2_400_000);
 
-afterAll(() => lab.close(), 300_000);
+afterAll(async () => {
+  await lab.close();
+  receiver.close();
+}, 300_000);
+
+const receiverPort = () => (receiver.address() as AddressInfo).port;
 
 /** Wait until `check` holds, polling; fail naming what was awaited. */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs: number) {
+async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
+    const held = await Promise.resolve()
+      .then(check)
+      .catch(() => false);
+    if (held) return;
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`${what} within ${timeoutMs} ms`);
@@ -156,9 +185,9 @@ describe('a Debian 13 host booted with the rendered user data', () => {
 
   it('a deploy whose expected live SHA is stale is refused and changes nothing', async () => {
     const live = await lab.edgeSha();
-    const refused = await lab.deploy(images[2]!, shas[2]);
+    const refused = await lab.deploy(images[0]!, otherSha);
     expect(refused.code).toBe(65);
-    expect(refused.stderr).toContain(`the live release is ${live}, not the expected ${shas[2]}`);
+    expect(refused.stderr).toContain(`the live release is ${live}, not the expected ${otherSha}`);
     expect(await lab.edgeSha()).toBe(live);
   });
 
@@ -185,11 +214,69 @@ describe('a Debian 13 host booted with the rendered user data', () => {
   it('the cleanup timer fires and prunes outside the kept releases, keeping the live one', async () => {
     const live = await lab.edgeSha();
     expect(shas).toContain(live);
-    await fireTimer('reflex-cleanup');
-    expect(await hostText('tail -n 1 /var/lib/reflex/audit.log')).toMatch(
-      /cleanup freed \d+ containers and \d+ images/,
+    const before = Number(await hostText('wc -l </var/lib/reflex/audit.log'));
+    // The operator keeps one release: the other one's stopped container and image must go.
+    await lab.exec(
+      'cp /etc/reflex/deploy.env /root/deploy.env && echo REFLEX_KEEP_RELEASES=1 >>/etc/reflex/deploy.env',
     );
+    try {
+      await fireTimer('reflex-cleanup');
+    } finally {
+      await lab.exec('cp /root/deploy.env /etc/reflex/deploy.env');
+    }
+    expect(await hostText(`tail -n +${before + 1} /var/lib/reflex/audit.log`)).toMatch(
+      /user=root cleanup freed [1-9]\d* containers and [1-9]\d* images/,
+    );
+    expect(
+      await hostText(
+        'docker ps --all --filter label=io.reflex.service=reflex --format "{{.Label \\"io.reflex.sha\\"}}"',
+      ),
+    ).toBe(live);
     expect(await lab.edgeSha()).toBe(live);
+  });
+
+  it('an alert provoked on the host (the app stopped) reaches the webhook receiver set in alerting.env', async () => {
+    await lab.loadMonitoringImages();
+    // What the operator writes with `sudo -e /etc/reflex/alerting.env`.
+    const receiverSet = await lab.exec(
+      `install -m 0600 /dev/null /etc/reflex/alerting.env && ` +
+        `echo REFLEX_ALERT_WEBHOOK_URL=http://127.0.0.1:${receiverPort()}/alerts >/etc/reflex/alerting.env`,
+    );
+    expect(receiverSet.code).toBe(0);
+    const bundle = await lab.shipBundle(bundleSha);
+    expect(bundle.code).toBe(0);
+    expect(bundle.stderr).not.toContain('monitoring stack did not start');
+    const query = (q: string) =>
+      hostText(`curl -fsS --get http://127.0.0.1:9090/api/v1/query --data-urlencode 'query=${q}'`);
+    await eventually(
+      'Prometheus did not scrape the live app',
+      async () => (await query('up{job="reflex-app"} == 1')).includes('"value"'),
+      120_000,
+    );
+
+    // The app stops; the reconcile timer is held off, or it would start it again.
+    const live = await hostText('. /var/lib/reflex/live && echo $container');
+    expect(
+      (await lab.exec(`systemctl stop reflex-reconcile.timer && docker stop ${live}`)).code,
+    ).toBe(0);
+    try {
+      await eventually(
+        'ReflexAppDown did not reach the webhook',
+        () =>
+          notifications.some(
+            (n) =>
+              n.status === 'firing' && n.alerts.some((a) => a.labels.alertname === 'ReflexAppDown'),
+          ),
+        420_000,
+      );
+    } finally {
+      await lab.exec(`docker start ${live} && systemctl start reflex-reconcile.timer`);
+    }
+    await eventually(
+      'the app did not serve again',
+      async () => shas.includes(await lab.edgeSha()),
+      60_000,
+    );
   });
 
   it('after the host restarts, the live release serves again within 60 s with no manual step', async () => {
@@ -212,24 +299,23 @@ describe('a Debian 13 host booted with the rendered user data', () => {
 
 /**
  * Let a Reflex timer fire now and wait for its service's run to end: a drop-in adds a trigger a
- * second after it is restarted, beside the unit's own schedule, so the real timer starts the
- * real service as systemd would at its time.
+ * second after it is restarted (without the cleanup timer's random delay), beside the unit's own
+ * schedule, so the real timer starts the real service as systemd would at its time.
  */
 async function fireTimer(unit: string): Promise<void> {
   const before = await hostText(`systemctl show -p InvocationID --value ${unit}.service`);
   const armed = await lab.exec(
     `mkdir -p /run/systemd/system/${unit}.timer.d && ` +
-      `printf '[Timer]\\nOnActiveSec=1s\\nAccuracySec=1ms\\n' >/run/systemd/system/${unit}.timer.d/now.conf && ` +
+      `printf '[Timer]\\nOnActiveSec=1s\\nAccuracySec=1ms\\nRandomizedDelaySec=0\\n' >/run/systemd/system/${unit}.timer.d/now.conf && ` +
       `systemctl daemon-reload && systemctl restart ${unit}.timer`,
   );
   expect(armed.code).toBe(0);
+  const property = (name: string) => hostText(`systemctl show -p ${name} --value ${unit}.service`);
   await eventually(
     `${unit}.timer did not run ${unit}.service`,
     async () => {
-      const [id, state] = (
-        await hostText(`systemctl show -p InvocationID -p ActiveState --value ${unit}.service`)
-      ).split('\n');
-      return id !== before && id !== '' && state !== 'activating';
+      const id = await property('InvocationID');
+      return id !== before && id !== '' && (await property('ActiveState')) !== 'activating';
     },
     300_000,
   );

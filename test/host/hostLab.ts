@@ -244,46 +244,66 @@ export class HostLab {
   }
 
   /**
-   * The host reaches the loopback registry the way it reaches ECR over the network: here through
-   * an ssh forward of the same port, so image references read the same on both sides.
+   * The host reaches the loopback registry the way it reaches ECR over the network (and the
+   * alert receiver the way it reaches a webhook): here through ssh forwards of the same ports,
+   * so addresses read the same on both sides. The first port must answer HTTP when it is up.
    */
-  async openRegistryTunnel(): Promise<void> {
-    this.closeRegistryTunnel();
+  async openTunnels(ports: number[]): Promise<void> {
+    this.closeTunnels();
     const printed = await runOk(SSH_HOST_SCRIPT, ['--print', `deploy@${INSTANCE_ID}`], {
       env: this.sshEnv(),
     });
     const argv = printed.split('\n').filter(Boolean);
     const target = argv.pop()!;
-    const forward = `127.0.0.1:${this.ci.ports.registry}:127.0.0.1:${this.ci.ports.registry}`;
+    const forwards = ports.flatMap((port) => ['-R', `127.0.0.1:${port}:127.0.0.1:${port}`]);
     const child = spawn(
       argv[0]!,
-      [...argv.slice(1), '-N', '-o', 'ExitOnForwardFailure=yes', '-R', forward, target],
-      {
-        env: this.sshEnv(),
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
+      [...argv.slice(1), '-N', '-o', 'ExitOnForwardFailure=yes', ...forwards, target],
+      { env: this.sshEnv(), stdio: ['ignore', 'ignore', 'pipe'] },
     );
     this.tunnel = child;
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const probe = await this.exec(
-        `curl -fsS -o /dev/null http://127.0.0.1:${this.ci.ports.registry}/v2/`,
-      );
+      const probe = await this.exec(`curl -sS -o /dev/null http://127.0.0.1:${ports[0]}/`);
       if (probe.code === 0) return;
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error('the registry tunnel into the host did not come up');
+    throw new Error('the tunnels into the host did not come up');
   }
 
-  closeRegistryTunnel(): void {
+  closeTunnels(): void {
     if (this.tunnel && this.tunnel.exitCode === null) this.tunnel.kill('SIGTERM');
     this.tunnel = undefined;
   }
 
+  /**
+   * The monitoring stack's images, which cannot be pulled here: stand-ins built outside
+   * (make-monitoring-standins.sh), pulled by the host's docker, tagged with compose.yaml's names.
+   */
+  async loadMonitoringImages(): Promise<void> {
+    const pushed = await runOk(
+      'bash',
+      [
+        path.join(ROOT, 'test/host/make-monitoring-standins.sh'),
+        this.registry,
+        path.join(this.dir, 'monitoring'),
+      ],
+      { env: this.ci.engineEnv('builder'), timeoutMs: 600_000 },
+    );
+    for (const reference of pushed.split('\n').filter(Boolean)) {
+      const name = reference.slice(this.registry.length + 1);
+      const loaded = await this.exec(
+        `docker pull -q ${reference} && docker tag ${reference} ${name}`,
+      );
+      if (loaded.code !== 0)
+        throw new Error(`could not load ${name} on the host:\n${loaded.stderr}`);
+    }
+  }
+
   /** Restart the host container (a reboot: systemd shuts down, boots again with the same disk). */
   async restart(): Promise<void> {
-    this.closeRegistryTunnel();
+    this.closeTunnels();
     await this.podmanOk(['restart', '--time', '60', this.name], 180_000);
     await this.readPorts();
   }
@@ -303,7 +323,7 @@ export class HostLab {
 
   /** Stop the tunnel, the host container and everything of the CI side. */
   async close(): Promise<void> {
-    this.closeRegistryTunnel();
+    this.closeTunnels();
     await this.podman(['rm', '--force', '--time', '10', this.name], 120_000);
     await this.ci.close();
   }
