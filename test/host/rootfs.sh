@@ -43,14 +43,16 @@ packages=$(printf '%s\n' "${base_packages[@]}" "${host_packages[@]}" | sort -u |
 # The test-only part of the image, each line for what a container is not: cloud-init reads only
 # the NoCloud seed (an EC2 AMI reads only its own datasource, and nothing here may probe EC2's
 # metadata address), and leaves the network alone (the container engine gives the container
-# its network; on EC2 it is the AMI's DHCP). machine-id is made at each boot, as on a new AMI.
+# its network; on EC2 it is the AMI's DHCP); / is made a shared mount before Docker starts, as
+# systemd does itself at boot on a machine but not in a container (compose.yaml's node-exporter
+# mounts / with rslave); machine-id is made at each boot, as on a new AMI.
 # shellcheck disable=SC2016 # expanded by mmdebstrap's hook shell
 customize=$(cat <<'HOOK'
-mkdir -p "$1/etc/cloud/cloud.cfg.d" && printf '%s\n' 'datasource_list: [ NoCloud, None ]' 'network: {config: disabled}' >"$1/etc/cloud/cloud.cfg.d/90-reflex-host-tier.cfg" && : >"$1/etc/machine-id"
+mkdir -p "$1/etc/cloud/cloud.cfg.d" && printf '%s\n' 'datasource_list: [ NoCloud, None ]' 'network: {config: disabled}' >"$1/etc/cloud/cloud.cfg.d/90-reflex-host-tier.cfg" && printf '%s\n' '[Unit]' 'Description=Shared root mount, as systemd makes it outside a container' 'DefaultDependencies=no' 'Before=docker.service containerd.service' '[Service]' 'Type=oneshot' 'ExecStart=/usr/bin/mount --make-rshared /' '[Install]' 'WantedBy=sysinit.target' >"$1/etc/systemd/system/host-tier-shared-root.service" && mkdir -p "$1/etc/systemd/system/sysinit.target.wants" && ln -s ../host-tier-shared-root.service "$1/etc/systemd/system/sysinit.target.wants/" && : >"$1/etc/machine-id"
 HOOK
 )
 
-key=$( { printf '%s\n' "$SUITE" "$VARIANT" "$packages" "$customize"; cat "${BASH_SOURCE[0]}"; } | sha256sum | cut -c1-16)
+key=$(printf '%s\n' "$SUITE" "$VARIANT" "$MIRROR" "$packages" "$customize" | sha256sum | cut -c1-16)
 tar="$cache/debian-$SUITE-host-$key.tar"
 mkdir -p "$cache"
 if [[ ! -s $tar ]]; then
