@@ -249,6 +249,11 @@ describe('a Debian 13 host booted with the rendered user data', () => {
     const query = (q: string) =>
       hostText(`curl -fsS --get http://127.0.0.1:9090/api/v1/query --data-urlencode 'query=${q}'`);
     await eventually(
+      'Alertmanager did not become ready',
+      async () => (await lab.exec('curl -fsS http://127.0.0.1:9093/-/ready')).code === 0,
+      120_000,
+    );
+    await eventually(
       'Prometheus did not scrape the live app',
       async () => (await query('up{job="reflex-app"} == 1')).includes('"value"'),
       120_000,

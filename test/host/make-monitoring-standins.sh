@@ -22,10 +22,11 @@ compose_image() {
   sed -n "/^  $1:\$/,/^  [a-z-]*:\$/s/^    image: //p" ../../compose.yaml
 }
 
-# Build image $1 from a rootfs holding program $2 as $3 (with its libraries), entrypoint $3,
-# running as nobody in folder $4 (owned by nobody); push it as REGISTRY/$1.
+# Build image $1 from a rootfs holding Debian package $2's program $3 as $4 (with its libraries
+# and the package's data under /usr/share/prometheus: templates, web assets), entrypoint $4,
+# running as nobody in folder $5 (owned by nobody); push it as REGISTRY/$1.
 standin() {
-  local image=$1 program=$2 target=$3 home=$4 rootfs="$workdir/rootfs" lib
+  local image=$1 package=$2 program=$3 target=$4 home=$5 rootfs="$workdir/rootfs" lib file
   rm -rf "$rootfs"
   mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs$home"
   cp -L "$program" "$rootfs$target"
@@ -33,6 +34,11 @@ standin() {
     mkdir -p "$rootfs$(dirname "$lib")"
     cp -L "$lib" "$rootfs$lib"
   done < <(ldd "$program" 2>/dev/null | grep -o '/[^ ]*' || true)
+  while read -r file; do
+    [[ -f $file || -L $file ]] || continue
+    mkdir -p "$rootfs$(dirname "$file")"
+    cp -a "$file" "$rootfs$file"
+  done < <(dpkg -L "$package" | grep '^/usr/share/prometheus/' || true)
   printf 'root:x:0:0:root:/root:/bin/false\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$rootfs/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
   chown 65534:65534 "$rootfs$home"
@@ -46,9 +52,9 @@ standin() {
 }
 
 mkdir -p "$workdir"
-standin "$(compose_image prometheus)" /usr/bin/prometheus /bin/prometheus /prometheus
-standin "$(compose_image node-exporter)" /usr/bin/prometheus-node-exporter /bin/node_exporter /home
-standin "$(compose_image alertmanager)" /usr/bin/prometheus-alertmanager /bin/alertmanager /alertmanager
+standin "$(compose_image prometheus)" prometheus /usr/bin/prometheus /bin/prometheus /prometheus
+standin "$(compose_image node-exporter)" prometheus-node-exporter /usr/bin/prometheus-node-exporter /bin/node_exporter /home
+standin "$(compose_image alertmanager)" prometheus-alertmanager /usr/bin/prometheus-alertmanager /bin/alertmanager /alertmanager
 # Grafana: busybox's sleep as the entrypoint, stays up like the server would.
 printf '#!/bin/busybox sh\nexec /bin/busybox sleep 2147483647\n' >"$workdir/grafana"
 chmod +x "$workdir/grafana"
