@@ -300,8 +300,8 @@ describe('host user data', () => {
     it('performs each step of docs/HOST.md, in order', () => {
       const steps: [string, RegExp][] = [
         [
-          'installs Docker with the compose plugin, nginx, the ECR credential helper',
-          /PACKAGES=\(docker\.io docker-compose-v2 nginx amazon-ecr-credential-helper git jq curl\)/,
+          'installs Docker, its client and compose plugin (trixie names), nginx, the ECR credential helper',
+          /PACKAGES=\(docker\.io docker-cli docker-compose nginx amazon-ecr-credential-helper git jq curl openssl\)/,
         ],
         ['reads deploy.env', /source "\$\{DEPLOY_ENV\}"/],
         ['from the package archive', /apt-get .*install --yes "\$\{PACKAGES\[@\]\}"/],
