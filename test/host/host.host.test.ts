@@ -84,6 +84,12 @@ describe('a Debian 13 host booted with the rendered user data', () => {
     );
     expect(await hostText('systemctl is-active docker nginx ssh')).toBe('active\nactive\nactive');
     expect(await hostText('cat /var/lib/reflex/bootstrapped-at')).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // The data volume is formatted and mounted where the host keeps its state.
+    expect(await hostText('findmnt -n -o SOURCE,FSTYPE /var/lib/reflex')).toBe(
+      `${lab.dataVolume} ext4`,
+    );
+    // The host made its own key and published the public half (the ssh below pins it).
+    expect(lab.publishedTo()).toBe('name=/reflex/dev/ssh-host-key\nregion=eu-west-1\n');
     // Debian's nginx as packaged, default site included, until the first bundle.
     expect(await hostText('readlink /etc/nginx/sites-enabled/default')).toBe(
       '/etc/nginx/sites-available/default',

@@ -14,12 +14,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { deployEnvironment } from '../../pulumi/host';
-import { readHostFiles, renderUserData } from '../../pulumi/userData';
+import { deployEnvironment, readHostFiles, renderUserData } from '../../pulumi/userData';
 import { DeployLab, ROOT, run, runOk, type RunResult } from '../deploy/lab';
 
 /** The registry host the user data names for its credential helper, as a stack would render it. */
 const ECR_HOST = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
+/** The SSM parameter the host publishes its SSH host key to, as the stack names it. */
+const HOST_KEY_PARAMETER = { name: '/reflex/dev/ssh-host-key', region: 'eu-west-1' };
 /** The instance id the workflow targets; the stand-in tunnel ignores it, as ssh's %h. */
 const INSTANCE_ID = 'i-0123456789abcdef0';
 const SSH_HOST_SCRIPT = path.join(ROOT, 'deploy-scripts/ci/ssh-host.sh');
@@ -59,6 +60,7 @@ export class HostLab {
         timeoutMs: 1_200_000,
       }),
     );
+    await this.attachDataVolume();
     this.writeSeed();
     await this.timed('boot', () => this.boot());
     await this.timed('cloud-init', () => this.waitForCloudInit());
@@ -86,13 +88,18 @@ export class HostLab {
   private writeSeed(): void {
     this.sshDir = path.join(this.dir, 'ci-ssh');
     mkdirSync(this.sshDir, { recursive: true, mode: 0o700 });
-    // The deploy user's key pair and the host key pair, as the stack generates them.
-    for (const name of ['deploy_key', 'host_key']) {
-      const file = path.join(this.sshDir, name);
-      // ssh-keygen writes OpenSSH keys, the format the stack's tls.PrivateKey outputs.
-      spawnSyncOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
-    }
-    const host = this.keyPair('host_key');
+    // The deploy user's key pair, as the stack generates it (OpenSSH format, like tls.PrivateKey).
+    spawnSyncOk('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      '',
+      '-C',
+      'deploy_key',
+      '-f',
+      path.join(this.sshDir, 'deploy_key'),
+    ]);
     const userData = renderUserData({
       files: readHostFiles(ROOT),
       deployEnv: deployEnvironment({
@@ -104,7 +111,8 @@ export class HostLab {
       }),
       registryHost: ECR_HOST,
       deployPublicKey: this.keyPair('deploy_key').publicKey,
-      hostKey: { privateKeyOpenssh: host.privateKey, publicKeyOpenssh: host.publicKey },
+      dataDevice: this.dataDevice,
+      hostKeyParameter: HOST_KEY_PARAMETER,
     });
     const seed = path.join(this.dir, 'seed');
     mkdirSync(seed, { recursive: true });
@@ -117,6 +125,7 @@ export class HostLab {
 
   private async boot(): Promise<void> {
     mkdirSync(path.join(this.dir, 'host-docker'), { recursive: true });
+    mkdirSync(path.join(this.dir, 'ssm'), { recursive: true });
     await this.podmanOk([
       'run',
       '--detach',
@@ -138,6 +147,11 @@ export class HostLab {
       `${path.join(this.dir, 'seed')}:/var/lib/cloud/seed/nocloud:ro`,
       '--volume',
       `${path.join(this.dir, 'host-docker')}:/var/lib/docker`,
+      // SSM: the AWS CLI stand-in stores the published host key where the tier reads it.
+      '--volume',
+      `${path.join(ROOT, 'test/host/aws')}:/usr/local/bin/aws:ro`,
+      '--volume',
+      `${path.join(this.dir, 'ssm')}:/var/lib/host-tier-ssm`,
       'localhost/reflex-host:trixie',
     ]);
     await this.readPorts();
@@ -185,17 +199,39 @@ export class HostLab {
     }
   }
 
+  /** Where the host published its host key: `name=…` and `region=…` lines. */
+  publishedTo(): string {
+    return readFileSync(path.join(this.dir, 'ssm', 'where'), 'utf8');
+  }
+
+  /** The data volume's device on this machine. */
+  get dataVolume(): string {
+    return this.dataDevice;
+  }
+
   /** What `cloud-init status --long` printed at the end of the first boot. */
   cloudInitStatus = '';
 
-  /** known_hosts with exactly the host key the stack rendered, as the workflow pins it. */
+  /**
+   * known_hosts with exactly the host key the host published to its SSM parameter at first boot
+   * (here through the `aws` stand-in), as the workflow pins it from the stack output.
+   */
   private async pinHostKey(): Promise<void> {
+    const published = readFileSync(path.join(this.dir, 'ssm', 'parameter'), 'utf8');
     await runOk(path.join(ROOT, 'deploy-scripts/ci/pin-host-key.sh'), [
       INSTANCE_ID,
       '22',
-      this.keyPair('host_key').publicKey,
+      published.trim(),
       path.join(this.sshDir, 'known_hosts'),
     ]);
+  }
+
+  /** The EBS data volume: a loop device over a sparse file, formatted by data-volume.sh. */
+  private dataDevice = '';
+  private async attachDataVolume(): Promise<void> {
+    const file = path.join(this.dir, 'data-volume.img');
+    await runOk('truncate', ['--size', '4G', file]);
+    this.dataDevice = (await runOk('losetup', ['--find', '--show', file])).trim();
   }
 
   /** The environment of ssh-host.sh: the workflow's, with the loopback tunnel as ProxyCommand. */
@@ -325,6 +361,7 @@ export class HostLab {
   async close(): Promise<void> {
     this.closeTunnels();
     await this.podman(['rm', '--force', '--time', '10', this.name], 120_000);
+    if (this.dataDevice) await run('losetup', ['--detach', this.dataDevice]);
     await this.ci.close();
   }
 }

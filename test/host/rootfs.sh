@@ -36,7 +36,7 @@ bootstrap_packages() {
 }
 
 # What a Debian cloud image brings before the user data runs.
-base_packages=(systemd systemd-sysv dbus cloud-init openssh-server sudo ca-certificates iproute2 procps)
+base_packages=(systemd systemd-sysv dbus cloud-init openssh-server sudo ca-certificates iproute2 procps e2fsprogs)
 mapfile -t host_packages < <(bootstrap_packages)
 packages=$(printf '%s\n' "${base_packages[@]}" "${host_packages[@]}" | sort -u | paste -sd, -)
 
