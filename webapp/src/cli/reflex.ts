@@ -53,6 +53,8 @@ const loopSchema = z.object({
   REFLEX_KEEP_RELEASES: z.coerce.number().int().min(2).default(5),
   REFLEX_POLL_INTERVAL_MS: z.coerce.number().int().positive().default(2000),
   REFLEX_ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
+  REFLEX_PREVIEWS_MAX: z.coerce.number().int().min(1).default(3),
+  REFLEX_PREVIEW_IDLE_MINUTES: z.coerce.number().positive().default(30),
 });
 
 const USAGE = `usage: npm run reflex -- <command>
@@ -113,6 +115,10 @@ async function start(): Promise<void> {
       RELEASE_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
     ),
     siteSettingsFrom: process.env,
+    previews: {
+      maxRunning: settings.REFLEX_PREVIEWS_MAX,
+      idleMs: settings.REFLEX_PREVIEW_IDLE_MINUTES * 60_000,
+    },
     logger,
     say: (line) => console.log(line),
   });

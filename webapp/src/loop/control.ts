@@ -5,6 +5,7 @@
  *   GET  /events          pipeline stage events (Server-Sent Events; recent ones first)
  *   GET  /releases        release history, newest first
  *   GET  /status          live release, running pipeline, queued commit, URLs
+ *   GET  /previews        change requests' previews: branch, state, URL
  *   GET  /metrics         the supervisor's Prometheus metrics
  * Release instances read /events and /releases to show the pipeline in the editor.
  */
@@ -30,7 +31,13 @@ export interface ControlDeps {
   branch: string;
   status: () => Record<string, unknown>;
   onPush: (sha: string) => void;
+  /** Another branch moved (`sha`) or was deleted (undefined): change requests' previews. */
+  onBranch: (ref: string, sha: string | undefined) => void;
+  previews: () => unknown[];
 }
+
+const COMMIT = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+const DELETED = /^0{40}(?:0{24})?$/;
 
 export function controlApp(deps: ControlDeps): Koa {
   const app = new Koa();
@@ -49,16 +56,16 @@ export function controlApp(deps: ControlDeps): Koa {
 
   router.post('/notify', async (ctx) => {
     const body = (await readJson(ctx, 64 * 1024)) as { updates?: { to?: string; ref?: string }[] };
-    for (const update of body.updates ?? []) {
-      if (
-        update.ref === `refs/heads/${deps.branch}` &&
-        typeof update.to === 'string' &&
-        /^[0-9a-f]{40,64}$/.test(update.to)
-      ) {
-        deps.onPush(update.to);
-      }
+    for (const { ref, to } of body.updates ?? []) {
+      if (typeof ref !== 'string' || typeof to !== 'string' || !COMMIT.test(to)) continue;
+      if (ref === `refs/heads/${deps.branch}`) deps.onPush(to);
+      else if (ref.startsWith('refs/heads/')) deps.onBranch(ref, DELETED.test(to) ? undefined : to);
     }
     ctx.status = 204;
+  });
+
+  router.get('/previews', (ctx) => {
+    ctx.body = { previews: deps.previews() };
   });
 
   router.get('/events', (ctx) => {

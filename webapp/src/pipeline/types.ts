@@ -33,6 +33,8 @@ export interface StageEvent {
   log?: string;
   /** A link for more (e.g. the GitHub Actions run). */
   url?: string;
+  /** The change request's preview this run is for; absent for the deploy branch. */
+  preview?: string;
 }
 
 export type ReleaseOutcome =
