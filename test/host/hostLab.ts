@@ -360,7 +360,11 @@ export class HostLab {
   /** Stop the tunnel, the host container and everything of the CI side. */
   async close(): Promise<void> {
     this.closeTunnels();
-    await this.podman(['rm', '--force', '--time', '10', this.name], 120_000);
+    // Killed at once (nothing of the host is kept), and checked: a host left running holds its
+    // data volume's loop device and the engine's storage.
+    await this.podman(['rm', '--force', '--time', '0', this.name], 300_000);
+    const left = await this.podman(['ps', '--all', '--quiet', '--filter', `name=${this.name}`]);
+    if (left.stdout.trim() !== '') await this.podman(['kill', this.name], 60_000);
     if (this.dataDevice) await run('losetup', ['--detach', this.dataDevice]);
     await this.ci.close();
   }
