@@ -301,7 +301,8 @@ export function condition(value: unknown, contexts: Contexts, status: Status): b
   let source = String(value).trim();
   const wrapped = /^\$\{\{([\s\S]*)\}\}$/.exec(source);
   if (wrapped) source = wrapped[1]!;
-  if (!/\b(success|failure|always|cancelled)\s*\(/.test(source)) source = `success() && (${source})`;
+  if (!/\b(success|failure|always|cancelled)\s*\(/.test(source))
+    source = `success() && (${source})`;
   return truthy(evaluate(source, contexts, status));
 }
 
@@ -339,7 +340,9 @@ export interface ActionCall {
 }
 
 /** A stand-in for an action: returns its outputs, or throws to fail the step. */
-export type ActionStandIn = (call: ActionCall) => Record<string, string> | Promise<Record<string, string>>;
+export type ActionStandIn = (
+  call: ActionCall,
+) => Record<string, string> | Promise<Record<string, string>>;
 
 export interface JobResult {
   result: 'success' | 'failure' | 'skipped';
@@ -445,8 +448,10 @@ export async function runJob(
     run_id: '1',
     ...options.github,
   };
-  const steps: Record<string, { outcome: string; conclusion: string; outputs: Record<string, string> }> =
-    {};
+  const steps: Record<
+    string,
+    { outcome: string; conclusion: string; outputs: Record<string, string> }
+  > = {};
   const results: StepResult[] = [];
   let env: Record<string, string> = {};
   const extraPath: string[] = [];
@@ -474,7 +479,12 @@ export async function runJob(
   try {
     for (const [index, step] of (job.steps ?? []).entries()) {
       const key = `${file}/${jobId}/${step.id ?? step.name ?? step.uses ?? index}`;
-      const record = (outcome: StepResult['outcome'], outputs: Record<string, string>, out = '', err = '') => {
+      const record = (
+        outcome: StepResult['outcome'],
+        outputs: Record<string, string>,
+        out = '',
+        err = '',
+      ) => {
         if (step.id)
           steps[step.id] = {
             outcome,
@@ -617,7 +627,10 @@ export async function runWorkflow(
       const call = options.calls?.[ready];
       if (!call) throw new Error(`${file}/${ready}: no stand-in for the call to ${job.uses}`);
       const inputs = Object.fromEntries(
-        Object.entries(job.with ?? {}).map(([k, v]) => [k, toText(interpolate(v, contexts, status))]),
+        Object.entries(job.with ?? {}).map(([k, v]) => [
+          k,
+          toText(interpolate(v, contexts, status)),
+        ]),
       );
       done[ready] = await call(inputs);
       continue;

@@ -29,6 +29,9 @@ path_level() {
   local path=${1,,}
   [[ $path == webapp/site/* ]] || { echo all; return; }
   case $path in
+    # Manifests and build or test configuration change how everything is built and tested.
+    */package.json | */package-lock.json | */npm-shrinkwrap.json | */.npmrc | */tsconfig*.json | \
+      */jest.config.* | */eslint.config.* | */.babelrc* | */babel.config.*) echo all ;;
     *.test.* | *.spec.* | */__tests__/* | */test/* | */tests/*) echo code ;;
     *.html | *.htm | *.css | *.md | *.markdown | *.txt | *.json | *.xml | *.svg | *.png | *.jpg | \
       *.jpeg | *.gif | *.webp | *.avif | *.ico | *.woff | *.woff2 | *.ttf | *.otf | *.pdf | *.mp4 | *.webm)
@@ -40,7 +43,7 @@ path_level() {
 # Read paths on stdin; print the widest level (content < code < all) and log the deciding path.
 classify_paths() {
   local level=content path needs decided=""
-  while IFS= read -r path; do
+  while IFS= read -r path || [[ -n $path ]]; do
     [[ -n $path ]] || continue
     needs=$(path_level "$path")
     if [[ $needs == all || ($needs == code && $level == content) ]]; then level=$needs decided=$path; fi
