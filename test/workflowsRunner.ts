@@ -142,11 +142,14 @@ function toNumber(v: Value | undefined): number {
   return NaN;
 }
 
-function looseEquals(a: Value | undefined, b: Value | undefined): boolean {
+/** `==` as GitHub defines it: strings ignore case; other mixed types compare as numbers. */
+function looseEquals(x: Value | undefined, y: Value | undefined): boolean {
+  const a = x ?? null;
+  const b = y ?? null;
   if (typeof a === 'string' && typeof b === 'string') return a.toLowerCase() === b.toLowerCase();
-  if (typeof a === typeof b && (typeof a !== 'object' || a === null)) return a === b;
-  if ((a ?? null) === null && (b ?? null) === null) return true;
-  if (typeof a === 'object' || typeof b === 'object') return a === b;
+  if (typeof a === typeof b && a !== null && typeof a !== 'object') return a === b;
+  if ((a !== null && typeof a === 'object') || (b !== null && typeof b === 'object'))
+    return a === b;
   return toNumber(a) === toNumber(b);
 }
 
@@ -415,9 +418,6 @@ export function parseKeyValueFile(text: string): Record<string, string> {
   return result;
 }
 
-const stringMap = (v: Record<string, Value>) =>
-  Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toText(x)]));
-
 /** Run one job's steps. `file` names the workflow, for the step keys (`deploy.yml/plan/0`). */
 export async function runJob(
   workflow: Workflow,
@@ -645,5 +645,3 @@ export async function runWorkflow(
   }
   return done;
 }
-
-export { stringMap };
