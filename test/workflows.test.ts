@@ -52,7 +52,7 @@ const PINNED: Record<string, { sha: string; version: string }> = {
 export function hygieneProblems(text: string): string[] {
   const problems: string[] = [];
   const wf = parse(text) as Workflow;
-  const on = wf.on as unknown;
+  const on = wf.on;
   const triggers =
     typeof on === 'string'
       ? { [on]: null }

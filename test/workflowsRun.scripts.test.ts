@@ -194,7 +194,7 @@ async function deployRun(
     inputs,
     vars: { REFLEX_EDITOR_IDENTITY: 'reflex-editor[bot]' },
     varsFor,
-    secretsFor: (_job, environment) =>
+    secretsFor: (_job, environment): Record<string, string> =>
       environment ? { SSH_PRIVATE_KEY: 'fixture-private-key' } : {},
     workspace: (job) => path.join(workspaces, job),
     path: [bin],

@@ -298,10 +298,14 @@ export function interpolate(value: unknown, contexts: Contexts, status: Status):
 }
 
 /** An `if:` as GitHub reads it: without a status function it means `success() && (...)`. */
-export function condition(value: unknown, contexts: Contexts, status: Status): boolean {
+export function condition(
+  value: string | boolean | undefined,
+  contexts: Contexts,
+  status: Status,
+): boolean {
   if (value === undefined) return !status.failed && !status.cancelled;
   if (typeof value === 'boolean') return value && !status.failed;
-  let source = String(value).trim();
+  let source = value.trim();
   const wrapped = /^\$\{\{([\s\S]*)\}\}$/.exec(source);
   if (wrapped) source = wrapped[1]!;
   if (!/\b(success|failure|always|cancelled)\s*\(/.test(source))
@@ -463,8 +467,8 @@ export async function runJob(
     vars: options.vars ?? {},
     secrets: options.secrets ?? {},
     matrix: options.matrix ?? {},
-    needs: (options.needs ?? {}) as Value,
-    steps: steps as unknown as Value,
+    needs: options.needs ?? {},
+    steps: steps,
     env,
     job: { status: status.failed ? 'failure' : 'success' },
     runner: { os: 'Linux', temp: runnerTemp },
@@ -616,7 +620,7 @@ export async function runWorkflow(
       github: { event_name: 'push', ref_name: 'main', ...options.github },
       inputs: options.inputs ?? {},
       vars: options.vars ?? {},
-      needs: needs as unknown as Value,
+      needs: needs,
     };
     if (!condition(job.if, contexts, status)) {
       done[ready] = { result: 'skipped', outputs: {}, steps: [], log: '' };
