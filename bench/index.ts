@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deployBench } from './deploy';
+import { deployCriticalBench } from './deployCritical';
 import { editToLiveBench } from './editToLive';
 import { editorFirstLoadBench, editorSaveBench, editorTreeBench } from './editor';
 import { healthzBench } from './healthz';
@@ -17,6 +18,10 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   'edit-to-live': () => editToLiveBench({ runs: quick ? 3 : 10 }),
   deploy: () =>
     deployBench(quick ? { deploys: 5, buildRounds: 1 } : { deploys: 9, buildRounds: 3 }),
+  deployCritical: () =>
+    deployCriticalBench(
+      quick ? { pageEdits: 1, platform: false } : { pageEdits: 3, platform: true },
+    ),
   'editor-js': () => editorFirstLoadBench(),
   'editor-tree': () =>
     editorTreeBench(quick ? { requests: 10, coldSamples: 3 } : { requests: 60, coldSamples: 10 }),

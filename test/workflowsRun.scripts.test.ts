@@ -758,7 +758,10 @@ describe('ci.yml', () => {
   const sha = () => git(origin, 'rev-parse', 'main');
 
   it.each([
-    ['content', ['npm ci', 'npm test -- unit -- webapp/site', 'npm run build']],
+    [
+      'content',
+      ['npm ci', 'npm test -- unit -- --testPathPatterns /webapp/site/', 'npm run build'],
+    ],
     ['code', ['npm ci', 'npm run typecheck', 'npm test -- unit', 'npm run build']],
   ])('the %s gate runs its tests with the README commands', async (level, commands) => {
     const result = await job(ciYml, 'ci.yml', 'gate', {

@@ -16,7 +16,7 @@ step() { printf '\n==> gate (%s): %s\n' "$level" "$*"; "$@"; }
 
 case $level in
   content)
-    step npm test -- unit -- webapp/site
+    step npm test -- unit -- --testPathPatterns "/webapp/site/"
     step npm run build
     ;;
   code)
