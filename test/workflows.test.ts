@@ -256,7 +256,7 @@ describe('GitHub Actions workflows', () => {
     const deploy = workflow('deploy.yml');
     const needs = (job: Job) => [job.needs ?? []].flat();
     expect(needs(deploy.jobs.policy!)).toEqual(['plan']);
-    expect(needs(deploy.jobs.gate!)).toContain('policy');
+    expect(needs(deploy.jobs.test!)).toContain('policy');
     expect(needs(deploy.jobs.image!)).toContain('policy');
     expect(String(deploy.jobs.image!.if)).toContain("needs.policy.result == 'success'");
     const policySteps = deploy.jobs.policy!.steps!.map((s) => s.run ?? '').join('\n');

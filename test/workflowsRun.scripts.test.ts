@@ -201,7 +201,7 @@ async function deployRun(
     env: { CALLS: calls, FIXTURES: fixtures },
     actions: actions(extra),
     calls: {
-      gate: (callInputs) => {
+      test: (callInputs) => {
         writeFileSync(calls, `gate ${callInputs.level} ${callInputs.ref}\n`, { flag: 'a' });
         return { result: 'success', outputs: {}, steps: [], log: '' };
       },
@@ -410,7 +410,7 @@ describe('deploy.yml: push to dev', () => {
     expect(Object.fromEntries(Object.entries(jobs).map(([k, v]) => [k, v.result]))).toEqual({
       plan: 'success',
       policy: 'success',
-      gate: 'success',
+      test: 'success',
       'promotion-check': 'skipped',
       image: 'success',
       deploy: 'success',
@@ -442,7 +442,7 @@ describe('deploy.yml: push to dev', () => {
     expect(jobs.policy!.result).toBe('failure');
     expect(jobs.policy!.log).toContain(`refused: commit ${bad} by Reflex`);
     expect(jobs.policy!.log).toContain('touches deploy-scripts/deploy.sh');
-    expect([jobs.gate!.result, jobs.image!.result, jobs.deploy!.result]).toEqual([
+    expect([jobs.test!.result, jobs.image!.result, jobs.deploy!.result]).toEqual([
       'skipped',
       'skipped',
       'skipped',
@@ -539,7 +539,7 @@ describe('deploy.yml: promotion and rollback', () => {
       { environment: 'prod', sha, rollback: false },
     );
     expect(jobs.plan!.outputs.promote).toBe('true');
-    expect(jobs.gate!.result).toBe('skipped');
+    expect(jobs.test!.result).toBe('skipped');
     expect(jobs['promotion-check']!.outputs.image).toBe(devImage);
     const digest = devImage.split('@')[1]!;
     expect(jobs.image!.outputs.image).toBe(`${REGISTRY}/reflex-prod@${digest}`);
@@ -585,7 +585,7 @@ describe('deploy.yml: promotion and rollback', () => {
     );
     expect([
       jobs.policy!.result,
-      jobs.gate!.result,
+      jobs.test!.result,
       jobs.image!.result,
       jobs.deploy!.result,
     ]).toEqual(['skipped', 'skipped', 'success', 'success']);
