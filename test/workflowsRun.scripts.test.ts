@@ -798,41 +798,78 @@ describe('ci.yml', () => {
       'setup-node cache=npm',
     ]);
   });
+});
 
-  it('a failure on a push alerts: an issue for the branch, then comments on it', async () => {
-    const needs = {
-      gate: { result: 'skipped', outputs: {} },
-      lint: { result: 'success', outputs: {} },
-      test: { result: 'failure', outputs: {} },
-    };
-    const github = {
-      sha: sha(),
-      event_name: 'push',
-      ref_name: 'main',
-      server_url: 'https://github.com',
-      repository: 'owner/reflex',
-      run_id: '42',
-      token: 'fixture-token',
-    };
+describe('alert.yml', () => {
+  const alertYml = loadWorkflow('alert.yml');
+  const run = (conclusion: string, event: string) => ({
+    event_name: 'workflow_run',
+    repository: 'owner/reflex',
+    token: 'fixture-token',
+    sha: git(origin, 'rev-parse', 'main'),
+    event: {
+      workflow_run: {
+        conclusion,
+        event,
+        head_branch: 'main',
+        head_sha: git(origin, 'rev-parse', 'main'),
+        html_url: 'https://github.com/owner/reflex/actions/runs/42',
+      },
+    },
+  });
+
+  it('a failed ci run on a push opens an issue for the branch, then comments on it', async () => {
+    const sha = git(origin, 'rev-parse', 'main');
     writeFileSync(path.join(fixtures, 'gh/open-issue'), '');
-    const opened = await job(ciYml, 'ci.yml', 'alert', { needs, github });
-    expect(opened.result).toBe('success');
+    const jobs = await runWorkflow(alertYml, 'alert.yml', {
+      github: run('failure', 'push'),
+      workspace: () => mkdtempSync(path.join(dir, 'alert-')),
+      path: [bin],
+      env: { CALLS: calls, FIXTURES: fixtures },
+      actions: actions(),
+      onRun: (key) => ran.add(key),
+    });
+    expect(jobs.alert!.result).toBe('success');
     writeFileSync(path.join(fixtures, 'gh/open-issue'), '17\n');
-    await job(ciYml, 'ci.yml', 'alert', { needs, github });
+    await runWorkflow(alertYml, 'alert.yml', {
+      github: run('failure', 'push'),
+      workspace: () => mkdtempSync(path.join(dir, 'alert-')),
+      path: [bin],
+      env: { CALLS: calls, FIXTURES: fixtures },
+      actions: actions(),
+    });
     const gh = recorded().filter((l) => l.startsWith('gh issue') && !l.startsWith('gh issue list'));
     expect(gh).toEqual([
-      `gh issue create --title CI failing on main --body CI failed on \`main\` at ${sha()}: https://github.com/owner/reflex/actions/runs/42`,
-      `gh issue comment 17 --body CI failed on \`main\` at ${sha()}: https://github.com/owner/reflex/actions/runs/42`,
+      `gh issue create --title CI failing on main --body CI failed on \`main\` at ${sha}: https://github.com/owner/reflex/actions/runs/42`,
+      `gh issue comment 17 --body CI failed on \`main\` at ${sha}: https://github.com/owner/reflex/actions/runs/42`,
     ]);
+  });
+
+  it('a passing run, or a failed pull request, alerts nobody', async () => {
+    for (const [conclusion, event] of [
+      ['success', 'push'],
+      ['failure', 'pull_request'],
+    ]) {
+      const jobs = await runWorkflow(alertYml, 'alert.yml', {
+        github: run(conclusion!, event!),
+        workspace: () => mkdtempSync(path.join(dir, 'alert-')),
+        path: [bin],
+        env: { CALLS: calls, FIXTURES: fixtures },
+        actions: actions(),
+      });
+      expect(jobs.alert!.result).toBe('skipped');
+    }
+    expect(recorded().filter((l) => l.startsWith('gh'))).toEqual([]);
   });
 });
 
 describe('coverage of the fixtures above', () => {
-  it('every run: step of ci.yml and deploy.yml ran in a scenario above', () => {
+  it('every run: step of ci.yml, deploy.yml and alert.yml ran in a scenario above', () => {
     const all: string[] = [];
     for (const [file, wf] of [
       ['ci.yml', ciYml],
       ['deploy.yml', deployYml],
+      ['alert.yml', loadWorkflow('alert.yml')],
     ] as const) {
       for (const [id, j] of Object.entries(wf.jobs)) {
         for (const [index, step] of (j.steps ?? []).entries()) {
