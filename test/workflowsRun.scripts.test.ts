@@ -496,6 +496,25 @@ describe('deploy.yml: order', () => {
     expect(hostLive('dev')).toBe(newer);
   });
 
+  it('with nothing live (no /version), the policy checks all history and deploy.sh gets --expect-live none', async () => {
+    rmSync(path.join(servers.dev.host, 'live'), { force: true });
+    // A history of its own: the fixture's main holds an editor commit this test is not about.
+    git(
+      origin,
+      'branch',
+      `first-${Date.now()}`,
+      git(origin, 'rev-list', '--max-parents=0', 'main'),
+    );
+    const branch = git(origin, 'branch', '--list', 'first-*', '--format=%(refname:short)');
+    const sha = commit({ 'webapp/site/pages/first.html': 'first\n' }, { branch });
+    const jobs = await deployRun({ sha });
+    expect(jobs.policy!.outputs).toEqual({ live: 'none', level: 'all' });
+    expect(recorded().filter((l) => l.includes('deploy.sh'))).toEqual([
+      `ssh-host.sh sudo -n /opt/reflex/deploy-scripts/deploy.sh ${jobs.image!.outputs.image} --expect-live none`,
+    ]);
+    expect(hostLive('dev')).toBe(sha);
+  });
+
   it('deploy.sh refuses when the live release changed after the runner checked ancestry', async () => {
     const base = commit({ 'webapp/site/pages/a.html': '3\n' });
     const sha = commit({ 'webapp/site/pages/a.html': '4\n' });
