@@ -175,7 +175,9 @@ describe('policy job: editor commits and protected paths', () => {
     const head = git(['rev-parse', 'HEAD']);
     expect(policy('', live, head)).toMatchObject({
       status: 64,
-      stderr: expect.stringContaining('usage: policy.sh IDENTITY'),
+      stderr: expect.stringContaining(
+        'no editor identity: set the repository variable REFLEX_EDITOR_IDENTITY',
+      ),
     });
     expect(policy(EDITOR, 'f'.repeat(40), head)).toMatchObject({
       status: 1,

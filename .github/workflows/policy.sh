@@ -17,7 +17,7 @@
 #   policy.sh IDENTITY BASE HEAD     run inside the repository (full history)
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 3 || -z $1 ]]; then
+if [[ $# -ne 3 ]]; then
   printf 'usage: %s\n' "policy.sh IDENTITY BASE|none HEAD   (IDENTITY: the editor's git committer or GitHub login)" >&2
   exit 64
 fi
@@ -26,6 +26,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 list_path=.github/workflows/protected-paths.txt
 
 die() { printf 'policy.sh: error: %s\n' "$1" >&2; exit "${2:-1}"; }
+
+[[ -n $identity ]] ||
+  die "no editor identity: set the repository variable REFLEX_EDITOR_IDENTITY to the login (or e-mail) the editor commits as" 64
 
 is_sha() { [[ $1 =~ ^([0-9a-f]{40}|[0-9a-f]{64})$ ]]; }
 is_sha "$head" || die "HEAD must be a full commit SHA, got '$head'" 64
