@@ -1,11 +1,12 @@
-import { CiAccess, allowedSubjects } from './ciAccess';
+import type { CiAccessArgs } from './ciAccess';
+import { CiAccess, allowedSubject, findGithubOidcProvider } from './ciAccess';
 import type { MockedStack } from './testing/mocks';
-import { ACCOUNT, mockStack, resolve, settle } from './testing/mocks';
+import { ACCOUNT, GITHUB_OIDC_PROVIDER, mockStack, resolve, settle } from './testing/mocks';
 
 const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
 const REPOSITORY_ARN = `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/reflex-dev`;
-const CREATED_PROVIDER = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
-const EXISTING_PROVIDER = `arn:aws:iam::210987654321:oidc-provider/token.actions.githubusercontent.com`;
+const SOURCE_ARN = `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/reflex-staging`;
+const PROVIDER = 'aws:iam/openIdConnectProvider:OpenIdConnectProvider';
 
 interface PolicyDocument {
   Statement: {
@@ -18,15 +19,20 @@ interface PolicyDocument {
 }
 
 describe('CI access (Pulumi mocks: nothing reaches AWS)', () => {
-  async function build(oidcProviderArn?: string): Promise<{ stack: MockedStack; ci: CiAccess }> {
-    const stack = await mockStack('dev');
+  async function build(
+    args: Partial<CiAccessArgs> = {},
+    account: { githubOidcProvider?: boolean } = {},
+  ): Promise<{ stack: MockedStack; ci: CiAccess }> {
+    const stack = await mockStack('dev', {}, account);
+    const existing = await findGithubOidcProvider();
     const ci = new CiAccess('ci', {
       githubRepository: 'octo-org/reflex',
-      deployBranch: 'main',
       environment: 'dev',
-      ...(oidcProviderArn === undefined ? {} : { oidcProviderArn }),
+      ...(existing === undefined ? {} : { existingOidcProviderArn: existing }),
       repositoryArn: REPOSITORY_ARN,
+      runtimePolicies: {},
       tags,
+      ...args,
     });
     await settle();
     return { stack, ci };
@@ -34,92 +40,94 @@ describe('CI access (Pulumi mocks: nothing reaches AWS)', () => {
 
   const trustOf = (stack: MockedStack) =>
     JSON.parse(stack.one('aws:iam/role:Role').inputs.assumeRolePolicy as string) as PolicyDocument;
+  const policies = (stack: MockedStack) =>
+    Object.fromEntries(
+      stack
+        .ofType('aws:iam/rolePolicy:RolePolicy')
+        .map((p) => [p.name, JSON.parse(p.inputs.policy as string) as PolicyDocument]),
+    );
 
-  it("creates GitHub's OIDC provider for STS when the account has none configured", async () => {
+  it("creates GitHub's OIDC provider when the account has none, and leaves it behind on destroy", async () => {
     const { stack, ci } = await build();
-    expect(stack.one('aws:iam/openIdConnectProvider:OpenIdConnectProvider').inputs).toEqual({
+    const provider = stack.one(PROVIDER);
+    expect(provider.inputs).toEqual({
       url: 'https://token.actions.githubusercontent.com',
       clientIdLists: ['sts.amazonaws.com'],
       tags,
     });
-    expect(trustOf(stack).Statement[0]!.Principal).toEqual({ Federated: CREATED_PROVIDER });
-    expect(await resolve(ci.oidcProviderArn)).toBe(CREATED_PROVIDER);
+    // Other stacks of the account come to use it; the next run of this one reuses it too.
+    expect(provider.options.retainOnDelete).toBe(true);
+    expect(trustOf(stack).Statement[0]!.Principal).toEqual({ Federated: GITHUB_OIDC_PROVIDER });
+    expect(await resolve(ci.oidcProviderArn)).toBe(GITHUB_OIDC_PROVIDER);
   });
 
-  it('reuses the configured provider instead of creating one', async () => {
-    const { stack } = await build(EXISTING_PROVIDER);
-    expect(stack.ofType('aws:iam/openIdConnectProvider:OpenIdConnectProvider')).toEqual([]);
-    expect(trustOf(stack).Statement[0]!.Principal).toEqual({ Federated: EXISTING_PROVIDER });
+  it("reuses the account's provider when it has one, with no configuration", async () => {
+    const { stack, ci } = await build({}, { githubOidcProvider: true });
+    expect(stack.ofType(PROVIDER)).toEqual([]);
+    expect(stack.calls.find((c) => c.token.endsWith('getOpenIdConnectProvider'))?.inputs).toEqual({
+      url: 'https://token.actions.githubusercontent.com',
+    });
+    expect(trustOf(stack).Statement[0]!.Principal).toEqual({ Federated: GITHUB_OIDC_PROVIDER });
+    expect(await resolve(ci.oidcProviderArn)).toBe(GITHUB_OIDC_PROVIDER);
   });
 
-  it("trusts only STS-audience tokens of this repository's deploy branch or deploy environment", async () => {
+  it('trusts only STS-audience tokens of jobs in this repository and environment', async () => {
     const { stack } = await build();
-    expect(trustOf(stack).Statement).toEqual([
-      {
-        Sid: 'GitHubActionsDeploy',
-        Effect: 'Allow',
-        Principal: { Federated: CREATED_PROVIDER },
-        Action: 'sts:AssumeRoleWithWebIdentity',
-        Condition: {
-          StringEquals: {
-            'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-            'token.actions.githubusercontent.com:sub': [
-              'repo:octo-org/reflex:ref:refs/heads/main',
-              'repo:octo-org/reflex:environment:dev',
-            ],
-          },
+    const [statement, ...others] = trustOf(stack).Statement;
+    expect(others).toEqual([]);
+    expect(statement).toMatchObject({
+      Effect: 'Allow',
+      Action: 'sts:AssumeRoleWithWebIdentity',
+      Condition: {
+        StringEquals: {
+          'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+          'token.actions.githubusercontent.com:sub': 'repo:octo-org/reflex:environment:dev',
         },
       },
-    ]);
-    expect(JSON.stringify(trustOf(stack))).not.toMatch(/\*|StringLike/);
+    });
+    // No branch subject (a job naming no environment would get one), no pattern.
+    expect(JSON.stringify(trustOf(stack))).not.toMatch(/ref:refs|\*|StringLike/);
   });
 
-  it('may push to this repository only; ECR login is the one action on *', async () => {
-    const { stack, ci } = await build();
-    const policy = stack.one('aws:iam/rolePolicy:RolePolicy').inputs;
-    expect(policy.role).toBe('ci-deploy-role-id');
-    const statements = (JSON.parse(policy.policy as string) as PolicyDocument).Statement;
+  it('may push to its repository, and do what the runtime hands it; each a policy of its own', async () => {
+    const tunnel = JSON.stringify({ Version: '2012-10-17', Statement: [] });
+    const { stack, ci } = await build({ runtimePolicies: { 'open-tunnel': tunnel } });
+    const byName = policies(stack);
+    expect(Object.keys(byName).sort()).toEqual(['ci-open-tunnel', 'ci-push']);
     expect(
-      statements.map(({ Effect, Action, Resource }) => ({ Effect, Action, Resource })),
-    ).toEqual([
-      { Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' },
-      {
-        Effect: 'Allow',
-        Action: [
-          'ecr:BatchCheckLayerAvailability',
-          'ecr:BatchGetImage',
-          'ecr:CompleteLayerUpload',
-          'ecr:DescribeImages',
-          'ecr:GetDownloadUrlForLayer',
-          'ecr:InitiateLayerUpload',
-          'ecr:PutImage',
-          'ecr:UploadLayerPart',
-        ],
-        Resource: REPOSITORY_ARN,
-      },
-    ]);
+      byName['ci-push']!.Statement.find((s) => s.Resource === REPOSITORY_ARN)?.Action,
+    ).toContain('ecr:PutImage');
+    expect(byName['ci-open-tunnel']).toEqual(JSON.parse(tunnel));
+    for (const policy of stack.ofType('aws:iam/rolePolicy:RolePolicy')) {
+      expect(policy.inputs.role).toBe('ci-deploy-role-id');
+    }
     expect(stack.one('aws:iam/role:Role').inputs).toMatchObject({ maxSessionDuration: 3600, tags });
     expect(await resolve(ci.deployRoleArn)).toBe(
       `arn:aws:iam::${ACCOUNT}:role/ci-deploy-role-1a2b3c4`,
     );
   });
 
+  it('may read, never write, the repository it promotes from', async () => {
+    const { stack } = await build({ promotionSourceArn: SOURCE_ARN });
+    const read = policies(stack)['ci-read-promotion-source']!;
+    const onSource = read.Statement.filter((s) => s.Resource === SOURCE_ARN).flatMap(
+      (s) => s.Action,
+    );
+    expect(onSource).toEqual(expect.arrayContaining(['ecr:BatchGetImage', 'ecr:DescribeImages']));
+    expect(onSource.filter((a) => /Put|Upload|Delete|Tag/.test(String(a)))).toEqual([]);
+  });
+
+  it('says what went wrong when the provider lookup fails for another reason', async () => {
+    await mockStack('dev', {}, { githubOidcProvider: 'access-denied' });
+    await expect(findGithubOidcProvider()).rejects.toThrow(
+      /cannot tell whether the account has GitHub's OIDC provider [\s\S]*AccessDenied/,
+    );
+  });
+
   it.each([
-    [
-      'octo-org/reflex',
-      'main',
-      'prod',
-      'repo:octo-org/reflex:ref:refs/heads/main',
-      'repo:octo-org/reflex:environment:prod',
-    ],
-    [
-      'Octo/Re.flex',
-      'release/2',
-      'dev',
-      'repo:Octo/Re.flex:ref:refs/heads/release/2',
-      'repo:Octo/Re.flex:environment:dev',
-    ],
-  ])('allowedSubjects(%s, %s, %s)', (repository, branch, environment, ref, env) => {
-    expect(allowedSubjects(repository, branch, environment)).toEqual([ref, env]);
+    ['octo-org/reflex', 'prod', 'repo:octo-org/reflex:environment:prod'],
+    ['Octo/Re.flex', 'dev', 'repo:Octo/Re.flex:environment:dev'],
+  ])('allowedSubject(%s, %s) is %s', (repository, environment, subject) => {
+    expect(allowedSubject(repository, environment)).toBe(subject);
   });
 });

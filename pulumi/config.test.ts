@@ -4,20 +4,19 @@ import path from 'node:path';
 import { parse } from 'yaml';
 
 import type { RawConfig } from './config';
-import { ConfigError, DEFAULTS, cidrProblem, loadConfig, parseConfig } from './config';
+import { ConfigError, DEFAULTS, RETIRED_KEYS, loadConfig, parseConfig } from './config';
 import { mockStack } from './testing/mocks';
 
 const where = { project: 'reflex', stack: 'dev' };
 const minimal: RawConfig = {
   'aws:region': 'eu-west-1',
-  'reflex:sshAllowedCidrs': '["203.0.113.7/32"]',
   'reflex:githubRepository': 'octo-org/reflex',
 };
 
 /** The ConfigError thrown for `raw`, or a failure if none is thrown. */
-function errorFor(raw: RawConfig): ConfigError {
+function errorFor(raw: RawConfig, retired: string[] = []): ConfigError {
   try {
-    parseConfig(raw, where);
+    parseConfig(raw, where, retired);
   } catch (error) {
     if (error instanceof ConfigError) return error;
     throw error;
@@ -31,14 +30,29 @@ describe('stack configuration', () => {
       project: 'reflex',
       stack: 'dev',
       region: 'eu-west-1',
-      instanceType: 't3.small',
-      sshAllowedCidrs: ['203.0.113.7/32'],
-      allowSshFromAnywhere: false,
+      runtime: 'host',
+      host: {
+        instanceType: 't3.small',
+        amiName: 'debian-13-amd64-20251117-2299',
+        sshAllowedCidrs: [],
+        dataVolumeGiB: 10,
+        dataSnapshotRetention: 7,
+        enableSsm: false,
+      },
+      ecs: {
+        desiredCount: 2,
+        maxCount: 4,
+        cpu: 512,
+        memory: 1024,
+        requestsPerTask: 1000,
+        logRetentionDays: 30,
+        operatorSecrets: [],
+      },
       githubRepository: 'octo-org/reflex',
       imageRetention: 20,
+      imagePullAccounts: [],
       deployBranch: 'main',
       tlsPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
-      enableSsm: false,
       ecrForceDelete: false,
       tags: { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' },
     });
@@ -48,32 +62,58 @@ describe('stack configuration', () => {
     const config = parseConfig(
       {
         ...minimal,
+        'reflex:runtime': 'ecs',
         'reflex:instanceType': 't4g.medium',
+        'reflex:hostAmi': 'debian-13-arm64-20251117-2299',
         'reflex:sshAllowedCidrs': '["203.0.113.0/24","2001:db8::/32"]',
         'reflex:sshPublicKey': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKJ5 ops@example\n',
+        'reflex:dataVolumeGiB': '40',
+        'reflex:dataSnapshotRetention': '14',
         'reflex:appDomain': 'App.Example.com.',
         'reflex:hostedZoneName': 'example.com',
-        'reflex:githubOidcProviderArn':
-          'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com',
         'reflex:imageRetention': '50',
+        'reflex:promoteFrom': 'reflex-dev',
+        'reflex:imagePullAccounts': '["210987654321"]',
         'reflex:deployBranch': 'release/prod',
         'reflex:tlsPolicy': 'ELBSecurityPolicy-TLS13-1-3-2021-06',
         'reflex:enableSsm': 'true',
         'reflex:ecrForceDelete': 'true',
+        'reflex:ecsDesiredCount': '3',
+        'reflex:ecsMaxCount': '6',
+        'reflex:ecsCpu': '1024',
+        'reflex:ecsMemory': '3072',
+        'reflex:ecsRequestsPerTask': '500',
+        'reflex:ecsLogRetentionDays': '90',
+        'reflex:ecsSecrets': '["REFLEX_GIT_TOKEN","REFLEX_GITHUB_TOKEN"]',
       },
       { project: 'reflex', stack: 'prod' },
     );
     expect(config).toMatchObject({
-      instanceType: 't4g.medium',
-      sshAllowedCidrs: ['203.0.113.0/24', '2001:db8::/32'],
-      sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKJ5 ops@example',
+      runtime: 'ecs',
+      host: {
+        instanceType: 't4g.medium',
+        amiName: 'debian-13-arm64-20251117-2299',
+        sshAllowedCidrs: ['203.0.113.0/24', '2001:db8::/32'],
+        sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKJ5 ops@example',
+        dataVolumeGiB: 40,
+        dataSnapshotRetention: 14,
+        enableSsm: true,
+      },
+      ecs: {
+        desiredCount: 3,
+        maxCount: 6,
+        cpu: 1024,
+        memory: 3072,
+        requestsPerTask: 500,
+        logRetentionDays: 90,
+        operatorSecrets: ['REFLEX_GIT_TOKEN', 'REFLEX_GITHUB_TOKEN'],
+      },
       domain: { appDomain: 'app.example.com', hostedZoneName: 'example.com' },
-      githubOidcProviderArn:
-        'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com',
       imageRetention: 50,
+      promoteFrom: { name: 'reflex-dev' },
+      imagePullAccounts: ['210987654321'],
       deployBranch: 'release/prod',
       tlsPolicy: 'ELBSecurityPolicy-TLS13-1-3-2021-06',
-      enableSsm: true,
       ecrForceDelete: true,
       tags: { project: 'reflex', environment: 'prod', 'managed-by': 'pulumi' },
     });
@@ -98,7 +138,7 @@ describe('stack configuration', () => {
       });
       const name = key.replace(/^reflex:/, '');
       const expected =
-        name in DEFAULTS ? DEFAULTS[name as keyof typeof DEFAULTS] : REQUIRED_OR_EMPTY[key];
+        name in DEFAULTS ? DEFAULTS[name as keyof typeof DEFAULTS] : WITHOUT_DEFAULT[key];
       expect({ key, default: entry.default }).toEqual({ key, default: expected });
     }
   });
@@ -112,16 +152,10 @@ describe('stack configuration', () => {
         '"10.0.0.1" is not a CIDR',
       ],
       [
-        'a host address as CIDR',
-        { 'reflex:sshAllowedCidrs': '["203.0.113.7/24"]' },
-        'reflex:sshAllowedCidrs',
-        'host bits',
-      ],
-      [
-        'SSH from anywhere unasked',
+        'SSH from the whole internet',
         { 'reflex:sshAllowedCidrs': '["0.0.0.0/0"]' },
         'reflex:sshAllowedCidrs',
-        'allowSshFromAnywhere',
+        'EC2 Instance Connect Endpoint',
       ],
       [
         'SSH sources not a list',
@@ -130,30 +164,13 @@ describe('stack configuration', () => {
         'not a list',
       ],
       [
-        'an empty SSH list',
-        { 'reflex:sshAllowedCidrs': '[]' },
-        'reflex:sshAllowedCidrs',
-        'empty list',
-      ],
-      [
-        'a repository without owner',
-        { 'reflex:githubRepository': 'reflex' },
-        'reflex:githubRepository',
-        'owner/repo',
-      ],
-      [
         'a repository URL',
         { 'reflex:githubRepository': 'https://github.com/o/r' },
         'reflex:githubRepository',
         'owner/repo',
       ],
-      [
-        'a repository with a space',
-        { 'reflex:githubRepository': 'octo org/reflex' },
-        'reflex:githubRepository',
-        'owner/repo',
-      ],
       ['a region typo', { 'aws:region': 'eu-west' }, 'aws:region', 'AWS region'],
+      ['an unknown runtime', { 'reflex:runtime': 'k8s' }, 'reflex:runtime', 'one of host, ecs'],
       [
         'an instance type typo',
         { 'reflex:instanceType': 't3small' },
@@ -161,11 +178,18 @@ describe('stack configuration', () => {
         'instance type',
       ],
       [
-        'a word as a boolean',
-        { 'reflex:allowSshFromAnywhere': 'yes' },
-        'reflex:allowSshFromAnywhere',
-        'true or false',
+        'a Graviton type with the default (amd64) image',
+        { 'reflex:instanceType': 't4g.small' },
+        'reflex:hostAmi',
+        'set it to debian-13-arm64-20251117-2299',
       ],
+      [
+        'an AMI id instead of a Debian AMI name',
+        { 'reflex:hostAmi': 'ami-0123456789abcdef0' },
+        'reflex:hostAmi',
+        'official Debian 13 AMI',
+      ],
+      ['a word as a boolean', { 'reflex:enableSsm': 'yes' }, 'reflex:enableSsm', 'true or false'],
       [
         'a zero retention',
         { 'reflex:imageRetention': '0' },
@@ -173,10 +197,10 @@ describe('stack configuration', () => {
         'whole number',
       ],
       [
-        'a fractional retention',
-        { 'reflex:imageRetention': '2.5' },
-        'reflex:imageRetention',
-        'whole number',
+        'no daily snapshot kept',
+        { 'reflex:dataSnapshotRetention': '0' },
+        'reflex:dataSnapshotRetention',
+        'whole number from 1',
       ],
       ['a branch with ..', { 'reflex:deployBranch': 'a..b' }, 'reflex:deployBranch', 'branch name'],
       [
@@ -192,21 +216,9 @@ describe('stack configuration', () => {
         'OpenSSH',
       ],
       [
-        'an ARN of another provider',
-        { 'reflex:githubOidcProviderArn': 'arn:aws:iam::1:x' },
-        'reflex:githubOidcProviderArn',
-        'ARN',
-      ],
-      [
         'a domain without its zone',
         { 'reflex:appDomain': 'app.example.com' },
         'reflex:hostedZoneName',
-        'required when',
-      ],
-      [
-        'a zone without its domain',
-        { 'reflex:hostedZoneName': 'example.com' },
-        'reflex:appDomain',
         'required when',
       ],
       [
@@ -214,6 +226,54 @@ describe('stack configuration', () => {
         { 'reflex:appDomain': 'app.example.org', 'reflex:hostedZoneName': 'example.com' },
         'reflex:appDomain',
         'not inside',
+      ],
+      [
+        'a promotion source given by URL',
+        { 'reflex:promoteFrom': '1.dkr.ecr.us-east-1.amazonaws.com/reflex-dev' },
+        'reflex:promoteFrom',
+        'ECR repository name',
+      ],
+      [
+        'an account id that is not one',
+        { 'reflex:imagePullAccounts': '["1234"]' },
+        'reflex:imagePullAccounts',
+        '12-digit',
+      ],
+      [
+        'one ECS task, which no zone failure would survive',
+        { 'reflex:ecsDesiredCount': '1' },
+        'reflex:ecsDesiredCount',
+        'from 2',
+      ],
+      [
+        'an ECS maximum below the desired count',
+        { 'reflex:ecsDesiredCount': '3', 'reflex:ecsMaxCount': '2' },
+        'reflex:ecsMaxCount',
+        'from 3',
+      ],
+      [
+        'a Fargate CPU size that does not exist',
+        { 'reflex:ecsCpu': '300' },
+        'reflex:ecsCpu',
+        'one of',
+      ],
+      [
+        'a Fargate memory size that does not fit the CPU',
+        { 'reflex:ecsMemory': '8192' },
+        'reflex:ecsMemory',
+        'with 512 CPU units',
+      ],
+      [
+        'a log retention CloudWatch does not offer',
+        { 'reflex:ecsLogRetentionDays': '10' },
+        'reflex:ecsLogRetentionDays',
+        'one of',
+      ],
+      [
+        'a secret key the platform does not read',
+        { 'reflex:ecsSecrets': '["AWS_SECRET_ACCESS_KEY"]' },
+        'reflex:ecsSecrets',
+        'one of REFLEX_GIT_TOKEN',
       ],
     ])('%s', (_label, override, key, detail) => {
       const error = errorFor({ ...minimal, ...override });
@@ -223,40 +283,20 @@ describe('stack configuration', () => {
     });
   });
 
+  it.each(Object.keys(RETIRED_KEYS))(
+    'a stack still setting %s is told what to do instead',
+    (key) => {
+      const error = errorFor(minimal, [key]);
+      expect(error.problems).toEqual([
+        { key, message: RETIRED_KEYS[key as keyof typeof RETIRED_KEYS] },
+      ]);
+      expect(error.message).toContain(`pulumi config rm ${key.replace('reflex:', '')}`);
+    },
+  );
+
   it('names each missing required key, all at once', () => {
     const error = errorFor({});
-    expect(error.problems.map((p) => p.key)).toEqual([
-      'aws:region',
-      'reflex:sshAllowedCidrs',
-      'reflex:githubRepository',
-    ]);
-    expect(error.message).toMatch(/reflex:sshAllowedCidrs: is required/);
-  });
-
-  it('opens SSH to the internet only with allowSshFromAnywhere', () => {
-    const raw = { ...minimal, 'reflex:sshAllowedCidrs': '["0.0.0.0/0","::/0"]' };
-    expect(() => parseConfig(raw, where)).toThrow(/reflex:sshAllowedCidrs/);
-    expect(
-      parseConfig({ ...raw, 'reflex:allowSshFromAnywhere': 'true' }, where).sshAllowedCidrs,
-    ).toEqual(['0.0.0.0/0', '::/0']);
-  });
-
-  it.each([
-    ['203.0.113.7/32', undefined],
-    ['10.0.0.0/8', undefined],
-    ['0.0.0.0/0', undefined],
-    ['2001:db8::/32', undefined],
-    ['2001:db8::1/128', undefined],
-    ['::ffff:192.0.2.0/120', undefined],
-    ['10.0.0.1', 'is not a CIDR such as 203.0.113.7/32'],
-    ['10.0.0.0/33', 'has a prefix longer than /32'],
-    ['2001:db8::/129', 'has a prefix longer than /128'],
-    ['10.0.0.256/32', 'is not a CIDR such as 203.0.113.7/32'],
-    ['10.1.0.0/8', 'has host bits set; use the network address of the block'],
-    ['2001:db8::1/64', 'has host bits set; use the network address of the block'],
-    ['my-laptop/32', 'is not a CIDR such as 203.0.113.7/32'],
-  ])('cidrProblem(%s) -> %s', (cidr, problem) => {
-    expect(cidrProblem(cidr)).toBe(problem);
+    expect(error.problems.map((p) => p.key)).toEqual(['aws:region', 'reflex:githubRepository']);
   });
 
   it('loadConfig reads the running stack: its name is the environment tag', async () => {
@@ -269,40 +309,62 @@ describe('stack configuration', () => {
     expect(loadConfig()).toMatchObject({
       stack: 'prod',
       region: 'us-east-2',
-      sshAllowedCidrs: ['198.51.100.0/24'],
+      host: { sshAllowedCidrs: ['198.51.100.0/24'] },
       imageRetention: 30,
       tags: { project: 'reflex', environment: 'prod', 'managed-by': 'pulumi' },
     });
   });
+
+  it('loadConfig refuses a stack that still sets a retired key', async () => {
+    await mockStack('dev', {
+      'aws:region': 'us-east-2',
+      'reflex:githubRepository': 'octo-org/reflex',
+      'reflex:allowSshFromAnywhere': 'true',
+    });
+    expect(() => loadConfig()).toThrow(/reflex:allowSshFromAnywhere: was removed/);
+  });
 });
 
 /** Pulumi.yaml's default of the keys without one in DEFAULTS: none when required, else ''. */
-const REQUIRED_OR_EMPTY: Record<string, unknown> = {
+const WITHOUT_DEFAULT: Record<string, unknown> = {
   'aws:region': 'us-east-1',
-  'reflex:sshAllowedCidrs': undefined,
   'reflex:githubRepository': undefined,
+  'reflex:sshAllowedCidrs': [],
   'reflex:sshPublicKey': '',
   'reflex:appDomain': '',
   'reflex:hostedZoneName': '',
-  'reflex:githubOidcProviderArn': '',
+  'reflex:promoteFrom': '',
+  'reflex:imagePullAccounts': [],
+  'reflex:ecsSecrets': [],
 };
 
 /** Every key RawConfig has, so the Pulumi.yaml check notices a key added on one side only. */
 function allKeys(): Required<RawConfig> {
   return {
     'aws:region': '',
+    'reflex:runtime': '',
     'reflex:instanceType': '',
+    'reflex:hostAmi': '',
     'reflex:sshAllowedCidrs': '',
-    'reflex:allowSshFromAnywhere': '',
     'reflex:sshPublicKey': '',
+    'reflex:dataVolumeGiB': '',
+    'reflex:dataSnapshotRetention': '',
     'reflex:appDomain': '',
     'reflex:hostedZoneName': '',
     'reflex:githubRepository': '',
-    'reflex:githubOidcProviderArn': '',
     'reflex:imageRetention': '',
+    'reflex:promoteFrom': '',
+    'reflex:imagePullAccounts': '',
     'reflex:deployBranch': '',
     'reflex:tlsPolicy': '',
     'reflex:enableSsm': '',
     'reflex:ecrForceDelete': '',
+    'reflex:ecsDesiredCount': '',
+    'reflex:ecsMaxCount': '',
+    'reflex:ecsCpu': '',
+    'reflex:ecsMemory': '',
+    'reflex:ecsRequestsPerTask': '',
+    'reflex:ecsLogRetentionDays': '',
+    'reflex:ecsSecrets': '',
   };
 }

@@ -1,39 +1,97 @@
 // The stack's configuration: every key is read here, once, and validated. An invalid value stops
-// the program with an error that names the key. Each key is documented in ../Pulumi.yaml.
-import { isIP } from 'node:net';
-
+// the program with an error that names the key. Each key is documented in ../Pulumi.yaml; the
+// rules themselves are in configRules.ts.
 import * as pulumi from '@pulumi/pulumi';
+
+import {
+  FARGATE_CPU,
+  accountIds,
+  branchName,
+  debianAmiName,
+  dnsName,
+  ecrRepository,
+  fargateMemory,
+  matching,
+  oneOf,
+  parseBoolean,
+  parseInteger,
+  parseList,
+  patterns,
+  required,
+  sshCidrs,
+} from './configRules';
+
+export const RUNTIMES = ['host', 'ecs'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
+/** Secrets an operator may add to the ecs runtime's platform secret (docs/AWS.md). */
+export const OPERATOR_SECRETS = [
+  'REFLEX_GIT_TOKEN',
+  'REFLEX_ADMIN_PASSWORD',
+  'REFLEX_GITHUB_TOKEN',
+] as const;
+export type OperatorSecret = (typeof OPERATOR_SECRETS)[number];
 
 /** Defaults, kept equal to the `default:` of each key in ../Pulumi.yaml (a test checks it). */
 export const DEFAULTS = {
+  runtime: 'host',
   instanceType: 't3.small',
-  allowSshFromAnywhere: false,
+  hostAmi: 'debian-13-amd64-20251117-2299',
+  dataVolumeGiB: 10,
+  dataSnapshotRetention: 7,
   imageRetention: 20,
   deployBranch: 'main',
   tlsPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
   enableSsm: false,
   ecrForceDelete: false,
+  ecsDesiredCount: 2,
+  ecsMaxCount: 4,
+  ecsCpu: 512,
+  ecsMemory: 1024,
+  ecsRequestsPerTask: 1000,
+  ecsLogRetentionDays: 30,
+} as const;
+
+/** Keys a stack may still hold from an earlier version, and what to do instead. */
+export const RETIRED_KEYS = {
+  'reflex:allowSshFromAnywhere':
+    'was removed: the deploy workflow reaches the host through the EC2 Instance Connect ' +
+    'Endpoint and no port 22 is ever open to the internet; pulumi config rm allowSshFromAnywhere',
+  'reflex:githubOidcProviderArn':
+    "was removed: the stack finds the account's GitHub OIDC provider itself; " +
+    'pulumi config rm githubOidcProviderArn',
 } as const;
 
 /** The raw values as `pulumi config` holds them (strings; lists as JSON), `undefined` when unset. */
 export interface RawConfig {
   'aws:region'?: string;
+  'reflex:runtime'?: string;
   'reflex:instanceType'?: string;
+  'reflex:hostAmi'?: string;
   'reflex:sshAllowedCidrs'?: string;
-  'reflex:allowSshFromAnywhere'?: string;
   'reflex:sshPublicKey'?: string;
+  'reflex:dataVolumeGiB'?: string;
+  'reflex:dataSnapshotRetention'?: string;
   'reflex:appDomain'?: string;
   'reflex:hostedZoneName'?: string;
   'reflex:githubRepository'?: string;
-  'reflex:githubOidcProviderArn'?: string;
   'reflex:imageRetention'?: string;
+  'reflex:promoteFrom'?: string;
+  'reflex:imagePullAccounts'?: string;
   'reflex:deployBranch'?: string;
   'reflex:tlsPolicy'?: string;
   'reflex:enableSsm'?: string;
   'reflex:ecrForceDelete'?: string;
+  'reflex:ecsDesiredCount'?: string;
+  'reflex:ecsMaxCount'?: string;
+  'reflex:ecsCpu'?: string;
+  'reflex:ecsMemory'?: string;
+  'reflex:ecsRequestsPerTask'?: string;
+  'reflex:ecsLogRetentionDays'?: string;
+  'reflex:ecsSecrets'?: string;
 }
 
-export type ConfigKey = keyof RawConfig;
+export type ConfigKey = keyof RawConfig | keyof typeof RETIRED_KEYS;
 
 /** The HTTPS edge's names; absent when the stack serves plain HTTP on the ALB's DNS name. */
 export interface DomainConfig {
@@ -41,32 +99,60 @@ export interface DomainConfig {
   hostedZoneName: string;
 }
 
-export interface ReflexConfig {
-  project: string;
-  /** The stack name, which is also the environment (`dev`, `prod`). */
-  stack: string;
-  region: string;
+/** The single EC2 host of the `host` runtime. */
+export interface HostConfig {
   instanceType: string;
+  /** The pinned name of an official Debian 13 AMI. */
+  amiName: string;
+  /** People's SSH sources (the deploy workflow uses the EC2 Instance Connect Endpoint). */
   sshAllowedCidrs: string[];
-  allowSshFromAnywhere: boolean;
   /** OpenSSH public key of the deploy user; absent means the stack generates a key pair. */
   sshPublicKey?: string;
+  dataVolumeGiB: number;
+  dataSnapshotRetention: number;
+  enableSsm: boolean;
+}
+
+/** The Fargate services of the `ecs` runtime. */
+export interface EcsConfig {
+  desiredCount: number;
+  maxCount: number;
+  cpu: number;
+  memory: number;
+  requestsPerTask: number;
+  logRetentionDays: number;
+  /** The keys the operator has put into the platform's secret. */
+  operatorSecrets: OperatorSecret[];
+}
+
+export interface ReflexConfig {
+  project: string;
+  /** The stack name, which is also the GitHub environment (`dev`, `prod`). */
+  stack: string;
+  region: string;
+  runtime: Runtime;
+  host: HostConfig;
+  ecs: EcsConfig;
   domain?: DomainConfig;
   /** `owner/repo`. */
   githubRepository: string;
-  githubOidcProviderArn?: string;
   imageRetention: number;
+  /** The repository whose tested images this stack's deploys copy by digest. */
+  promoteFrom?: { name: string } | { arn: string };
+  /** Other AWS accounts allowed to pull from this stack's repository (to promote from it). */
+  imagePullAccounts: string[];
   deployBranch: string;
   tlsPolicy: string;
-  enableSsm: boolean;
   ecrForceDelete: boolean;
   /** Tags every taggable resource carries. */
   tags: Record<string, string>;
 }
 
+type Problem = { key: ConfigKey; message: string };
+
 /** One or more invalid configuration values; the message names every bad key. */
 export class ConfigError extends Error {
-  constructor(readonly problems: { key: ConfigKey; message: string }[]) {
+  constructor(readonly problems: Problem[]) {
     super(
       'invalid stack configuration:\n' +
         problems.map((p) => `  ${p.key}: ${p.message}`).join('\n') +
@@ -76,36 +162,57 @@ export class ConfigError extends Error {
   }
 }
 
+const RAW_KEYS: (keyof RawConfig)[] = [
+  'aws:region',
+  'reflex:runtime',
+  'reflex:instanceType',
+  'reflex:hostAmi',
+  'reflex:sshAllowedCidrs',
+  'reflex:sshPublicKey',
+  'reflex:dataVolumeGiB',
+  'reflex:dataSnapshotRetention',
+  'reflex:appDomain',
+  'reflex:hostedZoneName',
+  'reflex:githubRepository',
+  'reflex:imageRetention',
+  'reflex:promoteFrom',
+  'reflex:imagePullAccounts',
+  'reflex:deployBranch',
+  'reflex:tlsPolicy',
+  'reflex:enableSsm',
+  'reflex:ecrForceDelete',
+  'reflex:ecsDesiredCount',
+  'reflex:ecsMaxCount',
+  'reflex:ecsCpu',
+  'reflex:ecsMemory',
+  'reflex:ecsRequestsPerTask',
+  'reflex:ecsLogRetentionDays',
+  'reflex:ecsSecrets',
+];
+
 /** Reads every key from the running stack's configuration. */
 export function loadConfig(): ReflexConfig {
-  const aws = new pulumi.Config('aws');
-  const reflex = new pulumi.Config('reflex');
-  const raw: RawConfig = {
-    'aws:region': aws.get('region'),
-    'reflex:instanceType': reflex.get('instanceType'),
-    'reflex:sshAllowedCidrs': reflex.get('sshAllowedCidrs'),
-    'reflex:allowSshFromAnywhere': reflex.get('allowSshFromAnywhere'),
-    'reflex:sshPublicKey': reflex.get('sshPublicKey'),
-    'reflex:appDomain': reflex.get('appDomain'),
-    'reflex:hostedZoneName': reflex.get('hostedZoneName'),
-    'reflex:githubRepository': reflex.get('githubRepository'),
-    'reflex:githubOidcProviderArn': reflex.get('githubOidcProviderArn'),
-    'reflex:imageRetention': reflex.get('imageRetention'),
-    'reflex:deployBranch': reflex.get('deployBranch'),
-    'reflex:tlsPolicy': reflex.get('tlsPolicy'),
-    'reflex:enableSsm': reflex.get('enableSsm'),
-    'reflex:ecrForceDelete': reflex.get('ecrForceDelete'),
+  const namespaces = { aws: new pulumi.Config('aws'), reflex: new pulumi.Config('reflex') };
+  const read = (key: string) => {
+    const [namespace, name] = key.split(':') as ['aws' | 'reflex', string];
+    return namespaces[namespace].get(name);
   };
-  return parseConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack() });
+  const raw = Object.fromEntries(RAW_KEYS.map((key) => [key, read(key)])) as RawConfig;
+  const retired = Object.keys(RETIRED_KEYS).filter((key) => read(key) !== undefined);
+  return parseConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack() }, retired);
 }
 
 /** Validates raw values and applies defaults; throws one ConfigError listing every bad key. */
 export function parseConfig(
   raw: RawConfig,
   where: { project: string; stack: string },
+  retiredKeysSet: readonly string[] = [],
 ): ReflexConfig {
-  const problems: { key: ConfigKey; message: string }[] = [];
-  const check = <T>(key: ConfigKey, parse: (value: string | undefined) => T): T => {
+  const problems: Problem[] = retiredKeysSet.map((key) => ({
+    key: key as keyof typeof RETIRED_KEYS,
+    message: RETIRED_KEYS[key as keyof typeof RETIRED_KEYS],
+  }));
+  const check = <T>(key: keyof RawConfig, parse: (value: string | undefined) => T): T => {
     try {
       return parse(blankToUndefined(raw[key]));
     } catch (error) {
@@ -113,50 +220,37 @@ export function parseConfig(
       return undefined as T;
     }
   };
+  const integer = (key: keyof RawConfig, fallback: number, min: number, max: number) =>
+    check(key, (v) => parseInteger(v, fallback, min, max));
 
   const region = check('aws:region', (v) =>
-    matching(required(v), AWS_REGION, 'an AWS region such as us-east-1'),
+    matching(required(v), patterns.AWS_REGION, 'an AWS region such as us-east-1'),
   );
-  const instanceType = check('reflex:instanceType', (v) =>
-    matching(v ?? DEFAULTS.instanceType, INSTANCE_TYPE, 'an EC2 instance type such as t3.small'),
-  );
-  const allowSshFromAnywhere = check('reflex:allowSshFromAnywhere', (v) =>
-    parseBoolean(v, DEFAULTS.allowSshFromAnywhere),
-  );
-  const sshAllowedCidrs = check('reflex:sshAllowedCidrs', (v) =>
-    parseSshCidrs(v, allowSshFromAnywhere === true),
-  );
-  const sshPublicKey = check('reflex:sshPublicKey', (v) =>
-    v === undefined ? undefined : matching(v.trim(), SSH_PUBLIC_KEY, 'an OpenSSH public key line'),
-  );
+  const runtime = check('reflex:runtime', (v) => oneOf(v ?? DEFAULTS.runtime, RUNTIMES));
+  const host = readHost(check, integer);
+  const ecs = readEcs(check, integer);
   const appDomain = check('reflex:appDomain', (v) => (v === undefined ? undefined : dnsName(v)));
   const hostedZoneName = check('reflex:hostedZoneName', (v) =>
     v === undefined ? undefined : dnsName(v),
   );
   const githubRepository = check('reflex:githubRepository', (v) =>
-    matching(required(v), GITHUB_REPOSITORY, 'owner/repo, e.g. octo-org/reflex'),
+    matching(required(v), patterns.GITHUB_REPOSITORY, 'owner/repo, e.g. octo-org/reflex'),
   );
-  const githubOidcProviderArn = check('reflex:githubOidcProviderArn', (v) =>
-    v === undefined
-      ? undefined
-      : matching(
-          v,
-          OIDC_PROVIDER_ARN,
-          'the ARN of the token.actions.githubusercontent.com provider',
-        ),
+  const imageRetention = integer('reflex:imageRetention', DEFAULTS.imageRetention, 1, 1000);
+  const promoteFrom = check('reflex:promoteFrom', (v) =>
+    v === undefined ? undefined : ecrRepository(v),
   );
-  const imageRetention = check('reflex:imageRetention', (v) =>
-    parseInteger(v, DEFAULTS.imageRetention, 1, 1000),
+  const imagePullAccounts = check('reflex:imagePullAccounts', (v) =>
+    accountIds(parseList(v, 'imagePullAccounts', '210987654321')),
   );
   const deployBranch = check('reflex:deployBranch', (v) => branchName(v ?? DEFAULTS.deployBranch));
   const tlsPolicy = check('reflex:tlsPolicy', (v) =>
     matching(
       v ?? DEFAULTS.tlsPolicy,
-      TLS_POLICY,
+      patterns.TLS_POLICY,
       'an ELB security policy name (ELBSecurityPolicy-…)',
     ),
   );
-  const enableSsm = check('reflex:enableSsm', (v) => parseBoolean(v, DEFAULTS.enableSsm));
   const ecrForceDelete = check('reflex:ecrForceDelete', (v) =>
     parseBoolean(v, DEFAULTS.ecrForceDelete),
   );
@@ -168,160 +262,104 @@ export function parseConfig(
     project: where.project,
     stack: where.stack,
     region,
-    instanceType,
-    sshAllowedCidrs,
-    allowSshFromAnywhere,
-    ...(sshPublicKey === undefined ? {} : { sshPublicKey }),
+    runtime,
+    host,
+    ecs,
     ...(domain === undefined ? {} : { domain }),
     githubRepository,
-    ...(githubOidcProviderArn === undefined ? {} : { githubOidcProviderArn }),
     imageRetention,
+    ...(promoteFrom === undefined ? {} : { promoteFrom }),
+    imagePullAccounts,
     deployBranch,
     tlsPolicy,
-    enableSsm,
     ecrForceDelete,
     tags: standardTags(where.project, where.stack),
   };
 }
+
+type Check = <T>(key: keyof RawConfig, parse: (value: string | undefined) => T) => T;
+type Integer = (key: keyof RawConfig, fallback: number, min: number, max: number) => number;
+
+function readHost(check: Check, integer: Integer): HostConfig {
+  const instanceType = check('reflex:instanceType', (v) =>
+    matching(
+      v ?? DEFAULTS.instanceType,
+      patterns.INSTANCE_TYPE,
+      'an EC2 instance type such as t3.small',
+    ),
+  );
+  const amiName = check('reflex:hostAmi', (v) =>
+    debianAmiName(v ?? DEFAULTS.hostAmi, instanceType),
+  );
+  const sshAllowedCidrs = check('reflex:sshAllowedCidrs', (v) =>
+    sshCidrs(parseList(v, 'sshAllowedCidrs', '203.0.113.7/32')),
+  );
+  const sshPublicKey = check('reflex:sshPublicKey', (v) =>
+    v === undefined
+      ? undefined
+      : matching(v.trim(), patterns.SSH_PUBLIC_KEY, 'an OpenSSH public key line'),
+  );
+  return {
+    instanceType,
+    amiName,
+    sshAllowedCidrs,
+    ...(sshPublicKey === undefined ? {} : { sshPublicKey }),
+    dataVolumeGiB: integer('reflex:dataVolumeGiB', DEFAULTS.dataVolumeGiB, 1, 16384),
+    dataSnapshotRetention: integer(
+      'reflex:dataSnapshotRetention',
+      DEFAULTS.dataSnapshotRetention,
+      1,
+      1000,
+    ),
+    enableSsm: check('reflex:enableSsm', (v) => parseBoolean(v, DEFAULTS.enableSsm)),
+  };
+}
+
+function readEcs(check: Check, integer: Integer): EcsConfig {
+  const desiredCount = integer('reflex:ecsDesiredCount', DEFAULTS.ecsDesiredCount, 2, 100);
+  const maxCount = check('reflex:ecsMaxCount', (v) =>
+    parseInteger(v, Math.max(DEFAULTS.ecsMaxCount, desiredCount ?? 0), desiredCount ?? 2, 100),
+  );
+  const cpu = check('reflex:ecsCpu', (v) =>
+    Number(oneOf(v ?? String(DEFAULTS.ecsCpu), FARGATE_CPU.map(String))),
+  );
+  const memory = check('reflex:ecsMemory', (v) =>
+    fargateMemory(parseInteger(v, DEFAULTS.ecsMemory, 512, 30720), cpu),
+  );
+  return {
+    desiredCount,
+    maxCount,
+    cpu,
+    memory,
+    requestsPerTask: integer('reflex:ecsRequestsPerTask', DEFAULTS.ecsRequestsPerTask, 1, 1000000),
+    logRetentionDays: check('reflex:ecsLogRetentionDays', (v) =>
+      Number(oneOf(v ?? String(DEFAULTS.ecsLogRetentionDays), LOG_RETENTION_DAYS.map(String))),
+    ),
+    operatorSecrets: check('reflex:ecsSecrets', (v) =>
+      parseList(v, 'ecsSecrets', 'REFLEX_GIT_TOKEN').map((key) => oneOf(key, OPERATOR_SECRETS)),
+    ),
+  };
+}
+
+/** The retentions CloudWatch Logs accepts. */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+];
 
 /** The tags every taggable resource carries. */
 export function standardTags(project: string, stack: string): Record<string, string> {
   return { project, environment: stack, 'managed-by': 'pulumi' };
 }
 
-const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
-const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
-const SSH_PUBLIC_KEY =
-  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,2}( [^\n]*)?$/;
-// GitHub: owner is 1-39 alphanumerics or single hyphens inside; repository names use [A-Za-z0-9._-].
-const GITHUB_REPOSITORY =
-  /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\/[A-Za-z0-9._-]{1,100}$/;
-const OIDC_PROVIDER_ARN =
-  /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
-const TLS_POLICY = /^ELBSecurityPolicy-[A-Za-z0-9-]+$/;
-const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-
 function blankToUndefined(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
-}
-
-function required(value: string | undefined): string {
-  if (value === undefined) throw new Error('is required but not set');
-  return value;
-}
-
-function matching(value: string, pattern: RegExp, expected: string): string {
-  if (!pattern.test(value)) throw new Error(`${JSON.stringify(value)} is not ${expected}`);
-  return value;
-}
-
-function parseBoolean(value: string | undefined, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (value === 'true' || value === 'false') return value === 'true';
-  throw new Error(`${JSON.stringify(value)} is not true or false`);
-}
-
-function parseInteger(
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new Error(`${JSON.stringify(value)} is not a whole number from ${min} to ${max}`);
-  }
-  return n;
-}
-
-/** A lower-case DNS name without the trailing dot. */
-function dnsName(value: string): string {
-  const name = value.toLowerCase().replace(/\.$/, '');
-  const labels = name.split('.');
-  if (name.length > 253 || labels.length < 2 || !labels.every((l) => DNS_LABEL.test(l))) {
-    throw new Error(`${JSON.stringify(value)} is not a DNS name such as app.example.com`);
-  }
-  return name;
-}
-
-/** A git branch name (the subset of `git check-ref-format --branch` a deploy branch needs). */
-function branchName(value: string): string {
-  const ok =
-    /^[A-Za-z0-9._/-]+$/.test(value) &&
-    !/(^[-/.])|([/.]$)|(\.\.)|(\/\/)|(\/\.)|(\.lock$)|(\.lock\/)/.test(value);
-  if (!ok) throw new Error(`${JSON.stringify(value)} is not a git branch name such as main`);
-  return value;
-}
-
-function parseSshCidrs(value: string | undefined, allowSshFromAnywhere: boolean): string[] {
-  if (value === undefined) {
-    throw new Error(
-      "is required: the CIDRs that may reach SSH, e.g. pulumi config set --path 'sshAllowedCidrs[0]' 203.0.113.7/32",
-    );
-  }
-  let list: unknown;
-  try {
-    list = JSON.parse(value);
-  } catch {
-    list = undefined;
-  }
-  if (!Array.isArray(list) || !list.every((item): item is string => typeof item === 'string')) {
-    throw new Error(
-      `${JSON.stringify(value)} is not a list; set items with pulumi config set --path 'sshAllowedCidrs[0]' 203.0.113.7/32`,
-    );
-  }
-  if (list.length === 0) throw new Error('is an empty list');
-  return list.map((cidr) => {
-    const problem = cidrProblem(cidr);
-    if (problem !== undefined) throw new Error(`${JSON.stringify(cidr)} ${problem}`);
-    if (cidr.endsWith('/0') && !allowSshFromAnywhere) {
-      throw new Error(
-        `${JSON.stringify(cidr)} opens SSH to the whole internet; set reflex:allowSshFromAnywhere to true if that is really meant`,
-      );
-    }
-    return cidr;
-  });
-}
-
-/** Why `cidr` is not a canonical IPv4 or IPv6 CIDR, or undefined when it is one. */
-export function cidrProblem(cidr: string): string | undefined {
-  const match = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
-  const family = match ? isIP(match[1]!) : 0;
-  if (!match || family === 0) return 'is not a CIDR such as 203.0.113.7/32';
-  const bits = family === 4 ? 32 : 128;
-  const prefix = Number(match[2]);
-  if (prefix > bits) return `has a prefix longer than /${bits}`;
-  const address = family === 4 ? ipv4ToBigInt(match[1]!) : ipv6ToBigInt(match[1]!);
-  const hostMask = (1n << BigInt(bits - prefix)) - 1n;
-  if ((address & hostMask) !== 0n) return 'has host bits set; use the network address of the block';
-  return undefined;
-}
-
-function ipv4ToBigInt(address: string): bigint {
-  return address.split('.').reduce((acc, part) => (acc << 8n) + BigInt(Number(part)), 0n);
-}
-
-function ipv6ToBigInt(address: string): bigint {
-  let text = address;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const n = ipv4ToBigInt(v4[1]!);
-    text =
-      text.slice(0, -v4[1]!.length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeros = new Array<string>(8 - headGroups.length - tailGroups.length).fill('0');
-  const groups = tail === undefined ? headGroups : [...headGroups, ...zeros, ...tailGroups];
-  return groups.reduce((acc, group) => (acc << 16n) + BigInt(parseInt(group, 16)), 0n);
 }
 
 function pairDomain(
   appDomain: string | undefined,
   hostedZoneName: string | undefined,
-  problems: { key: ConfigKey; message: string }[],
+  problems: Problem[],
 ): DomainConfig | undefined {
   if (appDomain === undefined && hostedZoneName === undefined) return undefined;
   if (hostedZoneName === undefined) {

@@ -1,24 +1,30 @@
 import type { DomainConfig } from './config';
-import { Edge, HEALTH_CHECK } from './edge';
+import type { RouteSpec, TargetSpec } from './edge';
+import { Edge, HEALTH_CHECK, allowAlbTo } from './edge';
 import type { MockedStack } from './testing/mocks';
-import { ALB_ZONE_ID, HOSTED_ZONE_ID, REGION, mockStack, resolve, settle } from './testing/mocks';
+import { REGION, mockStack, resolve, settle } from './testing/mocks';
 
 const tags = { project: 'reflex', environment: 'prod', 'managed-by': 'pulumi' };
 const LISTENER = 'aws:lb/listener:Listener';
 const INGRESS = 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule';
 const TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
 const domain: DomainConfig = { appDomain: 'reflex.example.com', hostedZoneName: 'example.com' };
+const HOST: TargetSpec[] = [
+  { name: 'host', targetType: 'instance', port: 80, deregistrationDelay: 30 },
+];
 
 describe('edge (Pulumi mocks: nothing reaches AWS)', () => {
-  async function build(withDomain?: DomainConfig): Promise<{ stack: MockedStack; edge: Edge }> {
+  async function build(
+    options: { domain?: DomainConfig; targets?: TargetSpec[]; routes?: RouteSpec[] } = {},
+  ): Promise<{ stack: MockedStack; edge: Edge }> {
     const stack = await mockStack('prod');
     const edge = new Edge('edge', {
       vpcId: 'vpc-1',
       subnetIds: ['subnet-a', 'subnet-b'],
-      hostInstanceId: 'i-host',
-      hostSecurityGroupId: 'sg-host',
-      ...(withDomain ? { domain: withDomain } : {}),
+      ...(options.domain ? { domain: options.domain } : {}),
       tlsPolicy: TLS_POLICY,
+      targets: options.targets ?? HOST,
+      ...(options.routes ? { routes: options.routes } : {}),
       tags,
     });
     await settle();
@@ -32,109 +38,56 @@ describe('edge (Pulumi mocks: nothing reaches AWS)', () => {
         .map((l) => [`${String(l.inputs.protocol)}:${String(l.inputs.port)}`, l.inputs]),
     );
 
-  const ingress = (stack: MockedStack) =>
-    stack.ofType(INGRESS).map(({ inputs }) => ({
-      group: inputs.securityGroupId,
-      ports: [inputs.fromPort, inputs.toPort],
-      from: inputs.cidrIpv4 ?? inputs.cidrIpv6 ?? inputs.referencedSecurityGroupId,
-    }));
-
   describe('with a domain', () => {
-    it('opens 80 and 443 to anyone on its own group, and lets only itself reach the host', async () => {
-      const { stack } = await build(domain);
-      expect(ingress(stack)).toEqual([
-        { group: 'edge-sg-id', ports: [80, 80], from: '0.0.0.0/0' },
-        { group: 'edge-sg-id', ports: [443, 443], from: '0.0.0.0/0' },
-        { group: 'sg-host', ports: [80, 80], from: 'edge-sg-id' },
-      ]);
+    it('opens 80 and 443 to anyone on its own group, and nothing else', async () => {
+      const { stack } = await build({ domain });
       expect(
-        stack.one('aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule').inputs,
-      ).toMatchObject({
-        securityGroupId: 'edge-sg-id',
-        ipProtocol: 'tcp',
-        fromPort: 80,
-        toPort: 80,
-        referencedSecurityGroupId: 'sg-host',
-      });
+        stack
+          .ofType(INGRESS)
+          .map((r) => [r.inputs.securityGroupId, r.inputs.fromPort, r.inputs.cidrIpv4]),
+      ).toEqual([
+        ['edge-sg-id', 80, '0.0.0.0/0'],
+        ['edge-sg-id', 443, '0.0.0.0/0'],
+      ]);
     });
 
-    it('only redirects on HTTP, and serves HTTPS with the TLS policy and the validated certificate', async () => {
-      const { stack, edge } = await build(domain);
+    it('only redirects on HTTP, and serves every name over HTTPS with the TLS policy', async () => {
+      const { stack, edge } = await build({ domain });
       const byPort = listeners(stack);
       expect(Object.keys(byPort).sort()).toEqual(['HTTP:80', 'HTTPS:443']);
       expect(byPort['HTTP:80']!.defaultActions).toEqual([
         { type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } },
       ]);
       expect(byPort['HTTPS:443']).toMatchObject({
-        loadBalancerArn: expect.stringContaining('loadbalancer/app/edge-alb'),
         sslPolicy: TLS_POLICY,
-        certificateArn: `arn:aws:acm:${REGION}:123456789012:certificate/edge-cert`,
-        defaultActions: [{ type: 'forward', targetGroupArn: expect.stringContaining('edge-tg') }],
+        certificateArn: `arn:aws:acm:${REGION}:123456789012:certificate/edge-names-cert`,
+        // Every host name goes to the host; its nginx tells the editor's from the site's.
+        defaultActions: [{ type: 'forward', targetGroupArn: expect.stringContaining('edge-host') }],
       });
       expect(await resolve(edge.url)).toBe('https://reflex.example.com');
+      expect(edge.editorUrl).toBe('https://editor.reflex.example.com');
       expect(edge.httpsEnabled).toBe(true);
-    });
-
-    it('validates the certificate by DNS in the hosted zone, and aliases the domain to the ALB', async () => {
-      const { stack } = await build(domain);
-      expect(stack.one('aws:acm/certificate:Certificate').inputs).toEqual({
-        domainName: 'reflex.example.com',
-        validationMethod: 'DNS',
-        tags,
-      });
-      const records = Object.fromEntries(
-        stack.ofType('aws:route53/record:Record').map((r) => [r.name, r.inputs]),
-      );
-      expect(records['edge-cert-validation']).toEqual({
-        zoneId: HOSTED_ZONE_ID,
-        name: '_3a4b5c.reflex.example.com.',
-        type: 'CNAME',
-        records: ['_6d7e8f.acm-validations.aws.'],
-        ttl: 60,
-        allowOverwrite: true,
-      });
-      expect(stack.one('aws:acm/certificateValidation:CertificateValidation').inputs).toEqual({
-        certificateArn: `arn:aws:acm:${REGION}:123456789012:certificate/edge-cert`,
-        validationRecordFqdns: ['_3a4b5c.reflex.example.com'],
-      });
-      expect(records['edge-alias']).toEqual({
-        zoneId: HOSTED_ZONE_ID,
-        name: 'reflex.example.com',
-        type: 'A',
-        aliases: [
-          {
-            name: `edge-alb-1234567890.${REGION}.elb.amazonaws.com`,
-            zoneId: ALB_ZONE_ID,
-            evaluateTargetHealth: true,
-          },
-        ],
-      });
-      const zoneLookup = stack.calls.find((c) => c.token === 'aws:route53/getZone:getZone');
-      expect(zoneLookup?.inputs).toEqual({ name: 'example.com', privateZone: false });
     });
   });
 
   describe('without a domain', () => {
-    it('serves plain HTTP on the ALB name, says so, and opens only port 80', async () => {
+    it('serves plain HTTP on the ALB name, opens only port 80, and has no editor origin', async () => {
       const { stack, edge } = await build();
-      const byPort = listeners(stack);
-      expect(Object.keys(byPort)).toEqual(['HTTP:80']);
-      expect(byPort['HTTP:80']!.defaultActions).toEqual([
-        { type: 'forward', targetGroupArn: expect.stringContaining('edge-tg') },
+      expect(Object.keys(listeners(stack))).toEqual(['HTTP:80']);
+      expect(listeners(stack)['HTTP:80']!.defaultActions).toEqual([
+        { type: 'forward', targetGroupArn: expect.stringContaining('edge-host') },
       ]);
-      expect(ingress(stack).filter((r) => r.group === 'edge-sg-id')).toEqual([
-        { group: 'edge-sg-id', ports: [80, 80], from: '0.0.0.0/0' },
-      ]);
+      expect(stack.ofType(INGRESS).map((r) => r.inputs.fromPort)).toEqual([80]);
       expect(stack.ofType('aws:acm/certificate:Certificate')).toEqual([]);
-      expect(stack.ofType('aws:route53/record:Record')).toEqual([]);
       expect(await resolve(edge.url)).toBe(
         `http://edge-alb-1234567890.${REGION}.elb.amazonaws.com`,
       );
+      expect(edge.editorUrl).toBeUndefined();
       expect(edge.httpsEnabled).toBe(false);
     });
   });
 
-  it('puts a public ALB in both public subnets, health-checking /healthz on the host', async () => {
+  it('puts a public ALB in both subnets that drops invalid headers, health-checking /healthz', async () => {
     const { stack } = await build();
     expect(stack.one('aws:lb/loadBalancer:LoadBalancer').inputs).toEqual({
       loadBalancerType: 'application',
@@ -154,11 +107,113 @@ describe('edge (Pulumi mocks: nothing reaches AWS)', () => {
       healthCheck: HEALTH_CHECK,
       tags,
     });
-    expect(HEALTH_CHECK).toMatchObject({ path: '/healthz', interval: 10, healthyThreshold: 2 });
-    expect(stack.one('aws:lb/targetGroupAttachment:TargetGroupAttachment').inputs).toEqual({
-      targetGroupArn: expect.stringContaining('edge-tg'),
-      targetId: 'i-host',
-      port: 80,
+    expect(HEALTH_CHECK).toMatchObject({ path: '/healthz', matcher: '200' });
+  });
+
+  it('makes a target group per target; the first takes what no rule claims', async () => {
+    const { stack } = await build({
+      domain,
+      targets: [
+        { name: 'site', targetType: 'ip', port: 3000, deregistrationDelay: 30 },
+        { name: 'platform', targetType: 'ip', port: 3000, deregistrationDelay: 30 },
+      ],
+      routes: [
+        { priority: 20, hosts: ['editor.reflex.example.com'], action: { forward: 'platform' } },
+        {
+          priority: 50,
+          paths: ['/api', '/api/*'],
+          action: {
+            fixedResponse: {
+              statusCode: '404',
+              contentType: 'application/json',
+              messageBody: '{}',
+            },
+          },
+        },
+        {
+          priority: 60,
+          paths: ['/editor/*'],
+          action: { redirectToHost: 'editor.reflex.example.com' },
+        },
+      ],
+    });
+    expect(
+      stack.ofType('aws:lb/targetGroup:TargetGroup').map((t) => [t.name, t.inputs.targetType]),
+    ).toEqual([
+      ['edge-site', 'ip'],
+      ['edge-platform', 'ip'],
+    ]);
+    expect(listeners(stack)['HTTPS:443']!.defaultActions).toEqual([
+      { type: 'forward', targetGroupArn: expect.stringContaining('edge-site') },
+    ]);
+    const rules = Object.fromEntries(
+      stack.ofType('aws:lb/listenerRule:ListenerRule').map((r) => [r.inputs.priority, r.inputs]),
+    );
+    expect(rules[20]).toMatchObject({
+      listenerArn: expect.stringContaining('edge-https'),
+      conditions: [{ hostHeader: { values: ['editor.reflex.example.com'] } }],
+      actions: [{ type: 'forward', targetGroupArn: expect.stringContaining('edge-platform') }],
+    });
+    expect(rules[50]).toMatchObject({
+      conditions: [{ pathPattern: { values: ['/api', '/api/*'] } }],
+      actions: [{ type: 'fixed-response', fixedResponse: { statusCode: '404' } }],
+    });
+    expect(rules[60]!.actions).toEqual([
+      {
+        type: 'redirect',
+        redirect: {
+          host: 'editor.reflex.example.com',
+          path: '/#{path}',
+          query: '#{query}',
+          protocol: 'HTTPS',
+          port: '443',
+          statusCode: 'HTTP_301',
+        },
+      },
+    ]);
+  });
+
+  it('refuses a rule that names a target it does not have', async () => {
+    await mockStack('prod');
+    expect(
+      () =>
+        new Edge('edge', {
+          vpcId: 'vpc-1',
+          subnetIds: ['subnet-a', 'subnet-b'],
+          tlsPolicy: TLS_POLICY,
+          targets: HOST,
+          routes: [{ priority: 1, paths: ['/x'], action: { forward: 'nowhere' } }],
+          tags,
+        }),
+    ).toThrow('route to unknown target nowhere');
+  });
+
+  it("lets the ALB reach a target's port, and the target only from the ALB", async () => {
+    const { stack, edge } = await build();
+    allowAlbTo(
+      'svc',
+      {
+        albSecurityGroupId: 'sg-alb',
+        targetSecurityGroupId: 'sg-svc',
+        port: 3000,
+        what: 'svc',
+        tags,
+      },
+      edge,
+    );
+    await settle();
+    expect(stack.named(INGRESS, 'svc-from-alb').inputs).toMatchObject({
+      securityGroupId: 'sg-svc',
+      fromPort: 3000,
+      toPort: 3000,
+      referencedSecurityGroupId: 'sg-alb',
+    });
+    expect(
+      stack.named('aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule', 'svc-alb-to').inputs,
+    ).toMatchObject({
+      securityGroupId: 'sg-alb',
+      fromPort: 3000,
+      referencedSecurityGroupId: 'sg-svc',
     });
   });
 });

@@ -1,27 +1,46 @@
-// The public edge: an ALB in the public subnets in front of the host's nginx (port 80). With a
-// domain it serves HTTPS with an ACM certificate validated in Route 53, and HTTP only redirects;
-// without one it serves plain HTTP on the ALB's DNS name.
+// The public edge: an ALB in the public subnets. With a domain it serves HTTPS for the site, the
+// editor's origin and the previews (siteNames.ts), and HTTP only redirects; without one it
+// serves plain HTTP on the ALB's DNS name. Behind it, the runtime's target groups: the host's
+// nginx (which routes by Host itself), or the ecs runtime's services with routing rules here.
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import type { DomainConfig } from './config';
+import { SiteNames } from './siteNames';
+
+/** A target group behind the ALB. The first one of EdgeArgs.targets takes every request no rule claims. */
+export interface TargetSpec {
+  name: string;
+  targetType: 'instance' | 'ip';
+  port: number;
+  /** Seconds an outgoing target keeps serving its open requests. */
+  deregistrationDelay: number;
+}
+
+/** A listener rule: requests matching every given condition go to a target or get an answer. */
+export interface RouteSpec {
+  priority: number;
+  hosts?: string[];
+  paths?: string[];
+  action:
+    | { forward: string }
+    | { fixedResponse: { statusCode: string; contentType: string; messageBody: string } }
+    | { redirectToHost: string };
+}
 
 export interface EdgeArgs {
   vpcId: pulumi.Input<string>;
-  subnetIds: pulumi.Input<string>[];
-  hostInstanceId: pulumi.Input<string>;
-  /** The host's security group: the edge adds the one rule that lets the ALB reach port 80. */
-  hostSecurityGroupId: pulumi.Input<string>;
+  subnetIds: pulumi.Input<pulumi.Input<string>[]>;
   /** The HTTPS names; absent means plain HTTP on the ALB's DNS name. */
   domain?: DomainConfig;
   /** The ELB security policy of the HTTPS listener. */
   tlsPolicy: pulumi.Input<string>;
+  targets: readonly TargetSpec[];
+  routes?: readonly RouteSpec[];
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
-export const HOST_PORT = 80;
-
-/** The target group's health check: the app's /healthz through nginx. */
+/** Every target group's health check: the app's /healthz (through nginx on the host). */
 export const HEALTH_CHECK = {
   enabled: true,
   path: '/healthz',
@@ -34,73 +53,86 @@ export const HEALTH_CHECK = {
   unhealthyThreshold: 3,
 } as const;
 
+/** The listener-rule action of a route. */
+export function ruleAction(
+  action: RouteSpec['action'],
+  targetGroupArn: (name: string) => pulumi.Input<string>,
+): aws.types.input.lb.ListenerRuleAction {
+  if ('forward' in action)
+    return { type: 'forward', targetGroupArn: targetGroupArn(action.forward) };
+  if ('fixedResponse' in action)
+    return { type: 'fixed-response', fixedResponse: action.fixedResponse };
+  return {
+    type: 'redirect',
+    redirect: {
+      host: action.redirectToHost,
+      path: '/#{path}',
+      query: '#{query}',
+      protocol: 'HTTPS',
+      port: '443',
+      // ALB redirects know 301 and 302 only; 301 keeps the path, and browsers follow it.
+      statusCode: 'HTTP_301',
+    },
+  };
+}
+
+/**
+ * Lets the ALB reach `port` on a target's security group, and nothing else of it: the ingress
+ * rule on the target's group and the matching egress rule on the ALB's.
+ */
+export function allowAlbTo(
+  name: string,
+  rule: {
+    albSecurityGroupId: pulumi.Input<string>;
+    targetSecurityGroupId: pulumi.Input<string>;
+    port: number;
+    what: string;
+    tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  },
+  parent: pulumi.Resource,
+): void {
+  const common = { ipProtocol: 'tcp', fromPort: rule.port, toPort: rule.port, tags: rule.tags };
+  new aws.vpc.SecurityGroupIngressRule(
+    `${name}-from-alb`,
+    {
+      ...common,
+      securityGroupId: rule.targetSecurityGroupId,
+      description: 'From the ALB only',
+      referencedSecurityGroupId: rule.albSecurityGroupId,
+    },
+    { parent },
+  );
+  new aws.vpc.SecurityGroupEgressRule(
+    `${name}-alb-to`,
+    {
+      ...common,
+      securityGroupId: rule.albSecurityGroupId,
+      description: `To ${rule.what}`,
+      referencedSecurityGroupId: rule.targetSecurityGroupId,
+    },
+    { parent },
+  );
+}
+
 export class Edge extends pulumi.ComponentResource {
   readonly dnsName: pulumi.Output<string>;
+  /** The site's public URL: `https://<appDomain>`, or `http://<ALB DNS name>`. */
   readonly url: pulumi.Output<string>;
+  /** The editor's origin, `https://editor.<appDomain>`; none without a domain. */
+  readonly editorUrl?: string;
   readonly httpsEnabled: boolean;
   readonly securityGroupId: pulumi.Output<string>;
+  readonly loadBalancerArnSuffix: pulumi.Output<string>;
+  /** The listener that serves (HTTPS with a domain, else HTTP); services wait for it. */
+  readonly listener: aws.lb.Listener;
+  readonly targetGroups: Record<string, aws.lb.TargetGroup>;
 
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('reflex:infra:Edge', name, {}, opts);
-    const child = pulumi.mergeOptions(opts, { parent: this });
     const domain = args.domain;
     this.httpsEnabled = domain !== undefined;
 
-    const securityGroup = new aws.ec2.SecurityGroup(
-      `${name}-sg`,
-      {
-        vpcId: args.vpcId,
-        description: domain
-          ? 'Reflex ALB: HTTP and HTTPS from anywhere'
-          : 'Reflex ALB: HTTP from anywhere',
-        tags: args.tags,
-      },
-      child,
-    );
-    this.securityGroupId = securityGroup.id;
-    const publicPorts = domain ? [80, 443] : [80];
-    for (const port of publicPorts) {
-      new aws.vpc.SecurityGroupIngressRule(
-        `${name}-in-${port}`,
-        {
-          securityGroupId: securityGroup.id,
-          description: port === 443 ? 'HTTPS' : 'HTTP',
-          ipProtocol: 'tcp',
-          fromPort: port,
-          toPort: port,
-          cidrIpv4: '0.0.0.0/0',
-          tags: args.tags,
-        },
-        child,
-      );
-    }
-    new aws.vpc.SecurityGroupEgressRule(
-      `${name}-to-host`,
-      {
-        securityGroupId: securityGroup.id,
-        description: 'To the host nginx',
-        ipProtocol: 'tcp',
-        fromPort: HOST_PORT,
-        toPort: HOST_PORT,
-        referencedSecurityGroupId: args.hostSecurityGroupId,
-        tags: args.tags,
-      },
-      child,
-    );
-    new aws.vpc.SecurityGroupIngressRule(
-      `${name}-host-from-alb`,
-      {
-        securityGroupId: args.hostSecurityGroupId,
-        description: 'HTTP from the ALB only',
-        ipProtocol: 'tcp',
-        fromPort: HOST_PORT,
-        toPort: HOST_PORT,
-        referencedSecurityGroupId: securityGroup.id,
-        tags: args.tags,
-      },
-      child,
-    );
-
+    const securityGroup = this.securityGroup(name, args);
     const loadBalancer = new aws.lb.LoadBalancer(
       `${name}-alb`,
       {
@@ -112,140 +144,154 @@ export class Edge extends pulumi.ComponentResource {
         dropInvalidHeaderFields: true,
         tags: args.tags,
       },
-      child,
+      { parent: this },
     );
-    this.dnsName = loadBalancer.dnsName;
-
-    const targetGroup = new aws.lb.TargetGroup(
-      `${name}-tg`,
-      {
-        vpcId: args.vpcId,
-        targetType: 'instance',
-        protocol: 'HTTP',
-        port: HOST_PORT,
-        // Blue/green happens behind nginx; the only target leaves when the host is replaced.
-        deregistrationDelay: 30,
-        healthCheck: { ...HEALTH_CHECK },
-        tags: args.tags,
-      },
-      child,
-    );
-    new aws.lb.TargetGroupAttachment(
-      `${name}-host`,
-      { targetGroupArn: targetGroup.arn, targetId: args.hostInstanceId, port: HOST_PORT },
-      child,
-    );
-    const forward = [{ type: 'forward', targetGroupArn: targetGroup.arn }];
+    this.targetGroups = this.targetGroupsFor(name, args);
+    const defaultTarget = this.targetGroups[args.targets[0]!.name]!;
+    const forward = [{ type: 'forward', targetGroupArn: defaultTarget.arn }];
 
     if (domain === undefined) {
-      new aws.lb.Listener(
-        `${name}-http`,
-        {
-          loadBalancerArn: loadBalancer.arn,
-          protocol: 'HTTP',
-          port: 80,
-          defaultActions: forward,
-          tags: args.tags,
-        },
-        child,
-      );
+      this.listener = this.httpListener(name, loadBalancer, forward, args.tags);
       this.url = pulumi.interpolate`http://${loadBalancer.dnsName}`;
     } else {
-      const zone = aws.route53.getZoneOutput(
-        { name: domain.hostedZoneName, privateZone: false },
+      const names = new SiteNames(
+        `${name}-names`,
+        {
+          domain,
+          loadBalancerDnsName: loadBalancer.dnsName,
+          loadBalancerZoneId: loadBalancer.zoneId,
+          tags: args.tags,
+        },
         { parent: this },
       );
-      const certificate = this.certificate(name, domain, zone.zoneId, args.tags, child);
-      new aws.lb.Listener(
+      this.listener = new aws.lb.Listener(
         `${name}-https`,
         {
           loadBalancerArn: loadBalancer.arn,
           protocol: 'HTTPS',
           port: 443,
           sslPolicy: args.tlsPolicy,
-          certificateArn: certificate,
+          certificateArn: names.certificateArn,
           defaultActions: forward,
           tags: args.tags,
         },
-        child,
+        { parent: this },
       );
-      new aws.lb.Listener(
-        `${name}-http`,
-        {
-          loadBalancerArn: loadBalancer.arn,
-          protocol: 'HTTP',
-          port: 80,
-          defaultActions: [
-            {
-              type: 'redirect',
-              redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' },
-            },
-          ],
-          tags: args.tags,
-        },
-        child,
+      this.httpListener(
+        name,
+        loadBalancer,
+        [
+          {
+            type: 'redirect',
+            redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' },
+          },
+        ],
+        args.tags,
       );
-      new aws.route53.Record(
-        `${name}-alias`,
-        {
-          zoneId: zone.zoneId,
-          name: domain.appDomain,
-          type: 'A',
-          aliases: [
-            {
-              name: loadBalancer.dnsName,
-              zoneId: loadBalancer.zoneId,
-              evaluateTargetHealth: true,
-            },
-          ],
-        },
-        child,
-      );
-      this.url = pulumi.output(`https://${domain.appDomain}`);
+      this.url = pulumi.output(names.siteUrl);
+      this.editorUrl = names.editorUrl;
     }
+    this.routes(name, args);
 
+    this.dnsName = loadBalancer.dnsName;
+    this.securityGroupId = securityGroup.id;
+    this.loadBalancerArnSuffix = loadBalancer.arnSuffix;
     this.registerOutputs({
       dnsName: this.dnsName,
       url: this.url,
+      editorUrl: this.editorUrl,
       httpsEnabled: this.httpsEnabled,
       securityGroupId: this.securityGroupId,
     });
   }
 
-  /** An ACM certificate for the app's domain, validated by DNS; resolves to its ARN once issued. */
-  private certificate(
-    name: string,
-    domain: DomainConfig,
-    zoneId: pulumi.Output<string>,
-    tags: EdgeArgs['tags'],
-    child: pulumi.ComponentResourceOptions,
-  ): pulumi.Output<string> {
-    const certificate = new aws.acm.Certificate(
-      `${name}-cert`,
-      { domainName: domain.appDomain, validationMethod: 'DNS', tags },
-      child,
-    );
-    const option = certificate.domainValidationOptions.apply((options) => {
-      const first = options[0];
-      if (!first) throw new Error(`ACM returned no DNS validation record for ${domain.appDomain}`);
-      return first;
-    });
-    const record = new aws.route53.Record(
-      `${name}-cert-validation`,
+  /** The ALB's group: 80 (and 443 with a domain) from anywhere; egress is added per target. */
+  private securityGroup(name: string, args: EdgeArgs): aws.ec2.SecurityGroup {
+    const securityGroup = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
       {
-        zoneId,
-        name: option.resourceRecordName,
-        type: option.resourceRecordType,
-        records: [option.resourceRecordValue],
-        ttl: 60,
-        allowOverwrite: true,
+        vpcId: args.vpcId,
+        description: args.domain
+          ? 'Reflex ALB: HTTP and HTTPS from anywhere'
+          : 'Reflex ALB: HTTP from anywhere',
+        tags: args.tags,
       },
-      child,
+      { parent: this },
     );
-    return new aws.acm.CertificateValidation(
-      `${name}-cert-validation`,
-      { certificateArn: certificate.arn, validationRecordFqdns: [record.fqdn] },
-      child,
-    ).certificateArn;
+    for (const port of args.domain ? [80, 443] : [80]) {
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-in-${port}`,
+        {
+          securityGroupId: securityGroup.id,
+          description: port === 443 ? 'HTTPS' : 'HTTP',
+          ipProtocol: 'tcp',
+          fromPort: port,
+          toPort: port,
+          cidrIpv4: '0.0.0.0/0',
+          tags: args.tags,
+        },
+        { parent: this },
+      );
+    }
+    return securityGroup;
+  }
+
+  private targetGroupsFor(name: string, args: EdgeArgs): Record<string, aws.lb.TargetGroup> {
+    return Object.fromEntries(
+      args.targets.map((target) => [
+        target.name,
+        new aws.lb.TargetGroup(
+          `${name}-${target.name}`,
+          {
+            vpcId: args.vpcId,
+            targetType: target.targetType,
+            protocol: 'HTTP',
+            port: target.port,
+            deregistrationDelay: target.deregistrationDelay,
+            healthCheck: { ...HEALTH_CHECK },
+            tags: args.tags,
+          },
+          { parent: this },
+        ),
+      ]),
+    );
+  }
+
+  private httpListener(
+    name: string,
+    loadBalancer: aws.lb.LoadBalancer,
+    defaultActions: aws.types.input.lb.ListenerDefaultAction[],
+    tags: EdgeArgs['tags'],
+  ): aws.lb.Listener {
+    return new aws.lb.Listener(
+      `${name}-http`,
+      { loadBalancerArn: loadBalancer.arn, protocol: 'HTTP', port: 80, defaultActions, tags },
+      { parent: this },
+    );
+  }
+
+  /** The routing rules on the serving listener. */
+  private routes(name: string, args: EdgeArgs): void {
+    const arnOf = (target: string) => {
+      const group = this.targetGroups[target];
+      if (!group) throw new Error(`route to unknown target ${target}`);
+      return group.arn;
+    };
+    for (const route of args.routes ?? []) {
+      new aws.lb.ListenerRule(
+        `${name}-rule-${route.priority}`,
+        {
+          listenerArn: this.listener.arn,
+          priority: route.priority,
+          conditions: [
+            ...(route.hosts ? [{ hostHeader: { values: route.hosts } }] : []),
+            ...(route.paths ? [{ pathPattern: { values: route.paths } }] : []),
+          ],
+          actions: [ruleAction(route.action, arnOf)],
+          tags: args.tags,
+        },
+        { parent: this },
+      );
+    }
   }
 }

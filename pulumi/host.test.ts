@@ -5,29 +5,43 @@ import { gunzipSync } from 'node:zlib';
 
 import * as pulumi from '@pulumi/pulumi';
 
+import { DEBIAN_ACCOUNT } from './configRules';
 import type { HostArgs } from './host';
+import { Host, cidrSlug, creditSpecificationFor } from './host';
+import type { MockedStack, RecordedResource } from './testing/mocks';
 import {
-  CANONICAL_ACCOUNT,
-  Host,
-  architectureOf,
-  cidrSlug,
-  creditSpecificationFor,
-  sshRulesFor,
-  ubuntuAmiNamePattern,
-} from './host';
-import type { MockedStack } from './testing/mocks';
+  AMI_ID,
+  HOST_PRIVATE_IP,
+  HOST_PUBLIC_IP,
+  isSecret,
+  mockStack,
+  resolve,
+  settle,
+} from './testing/mocks';
 import { REQUIRED_HOST_FILES } from './userData';
-import { AMI_ID, HOST_PUBLIC_IP, isSecret, mockStack, resolve, settle } from './testing/mocks';
 
 const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
 const REPOSITORY_ARN = 'arn:aws:ecr:eu-west-1:123456789012:repository/reflex-dev';
 const REPOSITORY_URL = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/reflex-dev';
 const INGRESS = 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule';
+const INSTANCE = 'aws:ec2/instance:Instance';
+const AMI = 'debian-13-amd64-20251117-2299';
 
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: string | string[];
+interface CloudConfig {
+  users: { name: string; ssh_authorized_keys: string[] }[];
+  ssh_keys?: unknown;
+  ssh_genkeytypes: string[];
+  ssh_deletekeys: boolean;
+  write_files: { path: string; content: string }[];
+  runcmd: string[][];
+}
+
+/** The instance's user data as EC2 gets it, and as cloud-init reads it. */
+function userDataOf(stack: MockedStack): { raw: string; config: CloudConfig } {
+  const encoded = stack.one(INSTANCE).inputs.userDataBase64 as string;
+  const raw = gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8');
+  expect(raw.startsWith('#cloud-config\n')).toBe(true);
+  return { raw, config: JSON.parse(raw.slice('#cloud-config\n'.length)) as CloudConfig };
 }
 
 describe('host (Pulumi mocks: nothing reaches AWS)', () => {
@@ -49,9 +63,10 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
     const host = new Host('host', {
       vpcId: 'vpc-1',
       subnetId: 'subnet-1',
+      availabilityZone: 'eu-west-1b',
       instanceType: 't3.small',
-      sshAllowedCidrs: ['203.0.113.7/32', '2001:db8::/48'],
-      allowSshFromAnywhere: false,
+      amiName: AMI,
+      sshAllowedCidrs: [],
       repositoryUrl: REPOSITORY_URL,
       repositoryArn: REPOSITORY_ARN,
       enableSsm: false,
@@ -60,6 +75,14 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
       githubRepository: 'octo-org/reflex',
       region: 'eu-west-1',
       environment: 'dev',
+      stackName: 'reflex-dev',
+      urls: {
+        publicUrl: 'https://reflex.example.com',
+        editorUrl: 'https://editor.reflex.example.com',
+      },
+      edge: { targetGroupArn: 'arn:tg-host', securityGroupId: 'sg-alb' },
+      dataVolumeGiB: 10,
+      dataSnapshotRetention: 7,
       tags,
       ...overrides,
     });
@@ -67,75 +90,46 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
     return { stack, host };
   }
 
-  function sshRules(stack: MockedStack) {
-    return stack
+  /** Every ingress rule on the host's group, as `port from source`. */
+  const hostIngress = (stack: MockedStack) =>
+    stack
       .ofType(INGRESS)
-      .map((rule) => rule.inputs)
-      .map(({ fromPort, toPort, ipProtocol, cidrIpv4, cidrIpv6, securityGroupId }) => ({
-        securityGroupId,
-        ipProtocol,
-        fromPort,
-        toPort,
-        cidr: cidrIpv4 ?? cidrIpv6,
-      }));
-  }
+      .filter((r) => r.inputs.securityGroupId === 'host-sg-id')
+      .map(
+        (r) =>
+          `${String(r.inputs.fromPort)}-${String(r.inputs.toPort)} from ${String(
+            r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6 ?? r.inputs.referencedSecurityGroupId,
+          )}`,
+      );
 
-  it('lets SSH in from the configured CIDRs only, one rule each', async () => {
+  it('lets SSH in from the Instance Connect Endpoint only, and HTTP from the ALB only', async () => {
     const { stack } = await build();
-    expect(stack.ofType(INGRESS).map((r) => r.name)).toEqual([
-      'host-ssh-203-0-113-7-32',
-      'host-ssh-2001-db8-48',
-    ]);
-    expect(sshRules(stack)).toEqual([
-      {
-        securityGroupId: 'host-sg-id',
-        ipProtocol: 'tcp',
-        fromPort: 22,
-        toPort: 22,
-        cidr: '203.0.113.7/32',
-      },
-      {
-        securityGroupId: 'host-sg-id',
-        ipProtocol: 'tcp',
-        fromPort: 22,
-        toPort: 22,
-        cidr: '2001:db8::/48',
-      },
-    ]);
-    const group = stack.one('aws:ec2/securityGroup:SecurityGroup').inputs;
-    expect(group).toEqual({
-      vpcId: 'vpc-1',
-      description: 'Reflex host: SSH from the allowed CIDRs, HTTP from the ALB only',
-      tags,
-    });
+    expect(hostIngress(stack).sort()).toEqual(['22-22 from host-eic-sg-id', '80-80 from sg-alb']);
     expect(
-      stack.one('aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule').inputs,
-    ).toMatchObject({
-      securityGroupId: 'host-sg-id',
-      ipProtocol: '-1',
-      cidrIpv4: '0.0.0.0/0',
-    });
+      stack.one('aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint').inputs
+        .subnetId,
+    ).toBe('subnet-1');
   });
 
-  it('opens SSH to 0.0.0.0/0 and ::/0 only when allowSshFromAnywhere is set', async () => {
-    const { stack } = await build({ allowSshFromAnywhere: true });
-    expect(sshRules(stack).map((r) => [r.fromPort, r.toPort, r.cidr])).toEqual([
-      [22, 22, '203.0.113.7/32'],
-      [22, 22, '2001:db8::/48'],
-      [22, 22, '0.0.0.0/0'],
-      [22, 22, '::/0'],
+  it('adds one SSH rule per CIDR people are given', async () => {
+    const { stack } = await build({ sshAllowedCidrs: ['203.0.113.7/32', '2001:db8::/48'] });
+    expect(hostIngress(stack).sort()).toEqual([
+      '22-22 from 2001:db8::/48',
+      '22-22 from 203.0.113.7/32',
+      '22-22 from host-eic-sg-id',
+      '80-80 from sg-alb',
     ]);
+    expect(stack.ofType(INGRESS).map((r) => r.name)).toEqual(
+      expect.arrayContaining(['host-ssh-203-0-113-7-32', 'host-ssh-2001-db8-48']),
+    );
   });
 
-  it('runs the looked-up Ubuntu AMI with IMDSv2 required and an encrypted gp3 root volume', async () => {
+  it('runs the pinned official Debian 13 AMI of its architecture, IMDSv2 only, encrypted root', async () => {
     const { stack } = await build();
-    const instance = stack.one('aws:ec2/instance:Instance').inputs;
-    expect(instance).toMatchObject({
+    expect(stack.one(INSTANCE).inputs).toMatchObject({
       ami: AMI_ID,
       instanceType: 't3.small',
       creditSpecification: { cpuCredits: 'standard' },
-      iamInstanceProfile: 'host-profile-5d6e7f8',
-      keyName: 'host-key-9a8b7c6',
       primaryNetworkInterface: { networkInterfaceId: 'host-eni-id' },
       metadataOptions: {
         httpEndpoint: 'enabled',
@@ -143,28 +137,109 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
         httpPutResponseHopLimit: 1,
         instanceMetadataTags: 'disabled',
       },
-      rootBlockDevice: {
-        volumeType: 'gp3',
-        volumeSize: 20,
-        encrypted: true,
-        deleteOnTermination: true,
-        tags,
-      },
+      rootBlockDevice: { volumeType: 'gp3', encrypted: true, deleteOnTermination: true, tags },
       tags,
     });
-    expect(instance.userData).toBeUndefined();
-    const lookup = stack.calls.find((c) => c.token === 'aws:ec2/getAmi:getAmi');
-    expect(lookup?.inputs).toEqual({
+    expect(stack.calls.find((c) => c.token === 'aws:ec2/getAmi:getAmi')?.inputs).toEqual({
       mostRecent: true,
-      owners: [CANONICAL_ACCOUNT],
+      owners: [DEBIAN_ACCOUNT],
       filters: [
-        { name: 'name', values: ['ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*'] },
+        { name: 'name', values: [AMI] },
+        { name: 'architecture', values: ['x86_64'] },
         { name: 'virtualization-type', values: ['hvm'] },
+        { name: 'root-device-type', values: ['ebs'] },
       ],
     });
   });
 
-  it('keeps its address on an Elastic IP bound to its network interface before it boots', async () => {
+  it('asks for an arm64 image on a Graviton type', async () => {
+    const { stack } = await build({
+      instanceType: 't4g.small',
+      amiName: 'debian-13-arm64-20251117-2299',
+    });
+    const filters = stack.calls.find((c) => c.token === 'aws:ec2/getAmi:getAmi')?.inputs
+      .filters as { name: string; values: string[] }[];
+    expect(filters.find((f) => f.name === 'architecture')?.values).toEqual(['arm64']);
+  });
+
+  it('is replaced, never left stale, when its AMI or user data change', async () => {
+    const { stack } = await build();
+    const instance = stack.one(INSTANCE);
+    expect(instance.inputs.userDataReplaceOnChange).toBe(true);
+    expect(instance.options.ignoreChanges).toEqual([]);
+    // The replacement takes over the network interface (and so the address) the old one holds.
+    expect(instance.options.deleteBeforeReplace).toBe(true);
+  });
+
+  it('holds no private key in its user data: the host makes its own host key', async () => {
+    const { stack } = await build();
+    const { raw, config } = userDataOf(stack);
+    expect(raw).not.toMatch(/PRIVATE KEY|ed25519_private|ssh_keys/);
+    expect(config.ssh_keys).toBeUndefined();
+    expect(config.ssh_deletekeys).toBe(true);
+    expect(config.ssh_genkeytypes).toEqual(['ed25519']);
+    expect(config.runcmd).toContainEqual([
+      'bash',
+      '/opt/reflex/host-key.sh',
+      '/reflex-dev/ssh-host-key',
+      'eu-west-1',
+    ]);
+  });
+
+  it("mounts its own data volume, by that volume's id, before bootstrap runs", async () => {
+    const { stack } = await build();
+    const volumeId = stack.one('aws:ebs/volume:Volume').id;
+    const { config } = userDataOf(stack);
+    expect(config.runcmd[0]).toEqual([
+      'bash',
+      '/opt/reflex/data-volume.sh',
+      `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace('-', '')}`,
+      '/var/lib/reflex',
+    ]);
+    expect(config.runcmd[1]).toEqual(['bash', '/opt/reflex/bootstrap.sh']);
+    expect(stack.one('aws:ec2/volumeAttachment:VolumeAttachment').inputs).toEqual({
+      instanceId: 'host-instance-id',
+      volumeId,
+      deviceName: '/dev/sdf',
+      stopInstanceBeforeDetaching: true,
+    });
+  });
+
+  it('keeps its data volume across an instance replacement (two runs: a new AMI and new user data)', async () => {
+    const first = await build();
+    writeFileSync(path.join(repo, 'pulumi/bootstrap.sh'), '# a changed first boot\n');
+    const second = await build({ amiName: 'debian-13-amd64-20260110-2400' });
+    writeFileSync(path.join(repo, 'pulumi/bootstrap.sh'), '# fixture pulumi/bootstrap.sh\n');
+
+    const [before, after] = [first.stack, second.stack].map((stack) => stack.one(INSTANCE));
+    // The engine replaces the instance: its AMI lookup and its user data both changed.
+    const amiNames = [first.stack, second.stack].map(
+      (stack) =>
+        (
+          stack.calls.find((c) => c.token === 'aws:ec2/getAmi:getAmi')!.inputs.filters as {
+            name: string;
+            values: string[];
+          }[]
+        )[0]!.values[0],
+    );
+    expect(amiNames).toEqual([AMI, 'debian-13-amd64-20260110-2400']);
+    expect(after!.inputs.userDataBase64).not.toEqual(before!.inputs.userDataBase64);
+
+    // The volume is the same resource with the same inputs: no diff, nothing replaced.
+    const volumes = [first.stack, second.stack].map((s) => s.one('aws:ebs/volume:Volume'));
+    const pick = (v: RecordedResource) => ({
+      urn: v.urn,
+      inputs: v.inputs,
+      protect: v.options.protect,
+    });
+    expect(pick(volumes[1]!)).toEqual(pick(volumes[0]!));
+    expect(volumes[1]!.options.protect).toBe(true);
+    // Nothing ties its life to the instance's.
+    expect(volumes[1]!.options.dependencies.filter((d) => d.includes('Instance'))).toEqual([]);
+    expect(volumes[1]!.urn).not.toContain('aws:ec2/instance:Instance');
+  });
+
+  it('keeps its address on an Elastic IP bound to a network interface that outlives it', async () => {
     const { stack, host } = await build();
     expect(stack.one('aws:ec2/networkInterface:NetworkInterface').inputs).toEqual({
       subnetId: 'subnet-1',
@@ -178,133 +253,94 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
       tags,
     });
     expect(await resolve(host.publicIp)).toBe(HOST_PUBLIC_IP);
+    expect(await resolve(host.privateIp)).toBe(HOST_PRIVATE_IP);
   });
 
-  it('has a role that may pull from its repository and nothing else', async () => {
+  it('registers in the ALB target group on port 80', async () => {
     const { stack } = await build();
-    const role = stack.one('aws:iam/role:Role').inputs;
-    expect(JSON.parse(role.assumeRolePolicy as string)).toEqual({
-      Version: '2012-10-17',
-      Statement: [
-        { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
-      ],
-    });
-    const policy = stack.one('aws:iam/rolePolicy:RolePolicy').inputs;
-    expect(policy.role).toBe('host-role-id');
-    const statements = (JSON.parse(policy.policy as string) as { Statement: Statement[] })
-      .Statement;
-    expect(
-      statements.map(({ Effect, Action, Resource }) => ({ Effect, Action, Resource })),
-    ).toEqual([
-      { Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' },
-      {
-        Effect: 'Allow',
-        Action: [
-          'ecr:BatchCheckLayerAvailability',
-          'ecr:BatchGetImage',
-          'ecr:GetDownloadUrlForLayer',
-        ],
-        Resource: REPOSITORY_ARN,
-      },
-    ]);
-    expect(stack.ofType('aws:iam/rolePolicyAttachment:RolePolicyAttachment')).toEqual([]);
-    expect(stack.one('aws:iam/instanceProfile:InstanceProfile').inputs).toEqual({
-      role: 'host-role-1a2b3c4',
-      tags,
+    expect(stack.one('aws:lb/targetGroupAttachment:TargetGroupAttachment').inputs).toEqual({
+      targetGroupArn: 'arn:tg-host',
+      targetId: 'host-instance-id',
+      port: 80,
     });
   });
 
-  it('adds Session Manager access only when enableSsm is set', async () => {
-    const { stack } = await build({ enableSsm: true });
-    expect(stack.one('aws:iam/rolePolicyAttachment:RolePolicyAttachment').inputs).toEqual({
-      role: 'host-role-1a2b3c4',
-      policyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+  it('gives the deploy workflow a tunnel to its own address and a read of its host key', async () => {
+    const { host } = await build();
+    const policies = Object.fromEntries(
+      await Promise.all(
+        Object.entries(host.deployPolicies).map(async ([name, policy]) => [
+          name,
+          JSON.parse(await resolve(policy)) as {
+            Statement: { Action: unknown; Resource: unknown; Condition?: unknown }[];
+          },
+        ]),
+      ),
+    ) as Record<
+      string,
+      { Statement: { Action: unknown; Resource: unknown; Condition?: unknown }[] }
+    >;
+    expect(Object.keys(policies).sort()).toEqual(['open-tunnel', 'read-host-key']);
+    expect(policies['open-tunnel']!.Statement[0]).toMatchObject({
+      Action: 'ec2-instance-connect:OpenTunnel',
+      Resource: expect.stringContaining('instance-connect-endpoint/eice-host-eic-endpoint'),
+      Condition: expect.objectContaining({
+        IpAddress: { 'ec2-instance-connect:privateIpAddress': `${HOST_PRIVATE_IP}/32` },
+      }),
     });
+    expect(policies['read-host-key']!.Statement).toEqual([
+      expect.objectContaining({
+        Action: ['ssm:GetParameter'],
+        Resource: 'arn:aws:ssm:eu-west-1:123456789012:parameter/reflex-dev/ssh-host-key',
+      }),
+    ]);
+    expect(await resolve(host.hostKeyParameter)).toBe('/reflex-dev/ssh-host-key');
   });
 
   it('generates the deploy key pair when none is configured, and keeps the private key secret', async () => {
     const { stack, host } = await build();
-    const keys = stack.ofType('tls:index/privateKey:PrivateKey');
-    expect(keys.map((k) => [k.name, k.inputs])).toEqual([
-      ['host-deploy-key', { algorithm: 'ED25519' }],
-      ['host-host-key', { algorithm: 'ED25519' }],
+    expect(stack.ofType('tls:index/privateKey:PrivateKey').map((k) => k.inputs)).toEqual([
+      { algorithm: 'ED25519' },
     ]);
     expect(host.sshPrivateKey).toBeDefined();
     expect(await isSecret(host.sshPrivateKey!)).toBe(true);
-    expect(await resolve(host.sshPrivateKey!)).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
-    const keyPair = stack.one('aws:ec2/keyPair:KeyPair').inputs;
-    expect(keyPair.publicKey).toMatch(/^ssh-ed25519 [A-Za-z0-9+/]+=*$/);
+    expect(userDataOf(stack).config.users[0]!.ssh_authorized_keys[0]).toMatch(
+      /^ssh-ed25519 [A-Za-z0-9+/]+=*$/,
+    );
   });
 
   it('uses a configured public key as is, and then exports no private key', async () => {
     const publicKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperator ops@example';
     const { stack, host } = await build({ sshPublicKey: publicKey });
-    expect(stack.ofType('tls:index/privateKey:PrivateKey').map((k) => k.name)).toEqual([
-      'host-host-key',
-    ]);
+    expect(stack.ofType('tls:index/privateKey:PrivateKey')).toEqual([]);
     expect(host.sshPrivateKey).toBeUndefined();
-    expect(stack.one('aws:ec2/keyPair:KeyPair').inputs).toEqual({ publicKey, tags });
-    const cloudConfig = userDataOf(stack);
-    expect(cloudConfig.users[0]!.ssh_authorized_keys).toEqual([publicKey]);
+    expect(userDataOf(stack).config.users).toEqual([
+      expect.objectContaining({ name: 'deploy', ssh_authorized_keys: [publicKey] }),
+    ]);
   });
 
-  it('publishes a known_hosts line for its address and the host key given to cloud-init', async () => {
-    const { stack, host } = await build();
-    const knownHosts = await resolve(host.sshKnownHosts);
-    const cloudConfig = userDataOf(stack);
-    expect(knownHosts).toBe(`${HOST_PUBLIC_IP} ${cloudConfig.ssh_keys.ed25519_public}`);
-    expect(knownHosts).toMatch(/^198\.51\.100\.23 ssh-ed25519 [A-Za-z0-9+/]+=*$/);
-    expect(await resolve(host.sshUser)).toBe('deploy');
-  });
-
-  it('boots from user data rendered from the repository, with the stack values in deploy.env', async () => {
-    const { stack } = await build({ deployBranch: 'release' });
-    const cloudConfig = userDataOf(stack);
-    const paths = cloudConfig.write_files.map((f) => f.path);
-    expect(paths).toEqual(
-      expect.arrayContaining([
-        '/opt/reflex/deploy-scripts/install-bundle.sh',
-        '/opt/reflex/bootstrap.sh',
-        '/etc/reflex/deploy.env',
-      ]),
-    );
-    const deployEnv = cloudConfig.write_files.find((f) => f.path === '/etc/reflex/deploy.env')!;
-    expect(deployEnv.content).toContain(`\nREFLEX_IMAGE_REPOSITORY=${REPOSITORY_URL}\n`);
-    expect(deployEnv.content).toContain('\nREFLEX_DEPLOY_BRANCH=release\n');
-    const dockerConfig = cloudConfig.write_files.find(
-      (f) => f.path === '/etc/reflex/docker-config.json',
+  it("writes the site's and the editor's URLs into the platform's app.env", async () => {
+    const { stack } = await build();
+    const appEnv = userDataOf(stack).config.write_files.find(
+      (f) => f.path === '/etc/reflex/app.env',
     )!;
-    expect(JSON.parse(dockerConfig.content)).toEqual({
-      credHelpers: { '123456789012.dkr.ecr.eu-west-1.amazonaws.com': 'ecr-login' },
-    });
+    expect(appEnv.content).toContain('\nREFLEX_PUBLIC_URL=https://reflex.example.com\n');
+    expect(appEnv.content).toContain('\nREFLEX_EDITOR_URL=https://editor.reflex.example.com\n');
   });
 
   it.each([
-    ['t3.small', 'amd64', { cpuCredits: 'standard' }],
-    ['t3a.medium', 'amd64', { cpuCredits: 'standard' }],
-    ['t4g.small', 'arm64', { cpuCredits: 'standard' }],
-    ['m7g.large', 'arm64', undefined],
-    ['m7i.large', 'amd64', undefined],
-    ['c6gn.xlarge', 'arm64', undefined],
-  ])('%s runs %s with credits %j', (type, arch, credits) => {
-    expect(architectureOf(type)).toBe(arch);
-    expect(ubuntuAmiNamePattern(type)).toBe(
-      `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch}-server-*`,
-    );
+    ['t3.small', { cpuCredits: 'standard' }],
+    ['t4g.small', { cpuCredits: 'standard' }],
+    ['m7g.large', undefined],
+  ])('%s runs with credits %j', (type, credits) => {
     expect(creditSpecificationFor(type)).toEqual(credits);
   });
 
   it.each([
     ['203.0.113.7/32', '203-0-113-7-32'],
     ['2001:DB8::/48', '2001-db8-48'],
-    ['::/0', '-0'],
   ])('names the SSH rule of %s after it: %s', (cidr, slug) => {
     expect(cidrSlug(cidr)).toBe(slug);
-  });
-
-  it('adds the internet to the SSH sources only on request, without duplicates', () => {
-    expect(sshRulesFor(['10.0.0.0/8', '10.0.0.0/8'], false)).toEqual(['10.0.0.0/8']);
-    expect(sshRulesFor(['0.0.0.0/0'], true)).toEqual(['0.0.0.0/0', '::/0']);
   });
 
   it('warns at `pulumi up` when the repository lacks a file the first boot needs', async () => {
@@ -312,8 +348,7 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {
       await build();
-      const warnings = warn.mock.calls.map((call) => String(call[0]));
-      expect(warnings).toEqual([
+      expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([
         expect.stringContaining(
           "the host's first boot needs deploy-scripts/install-bundle.sh, missing under",
         ),
@@ -328,20 +363,6 @@ describe('host (Pulumi mocks: nothing reaches AWS)', () => {
     const { host } = await build();
     expect(host).toBeInstanceOf(pulumi.ComponentResource);
     expect(await resolve(host.instanceId)).toBe('host-instance-id');
-    expect(await resolve(host.securityGroupId)).toBe('host-sg-id');
+    expect(await resolve(host.instanceConnectEndpointId)).toBe('host-eic-endpoint-id');
   });
 });
-
-interface CloudConfig {
-  users: { ssh_authorized_keys: string[] }[];
-  ssh_keys: { ed25519_public: string };
-  write_files: { path: string; content: string }[];
-}
-
-/** The instance's user data: base64 of gzip of `#cloud-config` + JSON. */
-function userDataOf(stack: MockedStack): CloudConfig {
-  const encoded = stack.one('aws:ec2/instance:Instance').inputs.userDataBase64 as string;
-  const text = gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8');
-  expect(text.startsWith('#cloud-config\n')).toBe(true);
-  return JSON.parse(text.slice('#cloud-config\n'.length)) as CloudConfig;
-}

@@ -1,61 +1,75 @@
-// The EC2 host: Ubuntu 24.04 with Docker, the nginx blue/green edge, the monitoring stack, the
-// deploy scripts and their timers (docs/HOST.md), behind an Elastic IP and a security group
-// that lets in SSH from the configured CIDRs (HTTP from the ALB is the edge's rule, edge.ts).
+// The EC2 host of the `host` runtime: Debian 13 with Docker, the nginx blue/green edge, the
+// monitoring stack, the deploy scripts and their timers (docs/HOST.md). Behind an Elastic IP;
+// SSH comes through the EC2 Instance Connect Endpoint (and from the CIDRs people are given),
+// HTTP from the ALB only. Its data lives on a volume of its own, so the instance itself is
+// replaceable: a new AMI or new user data replace it.
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
 
-import { DEPLOY_USER, missingHostFiles, readHostFiles, renderUserData } from './userData';
+import { DEBIAN_ACCOUNT, architectureOf } from './configRules';
+import { DataVolume } from './dataVolume';
+import type { TargetSpec } from './edge';
+import { allowAlbTo } from './edge';
+import { HostRole, readHostKeyPolicy } from './hostRole';
+import { InstanceConnect, SSH_PORT, openTunnelPolicy } from './instanceConnect';
+import type { AppUrls } from './userData';
+import {
+  DEPLOY_USER,
+  deployEnvironment,
+  ebsDevicePath,
+  missingHostFiles,
+  readHostFiles,
+  renderUserData,
+} from './userData';
 
 export interface HostArgs {
   vpcId: pulumi.Input<string>;
   /** A public subnet that routes to the internet (the Elastic IP needs the gateway). */
   subnetId: pulumi.Input<string>;
+  /** The subnet's zone, where the data volume lives. */
+  availabilityZone: pulumi.Input<string>;
   instanceType: pulumi.Input<string>;
-  /** The CIDRs allowed to reach SSH (a plain list: each one becomes its own rule). */
+  /** The pinned name of an official Debian 13 AMI of the instance type's architecture. */
+  amiName: pulumi.Input<string>;
+  /** People's SSH sources (a plain list: each one becomes its own rule). */
   sshAllowedCidrs: readonly string[];
-  /** Open SSH to 0.0.0.0/0 and ::/0 as well. */
-  allowSshFromAnywhere: boolean;
   /** The deploy user's OpenSSH public key; without one a key pair is generated. */
   sshPublicKey?: pulumi.Input<string>;
   repositoryUrl: pulumi.Input<string>;
   repositoryArn: pulumi.Input<string>;
   /** Attach AmazonSSMManagedInstanceCore so that Session Manager can reach the host. */
   enableSsm: boolean;
-  /** The repository checkout whose deploy-scripts/, compose.yaml, prometheus/ and grafana/ go on the host. */
+  /** The repository checkout whose host files go into the user data. */
   repoRoot: string;
   /** deploy.env values that come from the stack (docs/HOST.md). */
   deployBranch: pulumi.Input<string>;
   githubRepository: pulumi.Input<string>;
   region: pulumi.Input<string>;
   environment: pulumi.Input<string>;
+  /** `<project>-<stack>`: names the host-key parameter and the data volume's snapshots. */
+  stackName: pulumi.Input<string>;
+  /** The public URLs the platform answers for (app.env). */
+  urls: pulumi.Input<AppUrls>;
+  /** Where the ALB sends requests: the host registers in it and lets the ALB's group in. */
+  edge: { targetGroupArn: pulumi.Input<string>; securityGroupId: pulumi.Input<string> };
+  dataVolumeGiB: pulumi.Input<number>;
+  dataSnapshotRetention: pulumi.Input<number>;
   rootVolumeGiB?: number;
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
-/** Canonical's account, owner of the official Ubuntu AMIs. */
-export const CANONICAL_ACCOUNT = '099720109477';
 export const HTTP_PORT = 80;
-export const SSH_PORT = 22;
 
-/** The CPU architecture an instance type runs (Graviton families carry a `g` after the generation). */
-export function architectureOf(instanceType: string): 'arm64' | 'amd64' {
-  return /^[a-z]+\d+g[a-z]*\./.test(instanceType) ? 'arm64' : 'amd64';
-}
-
-/** The AMI name pattern of Ubuntu 24.04 LTS server for that architecture. */
-export function ubuntuAmiNamePattern(instanceType: string): string {
-  return `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${architectureOf(instanceType)}-server-*`;
-}
+/** The ALB's one target in the host runtime: nginx on the host, which routes by Host itself. */
+export const HOST_TARGETS: TargetSpec[] = [
+  // Blue/green happens behind nginx; the only target leaves when the host is replaced.
+  { name: 'host', targetType: 'instance', port: HTTP_PORT, deregistrationDelay: 30 },
+];
 
 /** Burstable types (t2/t3/t3a/t4g) run with standard credits: no surprise CPU-credit charges. */
 export function creditSpecificationFor(instanceType: string): { cpuCredits: string } | undefined {
   return /^t\d[a-z]*\./.test(instanceType) ? { cpuCredits: 'standard' } : undefined;
-}
-
-/** The SSH rule sources: the configured CIDRs, plus the whole internet only when asked for. */
-export function sshRulesFor(cidrs: readonly string[], allowSshFromAnywhere: boolean): string[] {
-  return [...new Set(allowSshFromAnywhere ? [...cidrs, '0.0.0.0/0', '::/0'] : cidrs)];
 }
 
 /** A resource-name suffix for a CIDR, so that a rule keeps its name when the list is reordered. */
@@ -63,93 +77,122 @@ export function cidrSlug(cidr: string): string {
   return cidr.toLowerCase().replace(/[^0-9a-f]+/g, '-');
 }
 
-/** The deploy.env keys of docs/HOST.md. */
-export function deployEnvironment(values: {
-  repositoryUrl: string;
-  deployBranch: string;
-  githubRepository: string;
-  region: string;
-  environment: string;
-}): Record<string, string> {
-  return {
-    CONTAINER_ENGINE: 'docker',
-    REFLEX_IMAGE_REPOSITORY: values.repositoryUrl,
-    REFLEX_DEPLOY_BRANCH: values.deployBranch,
-    REFLEX_BLUE_PORT: '8081',
-    REFLEX_GREEN_PORT: '8082',
-    REFLEX_STATE_DIR: '/var/lib/reflex',
-    REFLEX_TEXTFILE_DIR: '/var/lib/reflex/textfile',
-    REFLEX_FILE_SD: '/var/lib/reflex/prometheus/app.json',
-    REFLEX_EDGE_SWITCH: '/var/lib/reflex/edge/live-green',
-    REFLEX_GITHUB_REPOSITORY: values.githubRepository,
-    REFLEX_ENVIRONMENT: values.environment,
-    AWS_REGION: values.region,
-  };
-}
-
-/** The IAM policy of the host: pull from this one repository, nothing else. */
-export function pullPolicy(repositoryArn: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'EcrLogin',
-        Effect: 'Allow',
-        Action: ['ecr:GetAuthorizationToken'],
-        Resource: '*',
-      },
-      {
-        Sid: 'PullFromThisRepository',
-        Effect: 'Allow',
-        Action: [
-          'ecr:BatchCheckLayerAvailability',
-          'ecr:BatchGetImage',
-          'ecr:GetDownloadUrlForLayer',
-        ],
-        Resource: repositoryArn,
-      },
-    ],
-  });
-}
-
 export class Host extends pulumi.ComponentResource {
   readonly securityGroupId: pulumi.Output<string>;
   readonly instanceId: pulumi.Output<string>;
   readonly publicIp: pulumi.Output<string>;
+  readonly privateIp: pulumi.Output<string>;
   readonly sshUser: pulumi.Output<string>;
-  /** A known_hosts line for the host's address and its SSH host key. */
-  readonly sshKnownHosts: pulumi.Output<string>;
+  /** The SSM parameter holding the host's SSH public key, published by the host at first boot. */
+  readonly hostKeyParameter: pulumi.Output<string>;
+  readonly instanceConnectEndpointId: pulumi.Output<string>;
+  readonly instanceConnectEndpointDnsName: pulumi.Output<string>;
+  readonly dataVolumeId: pulumi.Output<string>;
+  /** The deploy workflow's access to this host: open a tunnel, read the host key. */
+  readonly deployPolicies: Record<string, pulumi.Output<string>>;
   /** The generated deploy key (secret), when no public key was configured. */
   readonly sshPrivateKey?: pulumi.Output<string>;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super('reflex:infra:Host', name, {}, opts);
-    const child = pulumi.mergeOptions(opts, { parent: this });
 
-    // Security group: rules are separate resources so that each one is visible on its own.
+    const securityGroup = this.securityGroup(name, args);
+    const role = new HostRole(
+      `${name}-role`,
+      {
+        repositoryArn: args.repositoryArn,
+        stackName: args.stackName,
+        enableSsm: args.enableSsm,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const deployKey = this.deployKey(name, args);
+    if (deployKey.privateKey !== undefined) this.sshPrivateKey = deployKey.privateKey;
+    const nic = this.networkInterface(name, args, securityGroup.id);
+    const endpoint = new InstanceConnect(
+      `${name}-eic`,
+      {
+        vpcId: args.vpcId,
+        subnetId: args.subnetId,
+        hostSecurityGroupId: securityGroup.id,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const data = new DataVolume(
+      `${name}-data`,
+      {
+        availabilityZone: args.availabilityZone,
+        sizeGiB: args.dataVolumeGiB,
+        snapshotRetention: args.dataSnapshotRetention,
+        snapshotTag: args.stackName,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const userData = this.userData(
+      args,
+      deployKey.publicKey,
+      role.hostKeyParameterName,
+      data.volumeId,
+    );
+    const instance = this.instance(name, args, role.instanceProfileName, nic.eni, userData);
+    this.attach(name, args, instance, data.volumeId, securityGroup.id);
+
+    this.securityGroupId = securityGroup.id;
+    this.instanceId = instance.id;
+    this.publicIp = nic.address.publicIp;
+    this.privateIp = nic.eni.privateIp;
+    this.sshUser = pulumi.output(DEPLOY_USER);
+    this.hostKeyParameter = role.hostKeyParameterName;
+    this.instanceConnectEndpointId = endpoint.endpointId;
+    this.instanceConnectEndpointDnsName = endpoint.endpointDnsName;
+    this.dataVolumeId = data.volumeId;
+    this.deployPolicies = {
+      'open-tunnel': pulumi
+        .all([endpoint.endpointArn, this.privateIp])
+        .apply(([arn, ip]) => openTunnelPolicy(arn, ip)),
+      'read-host-key': role.hostKeyParameterArn.apply(readHostKeyPolicy),
+    };
+    this.registerOutputs({
+      securityGroupId: this.securityGroupId,
+      instanceId: this.instanceId,
+      publicIp: this.publicIp,
+      privateIp: this.privateIp,
+      sshUser: this.sshUser,
+      hostKeyParameter: this.hostKeyParameter,
+      instanceConnectEndpointId: this.instanceConnectEndpointId,
+      dataVolumeId: this.dataVolumeId,
+      sshPrivateKey: this.sshPrivateKey,
+    });
+  }
+
+  /** The host's group: SSH from the people's CIDRs (the endpoint adds its own rule), egress. */
+  private securityGroup(name: string, args: HostArgs): aws.ec2.SecurityGroup {
     const securityGroup = new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
         vpcId: args.vpcId,
-        description: 'Reflex host: SSH from the allowed CIDRs, HTTP from the ALB only',
+        description:
+          'Reflex host: SSH through the EC2 Instance Connect Endpoint, HTTP from the ALB',
         tags: args.tags,
       },
-      child,
+      { parent: this },
     );
-    this.securityGroupId = securityGroup.id;
-    for (const cidr of sshRulesFor(args.sshAllowedCidrs, args.allowSshFromAnywhere)) {
+    for (const cidr of args.sshAllowedCidrs) {
       new aws.vpc.SecurityGroupIngressRule(
         `${name}-ssh-${cidrSlug(cidr)}`,
         {
           securityGroupId: securityGroup.id,
-          description: 'SSH (deploy workflow, operators)',
+          description: 'SSH for people (reflex:sshAllowedCidrs)',
           ipProtocol: 'tcp',
           fromPort: SSH_PORT,
           toPort: SSH_PORT,
           ...(cidr.includes(':') ? { cidrIpv6: cidr } : { cidrIpv4: cidr }),
           tags: args.tags,
         },
-        child,
+        { parent: this },
       );
     }
     new aws.vpc.SecurityGroupEgressRule(
@@ -161,86 +204,64 @@ export class Host extends pulumi.ComponentResource {
         cidrIpv4: '0.0.0.0/0',
         tags: args.tags,
       },
-      child,
+      { parent: this },
     );
+    return securityGroup;
+  }
 
-    // Instance role: pull from this repository (the credential helper logs in with it).
-    const role = new aws.iam.Role(
-      `${name}-role`,
-      {
-        description: 'Reflex host: pull images from its ECR repository',
-        assumeRolePolicy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Principal: { Service: 'ec2.amazonaws.com' },
-              Action: 'sts:AssumeRole',
-            },
-          ],
-        }),
-        tags: args.tags,
-      },
-      child,
-    );
-    new aws.iam.RolePolicy(
-      `${name}-pull`,
-      { role: role.id, policy: pulumi.output(args.repositoryArn).apply(pullPolicy) },
-      child,
-    );
-    if (args.enableSsm) {
-      const partition = aws.getPartitionOutput({}, { parent: this }).partition;
-      new aws.iam.RolePolicyAttachment(
-        `${name}-ssm`,
-        {
-          role: role.name,
-          policyArn: pulumi.interpolate`arn:${partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
-        },
-        child,
-      );
+  /** The deploy user's key: the configured public key, or a generated pair (private: secret). */
+  private deployKey(
+    name: string,
+    args: HostArgs,
+  ): { publicKey: pulumi.Output<string>; privateKey?: pulumi.Output<string> } {
+    if (args.sshPublicKey !== undefined) {
+      return { publicKey: pulumi.output(args.sshPublicKey).apply((key) => key.trim()) };
     }
-    const profile = new aws.iam.InstanceProfile(
-      `${name}-profile`,
-      { role: role.name, tags: args.tags },
-      child,
+    const key = new tls.PrivateKey(
+      `${name}-deploy-key`,
+      { algorithm: 'ED25519' },
+      { parent: this },
     );
+    return {
+      publicKey: key.publicKeyOpenssh.apply((publicKey) => publicKey.trim()),
+      privateKey: pulumi.secret(key.privateKeyOpenssh),
+    };
+  }
 
-    // SSH keys: the deploy user's (configured or generated) and the host's own, generated here
-    // so that its known_hosts line is an output before the host first boots.
-    let deployPublicKey: pulumi.Output<string>;
-    if (args.sshPublicKey === undefined) {
-      const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: 'ED25519' }, child);
-      deployPublicKey = deployKey.publicKeyOpenssh;
-      this.sshPrivateKey = pulumi.secret(deployKey.privateKeyOpenssh);
-    } else {
-      deployPublicKey = pulumi.output(args.sshPublicKey);
-    }
-    const keyPair = new aws.ec2.KeyPair(
-      `${name}-key`,
-      { publicKey: deployPublicKey.apply((key) => key.trim()), tags: args.tags },
-      child,
-    );
-    const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: 'ED25519' }, child);
-
-    // The address exists before the instance, so the host has it from its first boot and
-    // keeps it across stop/start (and the known_hosts line never changes).
-    const networkInterface = new aws.ec2.NetworkInterface(
+  /**
+   * The address exists before the instance and survives its replacement, so the host has it
+   * from its first boot and people's SSH keeps working across stop/start and rebuilds.
+   */
+  private networkInterface(
+    name: string,
+    args: HostArgs,
+    securityGroupId: pulumi.Output<string>,
+  ): { eni: aws.ec2.NetworkInterface; address: aws.ec2.Eip } {
+    const eni = new aws.ec2.NetworkInterface(
       `${name}-eni`,
       {
         subnetId: args.subnetId,
-        securityGroups: [securityGroup.id],
+        securityGroups: [securityGroupId],
         description: 'Reflex host',
         tags: args.tags,
       },
-      child,
+      { parent: this },
     );
     const address = new aws.ec2.Eip(
       `${name}-ip`,
-      { domain: 'vpc', networkInterface: networkInterface.id, tags: args.tags },
-      child,
+      { domain: 'vpc', networkInterface: eni.id, tags: args.tags },
+      { parent: this },
     );
-    this.publicIp = address.publicIp;
+    return { eni, address };
+  }
 
+  /** The cloud-config, rendered from the repository's files and the stack's values. */
+  private userData(
+    args: HostArgs,
+    deployPublicKey: pulumi.Output<string>,
+    hostKeyParameter: pulumi.Output<string>,
+    dataVolumeId: pulumi.Output<string>,
+  ): pulumi.Output<string> {
     const files = readHostFiles(args.repoRoot);
     const missing = missingHostFiles(files);
     if (missing.length > 0) {
@@ -250,67 +271,71 @@ export class Host extends pulumi.ComponentResource {
         this,
       );
     }
-    const userData = pulumi
+    const deployEnv = pulumi
       .all([
         args.repositoryUrl,
         args.deployBranch,
         args.githubRepository,
         args.region,
         args.environment,
-        deployPublicKey,
-        hostKey.privateKeyOpenssh,
-        hostKey.publicKeyOpenssh,
       ])
-      .apply(
-        ([
-          repositoryUrl,
-          deployBranch,
-          githubRepository,
-          region,
-          environment,
-          publicKey,
-          hostPrivate,
-          hostPublic,
-        ]) =>
-          renderUserData({
-            files,
-            deployEnv: deployEnvironment({
-              repositoryUrl,
-              deployBranch,
-              githubRepository,
-              region,
-              environment,
-            }),
-            registryHost: repositoryUrl.split('/')[0]!,
-            deployPublicKey: publicKey,
-            hostKey: { privateKeyOpenssh: hostPrivate, publicKeyOpenssh: hostPublic },
-          }).toString('base64'),
+      .apply(([repositoryUrl, deployBranch, githubRepository, region, environment]) =>
+        deployEnvironment({ repositoryUrl, deployBranch, githubRepository, region, environment }),
       );
+    return pulumi
+      .all([deployEnv, deployPublicKey, hostKeyParameter, dataVolumeId, args.urls])
+      .apply(([env, publicKey, parameter, volumeId, urls]) =>
+        renderUserData({
+          files,
+          deployEnv: env,
+          registryHost: env.REFLEX_IMAGE_REPOSITORY!.split('/')[0]!,
+          deployPublicKey: publicKey,
+          dataDevice: ebsDevicePath(volumeId),
+          hostKeyParameter: { name: parameter, region: env.AWS_REGION! },
+          urls,
+        }).toString('base64'),
+      );
+  }
 
+  /**
+   * The instance, from the pinned Debian AMI. A changed AMI or changed user data replace it
+   * (the data volume and the address stay), so what the stack says is what the host is.
+   */
+  private instance(
+    name: string,
+    args: HostArgs,
+    instanceProfileName: pulumi.Output<string>,
+    eni: aws.ec2.NetworkInterface,
+    userData: pulumi.Output<string>,
+  ): aws.ec2.Instance {
     const ami = aws.ec2.getAmiOutput(
       {
         mostRecent: true,
-        owners: [CANONICAL_ACCOUNT],
+        owners: [DEBIAN_ACCOUNT],
         filters: [
+          { name: 'name', values: [args.amiName] },
           {
-            name: 'name',
-            values: [pulumi.output(args.instanceType).apply(ubuntuAmiNamePattern)],
+            name: 'architecture',
+            values: [
+              pulumi
+                .output(args.instanceType)
+                .apply((type) => (architectureOf(type) === 'arm64' ? 'arm64' : 'x86_64')),
+            ],
           },
           { name: 'virtualization-type', values: ['hvm'] },
+          { name: 'root-device-type', values: ['ebs'] },
         ],
       },
       { parent: this },
     );
-
-    const instance = new aws.ec2.Instance(
+    return new aws.ec2.Instance(
       `${name}-instance`,
       {
         ami: ami.id,
         instanceType: args.instanceType,
         creditSpecification: pulumi.output(args.instanceType).apply(creditSpecificationFor),
-        iamInstanceProfile: profile.name,
-        keyName: keyPair.keyName,
-        primaryNetworkInterface: { networkInterfaceId: networkInterface.id },
+        iamInstanceProfile: instanceProfileName,
+        primaryNetworkInterface: { networkInterfaceId: eni.id },
         metadataOptions: {
           httpEndpoint: 'enabled',
           httpTokens: 'required',
@@ -326,29 +351,48 @@ export class Host extends pulumi.ComponentResource {
           tags: args.tags,
         },
         userDataBase64: userData,
+        userDataReplaceOnChange: true,
         tags: args.tags,
       },
-      pulumi.mergeOptions(child, {
-        dependsOn: [address],
-        // The host is built once from its user data. A newer Ubuntu AMI or a changed
-        // deploy-scripts/ must not replace (or stop) a running host behind the operator's back;
-        // rebuild it on purpose with `pulumi up --replace <instance URN>` (docs/AWS.md).
-        ignoreChanges: ['ami', 'userData', 'userDataBase64'],
-        // A replacement needs the network interface (and so the address) the old one holds.
-        deleteBeforeReplace: true,
-      }),
+      // A replacement needs the network interface (and so the address) the old one holds.
+      { parent: this, deleteBeforeReplace: true },
     );
-    this.instanceId = instance.id;
-    this.sshUser = pulumi.output(DEPLOY_USER);
-    this.sshKnownHosts = pulumi.interpolate`${address.publicIp} ${hostKey.publicKeyOpenssh.apply((key) => key.trim())}`;
+  }
 
-    this.registerOutputs({
-      securityGroupId: this.securityGroupId,
-      instanceId: this.instanceId,
-      publicIp: this.publicIp,
-      sshUser: this.sshUser,
-      sshKnownHosts: this.sshKnownHosts,
-      sshPrivateKey: this.sshPrivateKey,
-    });
+  /** The data volume, the ALB's target group, and the ALB's way in to port 80. */
+  private attach(
+    name: string,
+    args: HostArgs,
+    instance: aws.ec2.Instance,
+    dataVolumeId: pulumi.Output<string>,
+    securityGroupId: pulumi.Output<string>,
+  ): void {
+    new aws.ec2.VolumeAttachment(
+      `${name}-data`,
+      {
+        instanceId: instance.id,
+        volumeId: dataVolumeId,
+        deviceName: '/dev/sdf',
+        // Stop the old host before detaching, so its filesystem is unmounted cleanly.
+        stopInstanceBeforeDetaching: true,
+      },
+      { parent: this },
+    );
+    new aws.lb.TargetGroupAttachment(
+      `${name}-target`,
+      { targetGroupArn: args.edge.targetGroupArn, targetId: instance.id, port: HTTP_PORT },
+      { parent: this },
+    );
+    allowAlbTo(
+      `${name}-http`,
+      {
+        albSecurityGroupId: args.edge.securityGroupId,
+        targetSecurityGroupId: securityGroupId,
+        port: HTTP_PORT,
+        what: 'the host nginx',
+        tags: args.tags,
+      },
+      this,
+    );
   }
 }

@@ -2,30 +2,23 @@
 // Pulumi.<stack>.yaml plus the values docs/AWS.md tells a user to set.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 
 import { parse } from 'yaml';
 
-import type * as Program from './index';
 import type * as Mocks from './testing/mocks';
 
 const ROOT = path.resolve(__dirname, '..');
 const OPERATOR_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKey ops@example';
-const EXISTING_PROVIDER =
-  'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com';
 
 /** What a user sets with `pulumi config set` on each stack (docs/AWS.md). */
 const USER_VALUES: Record<string, Record<string, unknown>> = {
-  dev: {
-    'reflex:githubRepository': 'octo-org/reflex',
-    'reflex:sshAllowedCidrs': ['203.0.113.7/32'],
-  },
+  dev: { 'reflex:githubRepository': 'octo-org/reflex' },
   prod: {
     'reflex:githubRepository': 'octo-org/reflex',
-    'reflex:sshAllowedCidrs': ['198.51.100.0/24', '2001:db8:1::/48'],
     'reflex:appDomain': 'reflex.example.com',
     'reflex:hostedZoneName': 'example.com',
     'reflex:sshPublicKey': OPERATOR_KEY,
-    'reflex:githubOidcProviderArn': EXISTING_PROVIDER,
   },
 };
 
@@ -45,121 +38,48 @@ function stackConfig(stack: string, extra: Record<string, unknown> = {}): Record
 
 interface Run {
   stack: Mocks.MockedStack;
-  program: typeof Program;
+  outputs: Record<string, unknown>;
   mocks: typeof Mocks;
   /** What the program told the user with pulumi.log.warn. */
   warnings: string[];
 }
 
 /** Runs pulumi/index.ts once in a fresh module registry (its own Pulumi runtime and mocks). */
-async function runProgram(stack: string, config: Record<string, string>): Promise<Run> {
+async function runProgram(
+  stack: string,
+  config: Record<string, string>,
+  account: Mocks.MockAccount = {},
+): Promise<Run> {
   let run: Run | undefined;
   // Without an engine, pulumi.log.warn writes to console.warn.
   const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  const info = jest.spyOn(console, 'log').mockImplementation(() => undefined);
   try {
     await jest.isolateModulesAsync(async () => {
       // A fresh registry is entered with require (jest's transform leaves import() alone).
       /* eslint-disable @typescript-eslint/no-require-imports */
       const mocks = require('./testing/mocks') as typeof Mocks;
-      const mocked = await mocks.mockStack(stack, config);
-      const program = require('./index') as typeof Program;
+      const mocked = await mocks.mockStack(stack, config, account);
+      const program = require('./index') as () => Promise<Record<string, unknown>>;
       /* eslint-enable @typescript-eslint/no-require-imports */
+      const outputs = await program();
       await mocks.settle();
       const warnings = warn.mock.calls.map((call) => String(call[0]));
-      run = { stack: mocked, program, mocks, warnings };
+      run = { stack: mocked, outputs, mocks, warnings };
     });
   } finally {
     warn.mockRestore();
+    info.mockRestore();
   }
   return run!;
 }
 
-const count = (types: string[]) =>
-  types.reduce<Record<string, number>>((acc, t) => ({ ...acc, [t]: (acc[t] ?? 0) + 1 }), {});
-
-const EXPECTED_TYPES: Record<string, Record<string, number>> = {
-  dev: {
-    'aws:ec2/vpc:Vpc': 1,
-    'aws:ec2/defaultSecurityGroup:DefaultSecurityGroup': 1,
-    'aws:ec2/internetGateway:InternetGateway': 1,
-    'aws:ec2/routeTable:RouteTable': 1,
-    'aws:ec2/route:Route': 1,
-    'aws:ec2/subnet:Subnet': 2,
-    'aws:ec2/routeTableAssociation:RouteTableAssociation': 2,
-    'aws:ecr/repository:Repository': 1,
-    'aws:ecr/lifecyclePolicy:LifecyclePolicy': 1,
-    'aws:ec2/securityGroup:SecurityGroup': 2,
-    'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule': 3,
-    'aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule': 2,
-    'aws:iam/role:Role': 2,
-    'aws:iam/rolePolicy:RolePolicy': 2,
-    'aws:iam/instanceProfile:InstanceProfile': 1,
-    'tls:index/privateKey:PrivateKey': 2,
-    'aws:ec2/keyPair:KeyPair': 1,
-    'aws:ec2/networkInterface:NetworkInterface': 1,
-    'aws:ec2/eip:Eip': 1,
-    'aws:ec2/instance:Instance': 1,
-    'aws:lb/loadBalancer:LoadBalancer': 1,
-    'aws:lb/targetGroup:TargetGroup': 1,
-    'aws:lb/targetGroupAttachment:TargetGroupAttachment': 1,
-    'aws:lb/listener:Listener': 1,
-    'aws:iam/openIdConnectProvider:OpenIdConnectProvider': 1,
-  },
-  prod: {
-    'aws:ec2/vpc:Vpc': 1,
-    'aws:ec2/defaultSecurityGroup:DefaultSecurityGroup': 1,
-    'aws:ec2/internetGateway:InternetGateway': 1,
-    'aws:ec2/routeTable:RouteTable': 1,
-    'aws:ec2/route:Route': 1,
-    'aws:ec2/subnet:Subnet': 2,
-    'aws:ec2/routeTableAssociation:RouteTableAssociation': 2,
-    'aws:ecr/repository:Repository': 1,
-    'aws:ecr/lifecyclePolicy:LifecyclePolicy': 1,
-    'aws:ec2/securityGroup:SecurityGroup': 2,
-    // SSH from two CIDRs, 80 and 443 on the ALB, 80 on the host from the ALB.
-    'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule': 5,
-    'aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule': 2,
-    'aws:iam/role:Role': 2,
-    'aws:iam/rolePolicy:RolePolicy': 2,
-    'aws:iam/rolePolicyAttachment:RolePolicyAttachment': 1,
-    'aws:iam/instanceProfile:InstanceProfile': 1,
-    'tls:index/privateKey:PrivateKey': 1,
-    'aws:ec2/keyPair:KeyPair': 1,
-    'aws:ec2/networkInterface:NetworkInterface': 1,
-    'aws:ec2/eip:Eip': 1,
-    'aws:ec2/instance:Instance': 1,
-    'aws:lb/loadBalancer:LoadBalancer': 1,
-    'aws:lb/targetGroup:TargetGroup': 1,
-    'aws:lb/targetGroupAttachment:TargetGroupAttachment': 1,
-    'aws:lb/listener:Listener': 2,
-    'aws:acm/certificate:Certificate': 1,
-    'aws:acm/certificateValidation:CertificateValidation': 1,
-    'aws:route53/record:Record': 2,
-  },
-};
-
-/** The resource types that take no tags, checked against the provider's own declarations. */
-const UNTAGGABLE: Record<string, string[]> = {
-  dev: [
-    'aws:ec2/route:Route',
-    'aws:ec2/routeTableAssociation:RouteTableAssociation',
-    'aws:ecr/lifecyclePolicy:LifecyclePolicy',
-    'aws:iam/rolePolicy:RolePolicy',
-    'aws:lb/targetGroupAttachment:TargetGroupAttachment',
-    'tls:index/privateKey:PrivateKey',
-  ],
-  prod: [
-    'aws:acm/certificateValidation:CertificateValidation',
-    'aws:ec2/route:Route',
-    'aws:ec2/routeTableAssociation:RouteTableAssociation',
-    'aws:ecr/lifecyclePolicy:LifecyclePolicy',
-    'aws:iam/rolePolicy:RolePolicy',
-    'aws:iam/rolePolicyAttachment:RolePolicyAttachment',
-    'aws:lb/targetGroupAttachment:TargetGroupAttachment',
-    'aws:route53/record:Record',
-    'tls:index/privateKey:PrivateKey',
-  ],
-};
+async function resolved(run: Run): Promise<Record<string, unknown>> {
+  const entries = await Promise.all(
+    Object.entries(run.outputs).map(async ([key, value]) => [key, await run.mocks.resolve(value)]),
+  );
+  return Object.fromEntries(entries) as Record<string, unknown>;
+}
 
 const INGRESS = 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule';
 const ANYWHERE = ['0.0.0.0/0', '::/0'];
@@ -170,222 +90,258 @@ interface Statement {
   Resource?: string | string[];
   Condition?: Record<string, Record<string, unknown>>;
 }
-
 const statementsOf = (json: unknown) =>
   (JSON.parse(json as string) as { Statement: Statement[] }).Statement;
 const asList = (value: string | string[] | undefined) =>
   value === undefined ? [] : Array.isArray(value) ? value : [value];
 
-/** Every ingress rule open to the whole internet, as `group:from-to`. */
-function openToInternet(stack: Mocks.MockedStack): string[] {
+/** Every ingress rule that admits port 22 from the whole internet, as `group:from-to`. */
+function sshFromTheInternet(stack: Mocks.MockedStack): string[] {
   return stack
     .ofType(INGRESS)
     .filter((r) => ANYWHERE.includes(String(r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6)))
-    .map(
+    .filter(
       (r) =>
-        `${String(r.inputs.securityGroupId)}:${String(r.inputs.fromPort)}-${String(r.inputs.toPort)}`,
-    );
+        r.inputs.ipProtocol === '-1' ||
+        (Number(r.inputs.fromPort) <= 22 && Number(r.inputs.toPort) >= 22),
+    )
+    .map((r) => `${String(r.inputs.securityGroupId)}:${String(r.inputs.fromPort)}`);
 }
 
-describe.each(['dev', 'prod'])('the %s stack (Pulumi mocks: nothing reaches AWS)', (name) => {
-  let run: Run;
+/** Actions AWS offers no resource for, which a policy may grant on `*`. */
+const RESOURCELESS = [
+  'ecr:GetAuthorizationToken',
+  'ec2:DescribeInstances',
+  'ec2:DescribeInstanceConnectEndpoints',
+  'ecs:DescribeTaskDefinition',
+  'ecs:RegisterTaskDefinition',
+];
+
+const HOST_OUTPUTS = [
+  'dataVolumeId',
+  'hostInstanceId',
+  'hostPrivateIp',
+  'hostPublicIp',
+  'instanceConnectEndpointDnsName',
+  'instanceConnectEndpointId',
+  'sshHostKeyParameter',
+  'sshUser',
+];
+const ECS_OUTPUTS = [
+  'ecsCluster',
+  'ecsPlatformSecretArn',
+  'ecsPlatformService',
+  'ecsPlatformTaskFamily',
+  'ecsSiteService',
+  'ecsSiteTaskFamily',
+  'sharedStateFileSystemId',
+];
+const COMMON_OUTPUTS = [
+  'appHttps',
+  'appUrl',
+  'awsRegion',
+  'deployBranch',
+  'deployRoleArn',
+  'ecrRepositoryUrl',
+  'imagePlatform',
+  'runtime',
+];
+
+/** The configurations the SSH property must hold for: every runtime, with and without extras. */
+const CONFIGS: [string, string, Record<string, unknown>, Mocks.MockAccount][] = [
+  ['dev as committed', 'dev', {}, {}],
+  ['prod as committed', 'prod', {}, { githubOidcProvider: true }],
+  [
+    'dev with SSH for people',
+    'dev',
+    { 'reflex:sshAllowedCidrs': ['203.0.113.7/32', '2001:db8:1::/48'] },
+    {},
+  ],
+  [
+    'dev on a Graviton host',
+    'dev',
+    { 'reflex:instanceType': 't4g.small', 'reflex:hostAmi': 'debian-13-arm64-20251117-2299' },
+    {},
+  ],
+  ['prod on ecs', 'prod', { 'reflex:runtime': 'ecs' }, { githubOidcProvider: true }],
+  ['dev on ecs without a domain', 'dev', { 'reflex:runtime': 'ecs' }, {}],
+];
+
+describe('the program (Pulumi mocks: nothing reaches AWS)', () => {
+  const runs = new Map<string, Run>();
   beforeAll(async () => {
-    run = await runProgram(name, stackConfig(name));
-  });
+    for (const [label, stack, extra, account] of CONFIGS) {
+      runs.set(label, await runProgram(stack, stackConfig(stack, extra), account));
+    }
+  }, 240_000);
+  const run = (label: string) => runs.get(label)!;
 
-  it('creates exactly the expected resources', () => {
-    expect(count(run.stack.resources.map((r) => r.type))).toEqual(EXPECTED_TYPES[name]);
-    expect(run.stack.resources.map((r) => r.type)).not.toContain('aws:ec2/natGateway:NatGateway');
-  });
-
-  it('tags every taggable resource with project, environment and managed-by', () => {
-    const standard = { project: 'reflex', environment: name, 'managed-by': 'pulumi' };
-    const untaggable = new Set<string>();
-    for (const resource of run.stack.resources) {
-      if (!run.mocks.isTaggable(resource.type)) {
-        untaggable.add(resource.type);
-        continue;
+  describe.each(CONFIGS.map(([label]) => label))('%s', (label) => {
+    it('opens no port 22 to 0.0.0.0/0 or ::/0, in any security group', () => {
+      expect(sshFromTheInternet(run(label).stack)).toEqual([]);
+      for (const group of run(label).stack.ofType('aws:ec2/securityGroup:SecurityGroup')) {
+        expect(group.inputs.ingress).toBeUndefined();
       }
-      expect({ resource: resource.name, tags: resource.inputs.tags }).toEqual({
-        resource: resource.name,
-        tags: standard,
-      });
-    }
-    expect([...untaggable].sort()).toEqual(UNTAGGABLE[name]);
-    const instance = run.stack.one('aws:ec2/instance:Instance').inputs;
-    expect((instance.rootBlockDevice as { tags: unknown }).tags).toEqual(standard);
-  });
-
-  it("opens nothing to the internet but 80/443 on the ALB's group; SSH only from the configured CIDRs", () => {
-    const albGroup = run.stack.byId('edge-sg-id');
-    expect(albGroup.type).toBe('aws:ec2/securityGroup:SecurityGroup');
-    expect(openToInternet(run.stack).sort()).toEqual(
-      name === 'prod' ? ['edge-sg-id:443-443', 'edge-sg-id:80-80'] : ['edge-sg-id:80-80'],
-    );
-    const ssh = run.stack
-      .ofType(INGRESS)
-      .filter((r) => r.inputs.fromPort === 22 || r.inputs.toPort === 22);
-    expect(ssh.map((r) => r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6)).toEqual(
-      USER_VALUES[name]!['reflex:sshAllowedCidrs'],
-    );
-    const hostRules = run.stack
-      .ofType(INGRESS)
-      .filter((r) => r.inputs.securityGroupId === 'host-sg-id');
-    expect(
-      hostRules.map((r) => [r.inputs.fromPort, r.inputs.referencedSecurityGroupId ?? 'cidr']),
-    ).toEqual([...ssh.map(() => [22, 'cidr']), [80, 'edge-sg-id']]);
-    for (const group of run.stack.ofType('aws:ec2/securityGroup:SecurityGroup')) {
-      expect(group.inputs.ingress).toBeUndefined();
-      expect(group.inputs.egress).toBeUndefined();
-    }
-  });
-
-  it('requires IMDSv2 and encrypts the root volume', () => {
-    const instance = run.stack.one('aws:ec2/instance:Instance').inputs;
-    expect((instance.metadataOptions as { httpTokens: string }).httpTokens).toBe('required');
-    expect((instance.rootBlockDevice as { encrypted: boolean }).encrypted).toBe(true);
-    expect(instance.instanceType).toBe(name === 'prod' ? 't3.medium' : 't3.small');
-  });
-
-  it("keeps the stack's image retention in an immutable, scanned ECR repository", () => {
-    const repository = run.stack.one('aws:ecr/repository:Repository').inputs;
-    expect(repository).toMatchObject({
-      name: `reflex-${name}`,
-      imageTagMutability: 'IMMUTABLE',
-      imageScanningConfiguration: { scanOnPush: true },
-      forceDelete: name === 'dev',
     });
-    const policy = JSON.parse(
-      run.stack.one('aws:ecr/lifecyclePolicy:LifecyclePolicy').inputs.policy as string,
-    ) as { rules: { selection: { tagStatus: string; countNumber: number } }[] };
-    expect(
-      policy.rules.find((r) => r.selection.tagStatus === 'tagged')?.selection.countNumber,
-    ).toBe(name === 'prod' ? 50 : 20);
-  });
 
-  it('grants no ECR action on * except ecr:GetAuthorizationToken, and no wildcard action', () => {
-    const statements = run.stack
-      .ofType('aws:iam/rolePolicy:RolePolicy')
-      .flatMap((p) => statementsOf(p.inputs.policy));
-    expect(statements.length).toBeGreaterThan(0);
-    for (const statement of statements) {
-      const actions = asList(statement.Action);
-      expect(actions.filter((a) => a.includes('*'))).toEqual([]);
-      if (asList(statement.Resource).includes('*')) {
-        expect(actions).toEqual(['ecr:GetAuthorizationToken']);
-      }
-    }
-  });
-
-  it('lets only this repository deploy branch or environment assume the deploy role', () => {
-    const deployRole = run.stack
-      .ofType('aws:iam/role:Role')
-      .find((r) => String(r.inputs.assumeRolePolicy).includes('AssumeRoleWithWebIdentity'))!;
-    const [trust] = statementsOf(deployRole.inputs.assumeRolePolicy);
-    expect(trust!.Condition).toEqual({
-      StringEquals: {
-        'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-        'token.actions.githubusercontent.com:sub': [
-          'repo:octo-org/reflex:ref:refs/heads/main',
-          `repo:octo-org/reflex:environment:${name}`,
-        ],
-      },
+    it('opens only 80/443 on the ALB to the internet', () => {
+      const open = run(label)
+        .stack.ofType(INGRESS)
+        .filter((r) => ANYWHERE.includes(String(r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6)))
+        .map((r) => `${String(r.inputs.securityGroupId)}:${String(r.inputs.fromPort)}`)
+        .sort();
+      expect(open.every((rule) => /^edge-sg-id:(80|443)$/.test(rule))).toBe(true);
     });
-  });
 
-  it('exports every output the deploy workflow consumes', async () => {
-    const { program, mocks } = run;
-    expect(Object.keys(program).sort()).toEqual([
-      'appHttps',
-      'appUrl',
-      'awsRegion',
-      'deployRoleArn',
-      'ecrRepositoryUrl',
-      'sshHost',
-      'sshHostKey',
-      'sshPrivateKey',
-      'sshUser',
-    ]);
-    expect(await mocks.resolve(program.ecrRepositoryUrl)).toBe(
-      `${mocks.ACCOUNT}.dkr.ecr.${mocks.REGION}.amazonaws.com/reflex-${name}`,
-    );
-    expect(program.awsRegion).toBe('us-east-1');
-    expect(await mocks.resolve(program.deployRoleArn)).toMatch(
-      /^arn:aws:iam::\d{12}:role\/ci-deploy-role-/,
-    );
-    expect(await mocks.resolve(program.sshHost)).toBe(mocks.HOST_PUBLIC_IP);
-    expect(await mocks.resolve(program.sshUser)).toBe('deploy');
-    expect(await mocks.resolve(program.sshHostKey)).toMatch(
-      new RegExp(`^${mocks.HOST_PUBLIC_IP.replace(/\./g, '\\.')} ssh-ed25519 [A-Za-z0-9+/]+=*$`),
-    );
-    if (name === 'prod') {
-      expect(await mocks.resolve(program.appUrl)).toBe('https://reflex.example.com');
-      expect(program.appHttps).toBe(true);
-      expect(run.warnings.filter((w) => w.includes('plain HTTP'))).toEqual([]);
-    } else {
-      expect(await mocks.resolve(program.appUrl)).toMatch(
-        /^http:\/\/edge-alb-.*\.elb\.amazonaws\.com$/,
-      );
-      expect(program.appHttps).toBe(false);
-      expect(run.warnings).toEqual(
-        expect.arrayContaining([expect.stringContaining('the app is served over plain HTTP')]),
-      );
-    }
-  });
-
-  it(`exports sshPrivateKey ${name === 'dev' ? 'as a secret (generated key)' : 'not at all (configured key)'}`, async () => {
-    const { program, mocks } = run;
-    if (name === 'dev') {
-      expect(program.sshPrivateKey).toBeDefined();
-      expect(await mocks.isSecret(program.sshPrivateKey!)).toBe(true);
-      expect(await mocks.resolve(program.sshPrivateKey!)).toContain('BEGIN OPENSSH PRIVATE KEY');
-    } else {
-      expect(program.sshPrivateKey).toBeUndefined();
-      expect(run.stack.one('aws:ec2/keyPair:KeyPair').inputs.publicKey).toBe(OPERATOR_KEY);
-    }
-  });
-
-  it(
-    name === 'prod'
-      ? 'only redirects on HTTP and serves HTTPS with tlsPolicy'
-      : 'forwards plain HTTP',
-    () => {
-      const listeners = run.stack.ofType('aws:lb/listener:Listener').map((l) => l.inputs);
-      const http = listeners.find((l) => l.port === 80)!;
-      const actions = http.defaultActions as { type: string }[];
-      expect(actions.map((a) => a.type)).toEqual([name === 'prod' ? 'redirect' : 'forward']);
-      const https = listeners.find((l) => l.port === 443);
-      if (name === 'prod') {
-        expect(https).toMatchObject({
-          protocol: 'HTTPS',
-          sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+    it('tags every taggable resource with project, environment and managed-by', () => {
+      const stack = run(label).stack;
+      const environment = label.startsWith('prod') ? 'prod' : 'dev';
+      const standard = { project: 'reflex', environment, 'managed-by': 'pulumi' };
+      for (const resource of stack.resources) {
+        if (!run(label).mocks.isTaggable(resource.type)) continue;
+        expect({ resource: resource.name, tags: resource.inputs.tags }).toEqual({
+          resource: resource.name,
+          // The data volume carries one more: its snapshot policy's selector.
+          tags:
+            resource.type === 'aws:ebs/volume:Volume'
+              ? expect.objectContaining(standard)
+              : standard,
         });
-      } else {
-        expect(https).toBeUndefined();
       }
-    },
-  );
-});
+    });
 
-describe('stack-wide switches and invalid configuration', () => {
-  it('allowSshFromAnywhere: true opens port 22 to the internet, and nothing else more', async () => {
-    const run = await runProgram(
-      'dev',
-      stackConfig('dev', { 'reflex:allowSshFromAnywhere': true }),
+    it('grants no wildcard action, and on * only what AWS offers no resource for', () => {
+      const statements = run(label)
+        .stack.ofType('aws:iam/rolePolicy:RolePolicy')
+        .flatMap((p) => statementsOf(p.inputs.policy));
+      expect(statements.length).toBeGreaterThan(0);
+      for (const statement of statements) {
+        const actions = asList(statement.Action);
+        expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+        if (asList(statement.Resource).includes('*')) {
+          expect(actions.filter((a) => !RESOURCELESS.includes(a))).toEqual([]);
+        }
+      }
+    });
+
+    it("lets only jobs in the stack's GitHub environment assume the deploy role", () => {
+      const environment = label.startsWith('prod') ? 'prod' : 'dev';
+      const deployRole = run(label)
+        .stack.ofType('aws:iam/role:Role')
+        .find((r) => String(r.inputs.assumeRolePolicy).includes('AssumeRoleWithWebIdentity'))!;
+      const [trust] = statementsOf(deployRole.inputs.assumeRolePolicy);
+      expect(trust!.Condition).toEqual({
+        StringEquals: {
+          'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+          'token.actions.githubusercontent.com:sub': `repo:octo-org/reflex:environment:${environment}`,
+        },
+      });
+    });
+
+    it('has no NAT gateway, and spreads over two zones', () => {
+      const vpc = run(label).stack.one('awsx:ec2:Vpc').inputs;
+      expect(vpc.natGateways).toEqual({ strategy: 'None' });
+      const zones = vpc.availabilityZoneNames as string[];
+      expect(new Set(zones).size).toBe(2);
+    });
+  });
+
+  it('exports what the deploy workflow needs for each runtime, and the host path only on a host', async () => {
+    const dev = await resolved(run('dev as committed'));
+    expect(Object.keys(dev).sort()).toEqual(
+      [...COMMON_OUTPUTS, ...HOST_OUTPUTS, 'sshPrivateKey'].sort(),
     );
-    expect(openToInternet(run.stack).sort()).toEqual([
-      'edge-sg-id:80-80',
-      'host-sg-id:22-22',
-      'host-sg-id:22-22',
-    ]);
+    expect(dev).toMatchObject({
+      runtime: 'host',
+      imagePlatform: 'linux/amd64',
+      deployBranch: 'main',
+      sshUser: 'deploy',
+      sshHostKeyParameter: '/reflex-dev/ssh-host-key',
+      instanceConnectEndpointId: 'host-eic-endpoint-id',
+      appHttps: false,
+    });
+    const ecs = await resolved(run('prod on ecs'));
+    expect(Object.keys(ecs).sort()).toEqual(
+      [...COMMON_OUTPUTS, ...ECS_OUTPUTS, 'editorUrl', 'promotionSourceRepositoryUrl'].sort(),
+    );
+    expect(ecs).toMatchObject({
+      runtime: 'ecs',
+      ecsCluster: 'reflex-prod',
+      imagePlatform: 'linux/amd64',
+    });
+  });
+
+  it('tells the workflow to build arm64 images for a Graviton host', async () => {
+    expect((await resolved(run('dev on a Graviton host'))).imagePlatform).toBe('linux/arm64');
+  });
+
+  it('keeps the generated deploy key secret, and exports none when a key is configured', async () => {
+    const { outputs, mocks } = run('dev as committed');
+    expect(await mocks.isSecret(outputs.sshPrivateKey as never)).toBe(true);
+    expect(run('prod as committed').outputs.sshPrivateKey).toBeUndefined();
+  });
+
+  it("creates GitHub's OIDC provider where the account has none, reuses it where it has one", () => {
+    const provider = 'aws:iam/openIdConnectProvider:OpenIdConnectProvider';
+    expect(run('dev as committed').stack.ofType(provider)).toHaveLength(1);
+    expect(run('prod as committed').stack.ofType(provider)).toEqual([]);
+  });
+
+  it("lets prod read dev's repository, to deploy the digest that passed there", async () => {
+    const prod = run('prod as committed');
+    const read = prod.stack.named('aws:iam/rolePolicy:RolePolicy', 'ci-read-promotion-source');
+    const onDev = statementsOf(read.inputs.policy).filter(
+      (s) => s.Resource === `arn:aws:ecr:us-east-1:${prod.mocks.ACCOUNT}:repository/reflex-dev`,
+    );
+    expect(onDev.flatMap((s) => asList(s.Action))).toEqual(
+      expect.arrayContaining(['ecr:BatchGetImage', 'ecr:DescribeImages']),
+    );
+    expect((await resolved(prod)).promotionSourceRepositoryUrl).toBe(
+      `${prod.mocks.ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/reflex-dev`,
+    );
+    expect(run('dev as committed').outputs.promotionSourceRepositoryUrl).toBeUndefined();
+  });
+
+  it('serves the editor on its own origin with a domain, and tells the platform both URLs', async () => {
+    const prod = run('prod as committed');
+    expect(await prod.mocks.resolve(prod.outputs.editorUrl as never)).toBe(
+      'https://editor.reflex.example.com',
+    );
+    const encoded = prod.stack.one('aws:ec2/instance:Instance').inputs.userDataBase64 as string;
+    const cloudConfig = gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8');
+    expect(cloudConfig).toContain('REFLEX_EDITOR_URL=https://editor.reflex.example.com\\n');
+    expect(cloudConfig).toContain('REFLEX_PUBLIC_URL=https://reflex.example.com\\n');
+    expect(prod.warnings.filter((w) => w.includes('appDomain'))).toEqual([]);
+  });
+
+  it('warns without a domain that the site is plain HTTP and the editor is not served', () => {
+    expect(run('dev as committed').warnings).toEqual(
+      expect.arrayContaining([expect.stringMatching(/plain HTTP[\s\S]*editor[\s\S]*not served/)]),
+    );
+  });
+
+  it('keeps the ECS services behind the ALB with routing rules, and no host at all', () => {
+    const ecs = run('prod on ecs').stack;
+    expect(ecs.ofType('aws:ec2/instance:Instance')).toEqual([]);
+    expect(
+      ecs
+        .ofType('aws:ecs/service:Service')
+        .map((s) => s.inputs.name)
+        .sort(),
+    ).toEqual(['platform', 'site']);
+    expect(ecs.ofType('aws:lb/listenerRule:ListenerRule').length).toBeGreaterThan(0);
   });
 
   it.each([
-    ['reflex:sshAllowedCidrs', ['203.0.113.7/32', 'office']],
+    ['reflex:sshAllowedCidrs', ['203.0.113.7/32', '0.0.0.0/0']],
+    ['reflex:allowSshFromAnywhere', true],
     ['reflex:githubRepository', 'octo-org/reflex/extra'],
-  ])('an invalid %s stops the program with an error naming the key', async (key, value) => {
-    await expect(runProgram('dev', stackConfig('dev', { [key]: value }))).rejects.toThrow(
-      new RegExp(`invalid stack configuration:\\n {2}${key}: `),
-    );
-  });
+  ])(
+    'an invalid or retired %s stops the program with an error naming the key',
+    async (key, value) => {
+      await expect(runProgram('dev', stackConfig('dev', { [key]: value }))).rejects.toThrow(
+        new RegExp(`invalid stack configuration:\\n {2}${key}: `),
+      );
+    },
+  );
 });

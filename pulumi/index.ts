@@ -1,82 +1,167 @@
-// Reflex on AWS, one stack per environment: wires the components and exports what the deploy
-// workflow consumes (scripts/github-secrets.sh copies these outputs into GitHub).
+// Reflex on AWS, one stack per environment: wires the components and returns the stack outputs
+// the deploy workflow consumes (scripts/github-secrets.sh copies them into the stack's GitHub
+// environment). A few facts are looked up first, as plain values, because they decide what is
+// declared: the zones, the account's GitHub OIDC provider, the account and partition.
 import path from 'node:path';
 
+import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import { CiAccess } from './ciAccess';
+import { CiAccess, findGithubOidcProvider } from './ciAccess';
+import type { ReflexConfig } from './config';
 import { loadConfig } from './config';
+import { imagePlatformOf } from './configRules';
+import { ECS_TARGETS, EcsRuntime, ecsRoutes } from './ecsRuntime';
 import { Edge } from './edge';
-import { Host } from './host';
-import { Network } from './network';
-import { Registry } from './registry';
+import { HOST_TARGETS, Host } from './host';
+import { Network, lookUpZones } from './network';
+import { Registry, ecrRepositoryRef } from './registry';
+import { siteHostnames } from './siteNames';
+import type { AppUrls } from './userData';
 
-const config = loadConfig();
-const tags = config.tags;
+export = async () => {
+  const config = loadConfig();
+  const { tags } = config;
+  const onHost = config.runtime === 'host';
+  // ECR and the other names want lower case; stack names may have capitals.
+  const stackName = `${config.project}-${config.stack}`.toLowerCase();
+  const zones = await lookUpZones(onHost ? config.host.instanceType : undefined);
+  const existingOidcProviderArn = await findGithubOidcProvider();
+  const here = {
+    partition: (await aws.getPartition()).partition,
+    region: config.region,
+    accountId: (await aws.getCallerIdentity()).accountId,
+  };
+  const promotionSource =
+    config.promoteFrom === undefined ? undefined : ecrRepositoryRef(config.promoteFrom, here);
 
-const network = new Network('network', { instanceType: config.instanceType, tags });
+  const network = new Network('network', { zones, tags });
+  const subnetIds = zones.map((_, i) => network.publicSubnetIds.apply((ids) => ids[i]!));
+  const registry = new Registry('registry', {
+    repositoryName: stackName,
+    imageRetention: config.imageRetention,
+    forceDelete: config.ecrForceDelete,
+    pullAccounts: config.imagePullAccounts,
+    tags,
+  });
+  const editorHost = config.domain && siteHostnames(config.domain.appDomain).editor;
+  const edge = new Edge('edge', {
+    vpcId: network.vpcId,
+    subnetIds: network.publicSubnetIds,
+    ...(config.domain === undefined ? {} : { domain: config.domain }),
+    tlsPolicy: config.tlsPolicy,
+    targets: onHost ? HOST_TARGETS : ECS_TARGETS,
+    routes: onHost ? [] : ecsRoutes(editorHost),
+    tags,
+  });
+  const urls: pulumi.Output<AppUrls> = edge.url.apply((publicUrl) => ({
+    publicUrl,
+    ...(edge.editorUrl === undefined ? {} : { editorUrl: edge.editorUrl }),
+  }));
+  const common = {
+    repositoryUrl: registry.repositoryUrl,
+    repositoryArn: registry.repositoryArn,
+    deployBranch: config.deployBranch,
+    githubRepository: config.githubRepository,
+    region: config.region,
+    urls,
+    tags,
+  };
+  const runtime = onHost
+    ? new Host('host', {
+        ...common,
+        vpcId: network.vpcId,
+        subnetId: subnetIds[0]!,
+        availabilityZone: zones[0]!,
+        instanceType: config.host.instanceType,
+        amiName: config.host.amiName,
+        sshAllowedCidrs: config.host.sshAllowedCidrs,
+        ...(config.host.sshPublicKey === undefined
+          ? {}
+          : { sshPublicKey: config.host.sshPublicKey }),
+        enableSsm: config.host.enableSsm,
+        repoRoot: path.resolve(__dirname, '..'),
+        environment: config.stack,
+        stackName,
+        edge: {
+          targetGroupArn: edge.targetGroups.host!.arn,
+          securityGroupId: edge.securityGroupId,
+        },
+        dataVolumeGiB: config.host.dataVolumeGiB,
+        dataSnapshotRetention: config.host.dataSnapshotRetention,
+      })
+    : new EcsRuntime('ecs', {
+        ...common,
+        stackName,
+        vpcId: network.vpcId,
+        subnetIds,
+        edge,
+        settings: config.ecs,
+      });
+  const ci = new CiAccess('ci', {
+    githubRepository: config.githubRepository,
+    environment: config.stack,
+    ...(existingOidcProviderArn === undefined ? {} : { existingOidcProviderArn }),
+    repositoryArn: registry.repositoryArn,
+    ...(promotionSource === undefined ? {} : { promotionSourceArn: promotionSource.arn }),
+    runtimePolicies: runtime.deployPolicies,
+    tags,
+  });
+  warnAbout(config, existingOidcProviderArn);
 
-const registry = new Registry('registry', {
-  // ECR wants lower case; stack names may have capitals.
-  repositoryName: `${config.project}-${config.stack}`.toLowerCase(),
-  imageRetention: config.imageRetention,
-  forceDelete: config.ecrForceDelete,
-  tags,
-});
+  return {
+    runtime: config.runtime,
+    awsRegion: config.region,
+    deployBranch: config.deployBranch,
+    ecrRepositoryUrl: registry.repositoryUrl,
+    imagePlatform: onHost ? imagePlatformOf(config.host.instanceType) : 'linux/amd64',
+    ...(promotionSource === undefined ? {} : { promotionSourceRepositoryUrl: promotionSource.url }),
+    deployRoleArn: ci.deployRoleArn,
+    appUrl: edge.url,
+    /** False when the stack serves plain HTTP (no reflex:appDomain): then appUrl is http://. */
+    appHttps: edge.httpsEnabled,
+    ...(edge.editorUrl === undefined ? {} : { editorUrl: edge.editorUrl }),
+    ...(runtime instanceof Host ? hostOutputs(runtime) : ecsOutputs(runtime)),
+  };
+};
 
-const host = new Host('host', {
-  vpcId: network.vpcId,
-  subnetId: network.publicSubnetIds[0]!,
-  instanceType: config.instanceType,
-  sshAllowedCidrs: config.sshAllowedCidrs,
-  allowSshFromAnywhere: config.allowSshFromAnywhere,
-  ...(config.sshPublicKey === undefined ? {} : { sshPublicKey: config.sshPublicKey }),
-  repositoryUrl: registry.repositoryUrl,
-  repositoryArn: registry.repositoryArn,
-  enableSsm: config.enableSsm,
-  repoRoot: path.resolve(__dirname, '..'),
-  deployBranch: config.deployBranch,
-  githubRepository: config.githubRepository,
-  region: config.region,
-  environment: config.stack,
-  tags,
-});
-
-const edge = new Edge('edge', {
-  vpcId: network.vpcId,
-  subnetIds: network.publicSubnetIds,
-  hostInstanceId: host.instanceId,
-  hostSecurityGroupId: host.securityGroupId,
-  ...(config.domain === undefined ? {} : { domain: config.domain }),
-  tlsPolicy: config.tlsPolicy,
-  tags,
-});
-
-const ci = new CiAccess('ci', {
-  githubRepository: config.githubRepository,
-  deployBranch: config.deployBranch,
-  environment: config.stack,
-  ...(config.githubOidcProviderArn === undefined
-    ? {}
-    : { oidcProviderArn: config.githubOidcProviderArn }),
-  repositoryArn: registry.repositoryArn,
-  tags,
-});
-
-if (!edge.httpsEnabled) {
-  void pulumi.log.warn(
-    'reflex:appDomain is not set: the app is served over plain HTTP on the ALB DNS name (appUrl). ' +
-      'Set reflex:appDomain and reflex:hostedZoneName for HTTPS.',
-  );
+/** What the deploy workflow needs to reach and pin the host. */
+function hostOutputs(host: Host) {
+  return {
+    hostInstanceId: host.instanceId,
+    hostPrivateIp: host.privateIp,
+    hostPublicIp: host.publicIp,
+    instanceConnectEndpointId: host.instanceConnectEndpointId,
+    instanceConnectEndpointDnsName: host.instanceConnectEndpointDnsName,
+    sshUser: host.sshUser,
+    sshHostKeyParameter: host.hostKeyParameter,
+    dataVolumeId: host.dataVolumeId,
+    ...(host.sshPrivateKey === undefined ? {} : { sshPrivateKey: host.sshPrivateKey }),
+  };
 }
 
-export const ecrRepositoryUrl = registry.repositoryUrl;
-export const awsRegion = config.region;
-export const deployRoleArn = ci.deployRoleArn;
-export const sshHost = host.publicIp;
-export const sshUser = host.sshUser;
-export const sshHostKey = host.sshKnownHosts;
-export const sshPrivateKey = host.sshPrivateKey;
-export const appUrl = edge.url;
-/** False when the stack serves plain HTTP (no reflex:appDomain): then appUrl is http://. */
-export const appHttps = edge.httpsEnabled;
+/** What the deploy workflow needs to roll the services onto a new revision. */
+function ecsOutputs(ecs: EcsRuntime) {
+  return {
+    ecsCluster: ecs.clusterName,
+    ecsPlatformService: ecs.platformService.serviceName,
+    ecsPlatformTaskFamily: ecs.platformService.taskFamily,
+    ecsSiteService: ecs.siteService.serviceName,
+    ecsSiteTaskFamily: ecs.siteService.taskFamily,
+    ecsPlatformSecretArn: ecs.secretArn,
+    sharedStateFileSystemId: ecs.fileSystemId,
+  };
+}
+
+function warnAbout(config: ReflexConfig, existingOidcProviderArn: string | undefined): void {
+  if (config.domain === undefined) {
+    void pulumi.log.warn(
+      'reflex:appDomain is not set: the site is served over plain HTTP on the ALB DNS name ' +
+        '(appUrl), and the editor, which needs an origin of its own (editor.<appDomain>), is ' +
+        'not served at all. Set reflex:appDomain and reflex:hostedZoneName for both.',
+    );
+  }
+  if (existingOidcProviderArn !== undefined) {
+    void pulumi.log.info(`reusing the account's GitHub OIDC provider ${existingOidcProviderArn}`);
+  }
+}

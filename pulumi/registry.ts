@@ -1,4 +1,5 @@
-// The ECR repository the deploy workflow pushes to and the host pulls from.
+// The ECR repository the deploy workflow pushes to and the runtime pulls from, its lifecycle,
+// and the one way this program writes ECR permissions (ecrPolicy).
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
@@ -9,7 +10,76 @@ export interface RegistryArgs {
   imageRetention: pulumi.Input<number>;
   /** Let `pulumi destroy` delete the repository while it still holds images. */
   forceDelete?: pulumi.Input<boolean>;
+  /**
+   * Other AWS accounts whose deploy roles may pull from here (to promote tested images). A
+   * plain list: it decides whether a repository policy exists at all.
+   */
+  pullAccounts?: readonly string[];
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/** Read an image: what a host, a task or a promotion needs. */
+export const ECR_PULL = [
+  'ecr:BatchCheckLayerAvailability',
+  'ecr:BatchGetImage',
+  'ecr:GetDownloadUrlForLayer',
+] as const;
+
+/** Read images and their digests by tag (the workflow reuses an image a tag already names). */
+export const ECR_READ = [...ECR_PULL, 'ecr:DescribeImages'].sort();
+
+/** Push an image (and read, to reuse one that is already there). */
+export const ECR_PUSH = [
+  ...ECR_READ,
+  'ecr:CompleteLayerUpload',
+  'ecr:InitiateLayerUpload',
+  'ecr:PutImage',
+  'ecr:UploadLayerPart',
+].sort();
+
+/**
+ * An IAM policy document: log in to ECR (an action without a resource), and `actions` on the
+ * repository `arn` and nothing else.
+ */
+export function ecrPolicy(arn: string, actions: readonly string[]): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'EcrLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' },
+      { Sid: 'ThisRepository', Effect: 'Allow', Action: [...actions], Resource: arn },
+    ],
+  });
+}
+
+/** The ARN and URL of a repository named in config (by name: in this account and region). */
+export function ecrRepositoryRef(
+  repository: { name: string } | { arn: string },
+  here: { partition: string; region: string; accountId: string },
+): { arn: string; url: string } {
+  if ('arn' in repository) {
+    const [, , , region, accountId, resource] = repository.arn.split(':');
+    const name = resource!.slice('repository/'.length);
+    return { arn: repository.arn, url: `${accountId}.dkr.ecr.${region}.amazonaws.com/${name}` };
+  }
+  return {
+    arn: `arn:${here.partition}:ecr:${here.region}:${here.accountId}:repository/${repository.name}`,
+    url: `${here.accountId}.dkr.ecr.${here.region}.amazonaws.com/${repository.name}`,
+  };
+}
+
+/** The repository policy that lets other accounts read images by digest (nothing else). */
+export function crossAccountPullPolicy(partition: string, accounts: readonly string[]): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'PromoteToOtherAccounts',
+        Effect: 'Allow',
+        Principal: { AWS: accounts.map((id) => `arn:${partition}:iam::${id}:root`) },
+        Action: ECR_READ,
+      },
+    ],
+  });
 }
 
 /**
@@ -54,7 +124,6 @@ export class Registry extends pulumi.ComponentResource {
 
   constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super('reflex:infra:Registry', name, {}, opts);
-    const child = pulumi.mergeOptions(opts, { parent: this });
 
     const repository = new aws.ecr.Repository(
       `${name}-repository`,
@@ -66,17 +135,17 @@ export class Registry extends pulumi.ComponentResource {
         forceDelete: args.forceDelete ?? false,
         tags: args.tags,
       },
-      child,
+      { parent: this },
     );
-
     new aws.ecr.LifecyclePolicy(
       `${name}-lifecycle`,
       {
         repository: repository.name,
         policy: pulumi.output(args.imageRetention).apply(lifecyclePolicy),
       },
-      child,
+      { parent: this },
     );
+    this.allowPullsFrom(name, repository, args.pullAccounts);
 
     this.repositoryUrl = repository.repositoryUrl;
     this.repositoryArn = repository.arn;
@@ -86,5 +155,23 @@ export class Registry extends pulumi.ComponentResource {
       repositoryArn: this.repositoryArn,
       repositoryName: this.repositoryName,
     });
+  }
+
+  /** Lets other accounts read images, when there are any (the same account needs no policy). */
+  private allowPullsFrom(
+    name: string,
+    repository: aws.ecr.Repository,
+    accounts: RegistryArgs['pullAccounts'],
+  ): void {
+    if (accounts === undefined || accounts.length === 0) return;
+    const partition = aws.getPartitionOutput({}, { parent: this }).partition;
+    new aws.ecr.RepositoryPolicy(
+      `${name}-pull-accounts`,
+      {
+        repository: repository.name,
+        policy: partition.apply((p) => crossAccountPullPolicy(p, accounts)),
+      },
+      { parent: this },
+    );
   }
 }

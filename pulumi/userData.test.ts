@@ -7,12 +7,12 @@ import { gunzipSync } from 'node:zlib';
 
 import { parse } from 'yaml';
 
-import { deployEnvironment } from './host';
-import { fakeOpensshKeyPair } from './testing/mocks';
 import type { UserDataInputs } from './userData';
 import {
   USER_DATA_LIMIT,
   asciiJson,
+  deployEnvironment,
+  ebsDevicePath,
   isLeftOff,
   missingHostFiles,
   readHostFiles,
@@ -26,7 +26,6 @@ const REGISTRY_HOST = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 
 interface CloudConfig {
   users: Record<string, unknown>[];
-  ssh_keys: Record<string, string>;
   write_files: {
     path: string;
     permissions: string;
@@ -67,8 +66,10 @@ function fixtureRepository(): string {
   write('grafana/logo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01, 0xff]));
   write('node_modules/x/index.js', 'left off\n');
   mkdirSync(path.join(root, 'pulumi'));
-  copyFileSync(path.join(__dirname, 'bootstrap.sh'), path.join(root, 'pulumi/bootstrap.sh'));
-  chmodSync(path.join(root, 'pulumi/bootstrap.sh'), 0o755);
+  for (const script of ['bootstrap.sh', 'data-volume.sh', 'host-key.sh']) {
+    copyFileSync(path.join(__dirname, script), path.join(root, 'pulumi', script));
+    chmodSync(path.join(root, 'pulumi', script), 0o755);
+  }
   return root;
 }
 
@@ -84,10 +85,8 @@ function inputsFor(repoRoot: string): UserDataInputs {
     }),
     registryHost: REGISTRY_HOST,
     deployPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeploy deploy@reflex\n',
-    hostKey: (() => {
-      const pair = fakeOpensshKeyPair();
-      return { privateKeyOpenssh: pair.privateKey, publicKeyOpenssh: pair.publicKey };
-    })(),
+    dataDevice: ebsDevicePath('vol-0123456789abcdef0'),
+    hostKeyParameter: { name: '/reflex-dev/ssh-host-key', region: 'eu-west-1' },
   };
 }
 
@@ -121,11 +120,13 @@ describe('host user data', () => {
   });
   afterAll(() => rmSync(repo, { recursive: true, force: true }));
 
-  it('places only the boot script and the bundle receiver, from the repository, with their modes', () => {
+  it('places only the first-boot scripts and the bundle receiver, from the repository, with their modes', () => {
     const files = readHostFiles(repo);
     expect(files.map((f) => [f.source, f.target, f.executable])).toEqual([
       ['pulumi/bootstrap.sh', '/opt/reflex/bootstrap.sh', true],
+      ['pulumi/data-volume.sh', '/opt/reflex/data-volume.sh', true],
       ['deploy-scripts/install-bundle.sh', '/opt/reflex/deploy-scripts/install-bundle.sh', true],
+      ['pulumi/host-key.sh', '/opt/reflex/host-key.sh', true],
     ]);
     expect(missingHostFiles(files)).toEqual([]);
   });
@@ -216,7 +217,7 @@ describe('host user data', () => {
     });
   });
 
-  it('creates only the deploy user, with the deploy key, and pins the generated host key', () => {
+  it('creates only the deploy user, with the deploy key; the host makes its own host key', () => {
     const inputs = inputsFor(repo);
     const config = readCloudConfig(renderCloudConfig(inputs));
     expect(config.users).toEqual([
@@ -229,14 +230,73 @@ describe('host user data', () => {
         ssh_authorized_keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeploy deploy@reflex'],
       },
     ]);
-    expect(config.ssh_keys).toEqual({
-      ed25519_private: inputs.hostKey.privateKeyOpenssh,
-      ed25519_public: inputs.hostKey.publicKeyOpenssh.trim(),
-    });
+    expect(config.ssh_keys).toBeUndefined();
     expect(config.ssh_deletekeys).toBe(true);
+    expect(config.ssh_genkeytypes).toEqual(['ed25519']);
     expect(config.ssh_pwauth).toBe(false);
     expect(config.disable_root).toBe(true);
-    expect(config.runcmd).toEqual([['bash', '/opt/reflex/bootstrap.sh']]);
+  });
+
+  it('mounts the data volume, then bootstraps, then publishes the host key', () => {
+    const config = readCloudConfig(renderCloudConfig(inputsFor(repo)));
+    expect(config.runcmd).toEqual([
+      [
+        'bash',
+        '/opt/reflex/data-volume.sh',
+        '/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0',
+        '/var/lib/reflex',
+      ],
+      ['bash', '/opt/reflex/bootstrap.sh'],
+      ['bash', '/opt/reflex/host-key.sh', '/reflex-dev/ssh-host-key', 'eu-west-1'],
+    ]);
+  });
+
+  it('carries no secret: no private key, no token, no session secret', () => {
+    const text = renderCloudConfig(inputsFor(repo));
+    expect(text).not.toMatch(/PRIVATE KEY|ed25519_private|ssh_keys/);
+    for (const file of readCloudConfig(text).write_files.filter((f) =>
+      f.path.startsWith('/etc/'),
+    )) {
+      expect({ path: file.path, content: file.content }).not.toEqual({
+        path: file.path,
+        content: expect.stringMatching(
+          /^REFLEX_(SESSION_SECRET|GIT_TOKEN|GITHUB_TOKEN|ADMIN_PASSWORD)=/m,
+        ),
+      });
+    }
+  });
+
+  it("sets the site's and the editor's public URLs in app.env when the stack knows them", () => {
+    const config = readCloudConfig(
+      renderCloudConfig({
+        ...inputsFor(repo),
+        urls: {
+          publicUrl: 'https://reflex.example.com',
+          editorUrl: 'https://editor.reflex.example.com',
+        },
+      }),
+    );
+    const settings = fileAt(config, '/etc/reflex/app.env')
+      .content.split('\n')
+      .filter((line) => /^REFLEX_(PUBLIC|EDITOR)_URL=/.test(line));
+    expect(settings).toEqual([
+      'REFLEX_PUBLIC_URL=https://reflex.example.com',
+      'REFLEX_EDITOR_URL=https://editor.reflex.example.com',
+    ]);
+  });
+
+  it.each([
+    [
+      'vol-0123456789abcdef0',
+      '/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0',
+    ],
+    ['vol-1a2b', '/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol1a2b'],
+  ])('finds the volume %s at %s', (volumeId, device) => {
+    expect(ebsDevicePath(volumeId)).toBe(device);
+  });
+
+  it('refuses a device path for something that is not a volume id', () => {
+    expect(() => ebsDevicePath('host-data-volume-id')).toThrow('not an EBS volume id');
   });
 
   it('is gzip-compressed cloud-config, and refuses to exceed the 16 KB limit', () => {
@@ -257,7 +317,13 @@ describe('host user data', () => {
 
   it('stays under the 16 KB limit for this repository as it is', () => {
     const inputs = inputsFor(REPO_ROOT);
-    expect(inputs.files.map((f) => f.source)).toContain('pulumi/bootstrap.sh');
+    expect(inputs.files.map((f) => f.source)).toEqual(
+      expect.arrayContaining([
+        'pulumi/bootstrap.sh',
+        'pulumi/data-volume.sh',
+        'pulumi/host-key.sh',
+      ]),
+    );
     const size = renderUserData(inputs).length;
     expect(size).toBeLessThanOrEqual(USER_DATA_LIMIT);
   });
@@ -300,8 +366,8 @@ describe('host user data', () => {
     it('performs each step of docs/HOST.md, in order', () => {
       const steps: [string, RegExp][] = [
         [
-          'installs Docker with the compose plugin, nginx, the ECR credential helper',
-          /PACKAGES=\(docker\.io docker-compose-v2 nginx amazon-ecr-credential-helper git jq curl\)/,
+          'installs Docker with compose, nginx, the ECR credential helper (whatever else)',
+          /PACKAGES=\((?=[^)]*\bdocker\.io\b)(?=[^)]*\bdocker-compose)(?=[^)]*\bnginx\b)(?=[^)]*\bamazon-ecr-credential-helper\b)[^)]*\)/,
         ],
         ['reads deploy.env', /source "\$\{DEPLOY_ENV\}"/],
         ['from the package archive', /apt-get .*install --yes "\$\{PACKAGES\[@\]\}"/],
@@ -362,6 +428,8 @@ describe('host user data', () => {
       expect(missingHostFiles(readHostFiles(empty))).toEqual([
         'deploy-scripts/install-bundle.sh',
         'pulumi/bootstrap.sh',
+        'pulumi/data-volume.sh',
+        'pulumi/host-key.sh',
       ]);
     } finally {
       rmSync(empty, { recursive: true, force: true });

@@ -1,7 +1,9 @@
 // The host's user data: a cloud-config that writes the repository's host files (read from disk
-// when the program runs, so it carries whatever deploy-scripts/, the monitoring stack and
-// pulumi/bootstrap.sh hold), the settings of docs/HOST.md, the SSH keys, and runs bootstrap.sh.
-// It is gzip-compressed to fit EC2's 16 KB user-data limit; cloud-init unpacks it.
+// when the program runs, so it carries whatever pulumi/*.sh and the bundle receiver hold), the
+// settings of docs/HOST.md and the deploy user's public key, and runs the first-boot scripts.
+// It holds no secret: the host makes its own SSH host key and publishes the public half
+// (host-key.sh), and the app's session secret is made on the host (bootstrap.sh). It is
+// gzip-compressed to fit EC2's 16 KB user-data limit; cloud-init unpacks it.
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TextDecoder } from 'node:util';
@@ -12,6 +14,17 @@ export const USER_DATA_LIMIT = 16 * 1024;
 
 export const REFLEX_HOME = '/opt/reflex';
 export const DEPLOY_USER = 'deploy';
+/** Where the data volume is mounted: the host's state, the app's accounts, audit and sessions. */
+export const DATA_MOUNT = '/var/lib/reflex';
+
+/**
+ * The device of an attached EBS volume on a Nitro instance: udev names it after the volume's
+ * NVMe serial, which is its id without the dash, whatever device name the attachment asked for.
+ */
+export function ebsDevicePath(volumeId: string): string {
+  if (!/^vol-[0-9a-f]+$/.test(volumeId)) throw new Error(`not an EBS volume id: ${volumeId}`);
+  return `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace('-', '')}`;
+}
 
 /** What the host needs from the repository, and where it goes (docs/HOST.md, "Files"). */
 export const HOST_FILE_SOURCES: readonly { from: string; to: string }[] = [
@@ -22,10 +35,12 @@ export const HOST_FILE_SOURCES: readonly { from: string; to: string }[] = [
     to: `${REFLEX_HOME}/deploy-scripts/install-bundle.sh`,
   },
   { from: 'pulumi/bootstrap.sh', to: `${REFLEX_HOME}/bootstrap.sh` },
+  { from: 'pulumi/data-volume.sh', to: `${REFLEX_HOME}/data-volume.sh` },
+  { from: 'pulumi/host-key.sh', to: `${REFLEX_HOME}/host-key.sh` },
 ];
 
 /** Files the first boot cannot do without; `pulumi up` warns when one is missing. */
-export const REQUIRED_HOST_FILES = ['deploy-scripts/install-bundle.sh', 'pulumi/bootstrap.sh'];
+export const REQUIRED_HOST_FILES = HOST_FILE_SOURCES.map((source) => source.from);
 
 /** A file of the repository as it will be written on the host. */
 export interface HostFile {
@@ -89,6 +104,30 @@ function walk(repoRoot: string, relative: string): string[] {
     .flatMap((entry) => walk(repoRoot, `${relative}/${entry}`));
 }
 
+/** The deploy.env keys of docs/HOST.md. */
+export function deployEnvironment(values: {
+  repositoryUrl: string;
+  deployBranch: string;
+  githubRepository: string;
+  region: string;
+  environment: string;
+}): Record<string, string> {
+  return {
+    CONTAINER_ENGINE: 'docker',
+    REFLEX_IMAGE_REPOSITORY: values.repositoryUrl,
+    REFLEX_DEPLOY_BRANCH: values.deployBranch,
+    REFLEX_BLUE_PORT: '8081',
+    REFLEX_GREEN_PORT: '8082',
+    REFLEX_STATE_DIR: '/var/lib/reflex',
+    REFLEX_TEXTFILE_DIR: '/var/lib/reflex/textfile',
+    REFLEX_FILE_SD: '/var/lib/reflex/prometheus/app.json',
+    REFLEX_EDGE_SWITCH: '/var/lib/reflex/edge/live-green',
+    REFLEX_GITHUB_REPOSITORY: values.githubRepository,
+    REFLEX_ENVIRONMENT: values.environment,
+    AWS_REGION: values.region,
+  };
+}
+
 /** `KEY=value` lines that both bash `source` and systemd/docker env files read the same way. */
 export function renderEnvFile(header: string, values: Record<string, string>): string {
   const lines = Object.entries(values).map(([key, value]) => {
@@ -113,8 +152,19 @@ export interface UserDataInputs {
   registryHost: string;
   /** The deploy user's authorized OpenSSH public key. */
   deployPublicKey: string;
-  /** The host's own ed25519 SSH key, so that clients can pin it before the host exists. */
-  hostKey: { privateKeyOpenssh: string; publicKeyOpenssh: string };
+  /** The data volume's device, formatted on first use and mounted at DATA_MOUNT. */
+  dataDevice: string;
+  /** The SSM parameter the host publishes its SSH host key to, and its region. */
+  hostKeyParameter: { name: string; region: string };
+  /** The public URLs the platform answers for (absent: the operator fills them in). */
+  urls?: AppUrls;
+}
+
+export interface AppUrls {
+  /** The site's public URL (`https://<appDomain>`, or the ALB's `http://` name). */
+  publicUrl: string;
+  /** The editor's own origin (`https://editor.<appDomain>`); none without a domain. */
+  editorUrl?: string;
 }
 
 interface WriteFile {
@@ -141,14 +191,21 @@ export function renderCloudConfig(inputs: UserDataInputs): string {
     ],
     disable_root: true,
     ssh_pwauth: false,
-    // The image's own host keys go, and with ssh_keys given cloud-init generates none.
+    // The image's own host keys go; the host makes one ed25519 key of its own, which never
+    // leaves it (host-key.sh publishes the public half).
     ssh_deletekeys: true,
-    ssh_keys: {
-      ed25519_private: inputs.hostKey.privateKeyOpenssh,
-      ed25519_public: inputs.hostKey.publicKeyOpenssh.trim(),
-    },
+    ssh_genkeytypes: ['ed25519'],
     write_files: [...settingsFiles(inputs), ...inputs.files.map(repositoryFile)],
-    runcmd: [['bash', `${REFLEX_HOME}/bootstrap.sh`]],
+    runcmd: [
+      ['bash', `${REFLEX_HOME}/data-volume.sh`, inputs.dataDevice, DATA_MOUNT],
+      ['bash', `${REFLEX_HOME}/bootstrap.sh`],
+      [
+        'bash',
+        `${REFLEX_HOME}/host-key.sh`,
+        inputs.hostKeyParameter.name,
+        inputs.hostKeyParameter.region,
+      ],
+    ],
   };
   return `#cloud-config\n${asciiJson(config)}\n`;
 }
@@ -166,24 +223,38 @@ export function renderUserData(inputs: UserDataInputs): Buffer {
 }
 
 /**
+ * The platform's settings that come from the stack: the same on a host (app.env) and in the ecs
+ * runtime's task definition.
+ */
+export function platformSettings(values: {
+  branch: string;
+  repository: string;
+  urls?: AppUrls | undefined;
+}): Record<string, string> {
+  return {
+    REFLEX_LOG_LEVEL: 'info',
+    REFLEX_TRUST_PROXY: 'true',
+    REFLEX_BRANCH: values.branch,
+    REFLEX_USERS_FILE: '/data/users.json',
+    REFLEX_STATE_DIR: '/data',
+    REFLEX_AUDIT_FILE: '/data/audit.log',
+    REFLEX_GITHUB_REPOSITORY: values.repository,
+    ...(values.urls === undefined ? {} : { REFLEX_PUBLIC_URL: values.urls.publicUrl }),
+    ...(values.urls?.editorUrl === undefined ? {} : { REFLEX_EDITOR_URL: values.urls.editorUrl }),
+  };
+}
+
+/**
  * The app container's environment. Secrets are never in user data (it is readable through the
  * instance metadata service): the session secret is generated on the host by bootstrap.sh, and
  * the tokens are the operator's to add (docs/AWS.md, "Turn on the editor").
  */
-export function appEnvironment(deployEnv: Record<string, string>): string {
+export function appEnvironment(deployEnv: Record<string, string>, urls?: AppUrls): string {
   const repository = deployEnv.REFLEX_GITHUB_REPOSITORY ?? '';
   const settings = renderEnvFile(
     'Environment of the Reflex app container (docker run --env-file), docs/CONFIGURATION.md.\n' +
       'Edit with `sudo -e /etc/reflex/app.env`; the next deploy (or reconcile.sh --reset) uses it.',
-    {
-      REFLEX_LOG_LEVEL: 'info',
-      REFLEX_TRUST_PROXY: 'true',
-      REFLEX_BRANCH: deployEnv.REFLEX_DEPLOY_BRANCH ?? 'main',
-      REFLEX_USERS_FILE: '/data/users.json',
-      REFLEX_STATE_DIR: '/data',
-      REFLEX_AUDIT_FILE: '/data/audit.log',
-      REFLEX_GITHUB_REPOSITORY: repository,
-    },
+    platformSettings({ branch: deployEnv.REFLEX_DEPLOY_BRANCH ?? 'main', repository, urls }),
   );
   return (
     settings +
@@ -194,7 +265,7 @@ export function appEnvironment(deployEnv: Record<string, string>): string {
     '# To follow the pipeline in the editor:\n' +
     '# REFLEX_PIPELINE=github\n' +
     '# REFLEX_GITHUB_TOKEN=<fine-grained token: Actions read, this repository only>\n' +
-    '# REFLEX_PUBLIC_URL=<the stack output appUrl>\n'
+    (urls === undefined ? '# REFLEX_PUBLIC_URL=<the stack output appUrl>\n' : '')
   );
 }
 
@@ -217,7 +288,7 @@ function settingsFiles(inputs: UserDataInputs): WriteFile[] {
         inputs.deployEnv,
       ),
     ),
-    file('/etc/reflex/app.env', '0600', appEnvironment(inputs.deployEnv)),
+    file('/etc/reflex/app.env', '0600', appEnvironment(inputs.deployEnv, inputs.urls)),
     file(
       '/etc/reflex/docker-config.json',
       '0644',

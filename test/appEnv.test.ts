@@ -5,8 +5,7 @@
  * pipeline view are on.
  */
 import { loadConfig } from '../webapp/src/config';
-import { appEnvironment } from '../pulumi/userData';
-import { deployEnvironment } from '../pulumi/host';
+import { appEnvironment, deployEnvironment } from '../pulumi/userData';
 
 const written = appEnvironment(
   deployEnvironment({

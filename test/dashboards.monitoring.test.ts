@@ -29,7 +29,13 @@ import {
   type MonitoringStack,
   type QueryEvaluation,
 } from './support/monitoring';
-import { editorClient, request as edgeRequest, startLoop, type Loop } from './support/loop';
+import {
+  editorClient,
+  editorHost,
+  request as edgeRequest,
+  startLoop,
+  type Loop,
+} from './support/loop';
 import { metricNames } from './support/promql';
 
 const SERVER = path.join(WEBAPP_DIR, 'src/server.ts');
@@ -101,19 +107,33 @@ async function stopInstance(instance: InstanceProcess): Promise<void> {
   await instance.exited;
 }
 
-const PAGE = 'webapp/site/pages/index.html';
+const ROUTES = 'webapp/site/routes.ts';
 
-/** Waits until the app's scrape targets are exactly the releases `shas`. */
-async function waitForAppTargets(prometheusUrl: string, shas: string[]): Promise<void> {
+/** The site's routes with a comment: a change to the site's code, which starts a new site. */
+function routesWith(original: string, note: string): string {
+  return `${original}\n// ${note}\n`;
+}
+
+/** The app's scrape targets as `component sha`, sorted. */
+async function appTargets(prometheusUrl: string): Promise<string[]> {
+  return (await activeTargets(prometheusUrl))
+    .filter((t) => t.job === 'reflex-app' && t.health === 'up')
+    .map((t) => `${t.labels.component} ${t.labels.sha}`)
+    .sort();
+}
+
+/** Waits until the app's scrape targets are exactly `expected` (`component sha`). */
+async function waitForAppTargets(prometheusUrl: string, expected: string[]): Promise<void> {
   const deadline = Date.now() + 60_000;
-  let seen: (string | undefined)[] = [];
+  let seen: string[] = [];
   while (Date.now() < deadline) {
-    const targets = await activeTargets(prometheusUrl);
-    seen = targets.filter((t) => t.job === 'reflex-app').map((t) => t.labels.sha);
-    if (seen.length === shas.length && shas.every((sha) => seen.includes(sha))) return;
+    seen = await appTargets(prometheusUrl);
+    if (JSON.stringify(seen) === JSON.stringify([...expected].sort())) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`app targets stayed ${JSON.stringify(seen)}, expected ${JSON.stringify(shas)}`);
+  throw new Error(
+    `app targets stayed ${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`,
+  );
 }
 
 describe('dashboards and alerts against a live Prometheus watching the local loop', () => {
@@ -122,6 +142,7 @@ describe('dashboards and alerts against a live Prometheus watching the local loo
   let stack: MonitoringStack | undefined;
   let panels: QueryEvaluation[] = [];
   let deployed = '';
+  let first = '';
 
   beforeAll(async () => {
     scratch = mkdtempSync(path.join(os.tmpdir(), 'reflex-dashboards-'));
@@ -131,25 +152,27 @@ describe('dashboards and alerts against a live Prometheus watching the local loo
     writeAtomically(path.join(textfileDir, 'reflex.prom'), hostTextfile(now, 3));
 
     loop = await startLoop();
-    await loop.supervisor.whenLive();
+    first = await loop.supervisor.whenLive();
     stack = await startMonitoring({ fileSdDir: path.join(loop.home, 'prometheus'), textfileDir });
     const jobs = ['reflex-app', 'reflex-supervisor', 'node', 'prometheus'];
     await waitForScrapes({ prometheusUrl: stack.prometheusUrl, jobs, scrapes: 2 });
 
-    // The editor at work: a refused save, then a save and the deploy it starts.
+    // The editor at work: a refused save, then a save and the deploy it starts (site code: a
+    // new site process; the platform, which counted the saves, keeps serving).
     const client = await editorClient(loop.url);
     const refused = await edgeRequest(loop.url, 'PUT', '/api/files/package.json', {
       cookie: client.cookie,
+      host: editorHost(loop.url),
       body: { content: '{}', baseCommit: await client.head() },
     });
     expect(refused.status).toBe(403);
-    deployed = await client.save(PAGE, '<h1 id="headline">Watched by Prometheus</h1>\n');
+    deployed = await client.save(ROUTES, routesWith(await client.read(ROUTES), 'watched'));
     const statuses = await driveTraffic(loop.supervisor.edgePort, 3);
     await loop.waitForVersion(deployed);
     expect(new Set(statuses)).toEqual(new Set([200, 404, 405]));
     await driveTraffic(loop.supervisor.edgePort, 2);
-    // The release that counted the save stays listed until Prometheus scraped it once more.
-    await waitForAppTargets(stack.prometheusUrl, [deployed]);
+    // The retired site stays listed until Prometheus scraped it once more, then goes.
+    await waitForAppTargets(stack.prometheusUrl, [`platform ${first}`, `site ${deployed}`]);
 
     // A deploy on the host while Prometheus watches: the textfile collector must pick it up.
     writeAtomically(path.join(textfileDir, 'reflex.prom'), hostTextfile(now, 4));
@@ -175,10 +198,13 @@ describe('dashboards and alerts against a live Prometheus watching the local loo
       { job: 'node', health: 'up' },
       { job: 'prometheus', health: 'up' },
       { job: 'reflex-app', health: 'up' },
+      { job: 'reflex-app', health: 'up' },
       { job: 'reflex-supervisor', health: 'up' },
     ]);
-    const app = targets.find((t) => t.job === 'reflex-app')!;
-    expect(app.labels.sha).toBe(deployed);
+    expect(await appTargets(stack!.prometheusUrl)).toEqual([
+      `platform ${first}`,
+      `site ${deployed}`,
+    ]);
   });
 
   it('evaluates every panel of every dashboard', () => {
@@ -270,18 +296,9 @@ describe('dashboards and alerts against a live Prometheus watching the local loo
 
   it('follows a blue/green deploy of the loop through the file-SD list', async () => {
     const client = await editorClient(loop!.url);
-    const next = await client.save(PAGE, '<h1 id="headline">Switched while watched</h1>\n');
+    const next = await client.save(ROUTES, routesWith(await client.read(ROUTES), 'switched'));
     await loop!.waitForVersion(next);
-    const deadline = Date.now() + 60_000;
-    let app: { health: string; sha?: string }[] = [];
-    while (Date.now() < deadline) {
-      app = (await activeTargets(stack!.prometheusUrl))
-        .filter((t) => t.job === 'reflex-app')
-        .map((t) => ({ health: t.health, sha: t.labels.sha }));
-      if (app.length === 1 && app[0]!.sha === next && app[0]!.health === 'up') break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    expect(app).toEqual([{ health: 'up', sha: next }]);
+    await waitForAppTargets(stack!.prometheusUrl, [`platform ${first}`, `site ${next}`]);
   }, 120_000);
 });
 

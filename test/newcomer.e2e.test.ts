@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SseReader } from '../webapp/src/pipeline/sse';
 import type { StageEvent } from '../webapp/src/pipeline/types';
-import { git, makeProject, request, ROOT } from './support/loop';
+import { editorHost, git, makeProject, request, ROOT } from './support/loop';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -75,7 +75,10 @@ function followPipeline(
       const reader = new SseReader();
       current = http.get(
         new URL('/api/pipeline/events', base),
-        { agent: false, headers: { cookie, accept: 'text/event-stream' } },
+        {
+          agent: false,
+          headers: { cookie, accept: 'text/event-stream', host: editorHost(base) },
+        },
         (res) => {
           res.on('data', (chunk: Buffer) => {
             for (const data of reader.push(chunk.toString('utf8'))) {
@@ -133,14 +136,16 @@ describe('npm start the newcomer way (fresh clone, state in .reflex/ inside it)'
     const base = `http://127.0.0.1:${port}`;
     const before = JSON.parse((await request(base, 'GET', '/version')).body) as { sha: string };
 
+    const host = editorHost(base);
     const signIn = await request(base, 'POST', '/api/session', {
       body: { username: 'admin', password: await password },
+      host,
     });
     expect(signIn.status).toBe(204);
     const cookie = signIn.headers['set-cookie']![0]!.split(';')[0]!;
     const file = 'webapp/site/routes.ts';
     const current = JSON.parse(
-      (await request(base, 'GET', `/api/files/${file}`, { cookie })).body,
+      (await request(base, 'GET', `/api/files/${file}`, { cookie, host })).body,
     ) as {
       content: string;
     };
@@ -149,6 +154,7 @@ describe('npm start the newcomer way (fresh clone, state in .reflex/ inside it)'
     expect(broken).not.toBe(current.content);
     const saved = await request(base, 'PUT', `/api/files/${file}`, {
       cookie,
+      host,
       body: { content: broken, baseCommit: before.sha },
     });
     expect(saved.status).toBe(200);

@@ -18,6 +18,12 @@ export const FILE_SD_JOBS = {
 } as const;
 export type FileSdJob = keyof typeof FILE_SD_JOBS;
 
+/**
+ * The supervisor's control-API token, written beside the file-SD lists (0600) while it runs:
+ * its /metrics, like every route of that API, needs it.
+ */
+export const SUPERVISOR_TOKEN_FILE = 'supervisor-token';
+
 export interface LocalConfigOptions {
   /** Folder holding the file-SD lists named in FILE_SD_JOBS. */
   fileSdDir: string;
@@ -78,6 +84,10 @@ export function localPrometheusConfig(options: LocalConfigOptions): PrometheusCo
       {
         job_name: 'reflex-supervisor',
         metrics_path: '/metrics',
+        authorization: {
+          type: 'Bearer',
+          credentials_file: path.join(options.fileSdDir, SUPERVISOR_TOKEN_FILE),
+        },
         file_sd_configs: fileSd(options.fileSdDir, 'reflex-supervisor'),
       },
     ],

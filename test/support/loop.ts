@@ -71,7 +71,14 @@ export interface Loop {
 }
 
 export async function startLoop(
-  options: { project?: string; gate?: GateStep[]; drainTimeoutMs?: number } = {},
+  options: {
+    project?: string;
+    gate?: GateStep[];
+    drainTimeoutMs?: number;
+    healthTimeoutMs?: number;
+    warmGate?: boolean;
+    reuseProcesses?: boolean;
+  } = {},
 ): Promise<Loop> {
   const project = options.project ?? makeProject();
   const home = path.join(project, '.reflex');
@@ -83,7 +90,9 @@ export async function startLoop(
     host: '127.0.0.1',
     branch: 'main',
     gate: options.gate ?? ['typecheck', 'test'],
-    healthTimeoutMs: 20_000,
+    healthTimeoutMs: options.healthTimeoutMs ?? 20_000,
+    warmGate: options.warmGate,
+    reuseProcesses: options.reuseProcesses,
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     gateTimeoutMs: 180_000,
     keepReleases: 5,
@@ -160,7 +169,7 @@ export function request(
   base: string,
   method: string,
   urlPath: string,
-  options: { body?: unknown; cookie?: string } = {},
+  options: { body?: unknown; cookie?: string; host?: string } = {},
 ): Promise<Reply> {
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
@@ -174,6 +183,7 @@ export function request(
             ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
             : {}),
           ...(options.cookie ? { cookie: options.cookie } : {}),
+          ...(options.host ? { host: options.host } : {}),
         },
       },
       (res) => {
@@ -187,27 +197,35 @@ export function request(
   });
 }
 
-/** Signs in through the edge; returns a client that saves files. */
-export async function editorClient(base: string) {
+/** The Host header of the editor's origin on the edge at `base` (`editor.localhost:<port>`). */
+export function editorHost(base: string): string {
+  return `editor.localhost:${new URL(base).port}`;
+}
+
+/** Signs in through the edge, on the editor's origin; returns a client that saves files. */
+export async function editorClient(base: string, password = ADMIN_PASSWORD) {
+  const host = editorHost(base);
   const signIn = await request(base, 'POST', '/api/session', {
-    body: { username: 'admin', password: ADMIN_PASSWORD },
+    body: { username: 'admin', password },
+    host,
   });
   if (signIn.status !== 204) throw new Error(`sign-in answered ${signIn.status}: ${signIn.body}`);
   const cookie = signIn.headers['set-cookie']![0]!.split(';')[0]!;
   const client = {
     cookie,
     async head(): Promise<string> {
-      const tree = await request(base, 'GET', '/api/tree', { cookie });
+      const tree = await request(base, 'GET', '/api/tree', { cookie, host });
       return (JSON.parse(tree.body) as { commit: string }).commit;
     },
     async read(file: string): Promise<string> {
-      const res = await request(base, 'GET', `/api/files/${file}`, { cookie });
+      const res = await request(base, 'GET', `/api/files/${file}`, { cookie, host });
       return (JSON.parse(res.body) as { content: string }).content;
     },
     /** Saves `content` at `file` on the current head; returns the new commit. */
     async save(file: string, content: string): Promise<string> {
       const res = await request(base, 'PUT', `/api/files/${file}`, {
         cookie,
+        host,
         body: { content, baseCommit: await client.head() },
       });
       if (res.status !== 200)

@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-// Builds the webapp into webapp/dist: the server bundle (esbuild; type-checking is the
-// `typecheck` script's job), the editor's browser UI (dist/ui, see buildEditorUi.mjs) and
-// dist/build-info.json, which /version reports.
+// Builds the webapp into webapp/dist (esbuild; type-checking is the `typecheck` script's job):
+//   server.js, cli.js   the platform (editor, git, accounts, pipeline view); dependencies external
+//   site.js             the site (webapp/site and what serves it), every dependency bundled in, so
+//                       that it can run with file reads limited to this file and its content
+//   site-inputs.json    the repository files site.js was built from: a change to none of them
+//                       leaves the site's code as it is (the local pipeline then reuses it)
+//   ui/                 the editor's browser UI (see buildEditorUi.mjs)
+//   build-info.json     the commit and build time, which /version reports
+// The platform's bundle may not contain the site's code: the build fails when it does.
 //   REFLEX_BUILD_SHA    commit to record (default: `git rev-parse HEAD`, else "unknown")
 //   REFLEX_BUILD_CACHE  folder for build caches kept between builds (the local pipeline's);
 //                       the editor UI is copied from there when its sources did not change
@@ -33,20 +39,48 @@ const started = Date.now();
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
-await build({
+const common = {
   absWorkingDir: webapp,
-  entryPoints: { server: 'src/server.ts', cli: 'src/cli/reflex.ts' },
   outdir: dist,
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  packages: 'external',
-  // The bundle is CommonJS: lazy `await import(x)` becomes a lazy require(x).
+  // The bundles are CommonJS: lazy `await import(x)` becomes a lazy require(x).
   supported: { 'dynamic-import': false },
   sourcemap: 'linked',
   logLevel: 'warning',
-});
+  metafile: true,
+  // Text the code imports as a string (the protected-path list under .github/workflows/).
+  loader: { '.txt': 'text' },
+};
+const repoRoot = path.dirname(webapp);
+/** esbuild's inputs (relative to webapp/) as repository paths, dependencies left out. */
+const sourcesOf = (metafile) =>
+  Object.keys(metafile.inputs)
+    .filter((input) => !input.includes('node_modules/'))
+    .map((input) => path.relative(repoRoot, path.join(webapp, input)).split(path.sep).join('/'))
+    .sort();
+
+const [platform, site] = await Promise.all([
+  build({
+    ...common,
+    entryPoints: { server: 'src/server.ts', cli: 'src/cli/reflex.ts' },
+    packages: 'external',
+  }),
+  build({ ...common, entryPoints: { site: 'src/site/server.ts' } }),
+]);
+const leaked = sourcesOf(platform.metafile).filter((file) => file.startsWith('webapp/site/'));
+if (leaked.length > 0) {
+  throw new Error(
+    `the platform's bundle imports the site's code (${leaked.join(', ')}): the site runs in its ` +
+      'own process and reaches the platform only through webapp/src/site/',
+  );
+}
+writeFileSync(
+  path.join(dist, 'site-inputs.json'),
+  JSON.stringify(sourcesOf(site.metafile), null, 2) + '\n',
+);
 
 const ui = await buildEditorUi({
   outdir: path.join(dist, 'ui'),

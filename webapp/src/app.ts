@@ -2,7 +2,8 @@
  * createApp builds the Koa application from its dependencies and does not listen
  * (server.ts does). Middleware order: observation (request id, logs, metrics), errors,
  * security headers, the operational endpoints, body limits, then — when the editor is on —
- * CSRF, sessions and the /api routes, and last the site.
+ * CSRF, sessions and the /api routes, and the editor's UI. The site is not here: it runs in
+ * its own process (webapp/src/site/), apart from the platform's secrets.
  */
 import Koa, { type Middleware } from 'koa';
 import type { BuildInfo } from './buildInfo';
@@ -18,7 +19,6 @@ import type { Logger } from './logger';
 import type { Metrics } from './metrics/registry';
 import { editorApiRoutes, type EditorApiDeps } from './routes/editorApi';
 import { healthRoutes } from './routes/health';
-import { siteMiddleware } from './site/serve';
 
 export interface AppDeps {
   config: Config;
@@ -26,8 +26,6 @@ export interface AppDeps {
   metrics: Metrics;
   lifecycle: Lifecycle;
   buildInfo: BuildInfo;
-  /** The site folder to serve (`webapp/site`); no site when absent. */
-  siteDir?: string | undefined;
   /** The editor's API; absent when the editor is off. */
   editor?: EditorApiDeps | undefined;
   /** The editor's pages and assets (/editor). */
@@ -47,7 +45,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(observe(deps.logger, deps.metrics));
   app.use(errorHandler(deps.logger));
   app.use(securityHeaders());
-  app.use(healthRoutes(deps));
+  app.use(healthRoutes({ ...deps, edgeToken: deps.config.edgeToken }));
   app.use(bodyLimit(largestBody(deps)));
 
   if (deps.editor) {
@@ -57,9 +55,5 @@ export function createApp(deps: AppDeps): Koa {
     app.use(api.routes()).use(api.allowedMethods());
   }
   if (deps.editorUi) app.use(deps.editorUi);
-  if (deps.siteDir) {
-    for (const middleware of siteMiddleware({ dir: deps.siteDir, buildInfo: deps.buildInfo }))
-      app.use(middleware);
-  }
   return app;
 }

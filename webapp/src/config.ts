@@ -34,6 +34,8 @@ export const configSchema = z
       .regex(/^[0-9a-f]{7,64}$/, 'must be a hexadecimal commit SHA')
       .optional(),
     REFLEX_TRUST_PROXY: bool.default(false),
+    /** What the edge sends in `X-Reflex-Edge`: requests carrying it come through the edge. */
+    REFLEX_EDGE_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     REFLEX_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
 
     // The editor: on when REFLEX_REPO_URL is set.
@@ -70,6 +72,8 @@ export const configSchema = z
     // The pipeline the editor follows: none, the local supervisor, or GitHub Actions.
     REFLEX_PIPELINE: z.enum(['none', 'local', 'github']).default('none'),
     REFLEX_SUPERVISOR_URL: z.url({ protocol: /^http$/ }).optional(),
+    /** The supervisor's control API token (its every route needs it). */
+    REFLEX_SUPERVISOR_TOKEN: z.string().min(16).optional(),
     REFLEX_GITHUB_REPOSITORY: z
       .string()
       .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/repo')
@@ -148,12 +152,13 @@ export interface Config {
   shutdownTimeoutMs: number;
   sha: string | undefined;
   trustProxy: boolean;
+  edgeToken: string | undefined;
   publicUrl: string | undefined;
   /** Present when the editor is on. */
   editor: EditorConfig | undefined;
   pipeline:
     | { kind: 'none' }
-    | { kind: 'local'; supervisorUrl: string }
+    | { kind: 'local'; supervisorUrl: string; supervisorToken: string | undefined }
     | {
         kind: 'github';
         repository: string;
@@ -193,10 +198,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: raw.REFLEX_SHUTDOWN_TIMEOUT_MS,
     sha: raw.REFLEX_SHA,
     trustProxy: raw.REFLEX_TRUST_PROXY,
+    edgeToken: raw.REFLEX_EDGE_TOKEN,
     publicUrl: raw.REFLEX_PUBLIC_URL,
     pipeline:
       raw.REFLEX_PIPELINE === 'local'
-        ? { kind: 'local', supervisorUrl: raw.REFLEX_SUPERVISOR_URL! }
+        ? {
+            kind: 'local',
+            supervisorUrl: raw.REFLEX_SUPERVISOR_URL!,
+            supervisorToken: raw.REFLEX_SUPERVISOR_TOKEN,
+          }
         : raw.REFLEX_PIPELINE === 'github'
           ? {
               kind: 'github',

@@ -52,13 +52,20 @@ export async function main(
   const metrics = createMetrics();
   const editor = config.editor ? await startEditor(config.editor, logger, metrics) : undefined;
   const tracker = pipelineTracker(config, logger);
+  // A commit reached the origin (a save here, another instance's, or a push by hand): fetch it
+  // now rather than at the next background fetch, so the editor lists what was pushed.
+  tracker?.subscribe((event) => {
+    if (event.stage !== 'committed' || !editor) return;
+    editor.workspace
+      .exclusive(() => editor.workspace.fetch())
+      .catch((err: unknown) => logger.warn({ err }, 'fetch after a push failed'));
+  });
   const app = createApp({
     config,
     logger,
     metrics,
     lifecycle,
     buildInfo,
-    siteDir: path.resolve(__dirname, '..', 'site'),
     editor: editor && {
       ...editor.api,
       extend:
@@ -112,7 +119,7 @@ function pipelineTracker(config: Config, logger: Logger): PipelineTracker | unde
   const pipeline = config.pipeline;
   switch (pipeline.kind) {
     case 'local':
-      return new LocalPipelineTracker(pipeline.supervisorUrl, logger);
+      return new LocalPipelineTracker(pipeline.supervisorUrl, logger, pipeline.supervisorToken);
     case 'github':
       return new GitHubPipelineTracker({
         apiBaseUrl: pipeline.apiUrl,

@@ -43,6 +43,8 @@ describe('configuration is validated at start-up', () => {
     REFLEX_FETCH_INTERVAL_MS: '0',
     REFLEX_PIPELINE: 'jenkins',
     REFLEX_SUPERVISOR_URL: 'https://127.0.0.1:1/',
+    REFLEX_SUPERVISOR_TOKEN: 'short',
+    REFLEX_EDGE_TOKEN: 'short',
     REFLEX_EXIT_WITH_PARENT: '1',
     REFLEX_GITHUB_REPOSITORY: 'no-slash',
     REFLEX_GITHUB_API_URL: 'not a url',

@@ -46,6 +46,7 @@ const loopSchema = z.object({
     .regex(/^(?!-)[A-Za-z0-9._/-]{1,200}$/)
     .default('main'),
   REFLEX_GATE: z.string().optional(),
+  REFLEX_GATE_WARM: z.enum(['true', 'false']).default('true'),
   REFLEX_HEALTH_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   REFLEX_DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   REFLEX_GATE_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
@@ -101,6 +102,7 @@ async function start(): Promise<void> {
     host: settings.REFLEX_HOST,
     branch: settings.REFLEX_BRANCH,
     gate: settings.gate,
+    warmGate: settings.REFLEX_GATE_WARM === 'true',
     healthTimeoutMs: settings.REFLEX_HEALTH_TIMEOUT_MS,
     drainTimeoutMs: settings.REFLEX_DRAIN_TIMEOUT_MS,
     gateTimeoutMs: settings.REFLEX_GATE_TIMEOUT_MS,
@@ -110,14 +112,20 @@ async function start(): Promise<void> {
     releaseSettings: Object.fromEntries(
       RELEASE_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
     ),
+    siteSettingsFrom: process.env,
     logger,
     say: (line) => console.log(line),
   });
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      console.log(`\n${signal} again: killing every process now.`);
+      supervisor.force();
+      logger.flush(() => process.exit(1));
+      return;
+    }
     stopping = true;
-    console.log(`\n${signal}: stopping the releases and the edge…`);
+    console.log(`\n${signal}: stopping the pipeline, then the releases and the edge…`);
     void supervisor.close().then(() => {
       console.log('Stopped.');
       logger.flush(() => process.exit(0));
@@ -133,6 +141,7 @@ async function start(): Promise<void> {
 interface Running {
   controlPort: number;
   edgePort: number;
+  token: string;
 }
 
 function running(paths: HomePaths): Running | undefined {
@@ -147,14 +156,23 @@ function running(paths: HomePaths): Running | undefined {
   }
 }
 
-function getJson<T>(port: number, urlPath: string): Promise<T> {
+function getJson<T>(sup: Running, urlPath: string): Promise<T> {
   return new Promise((resolve, reject) => {
     http
-      .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve(JSON.parse(body) as T));
-      })
+      .get(
+        {
+          host: '127.0.0.1',
+          port: sup.controlPort,
+          path: urlPath,
+          agent: false,
+          headers: { authorization: `Bearer ${sup.token}` },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve(JSON.parse(body) as T));
+        },
+      )
       .on('error', reject);
   });
 }
@@ -171,7 +189,7 @@ async function status(paths: HomePaths): Promise<void> {
     pending: string | null;
     url: string;
     editor: string;
-  }>(sup.controlPort, '/status');
+  }>(sup, '/status');
   console.log(`live:     ${s.live ? s.live.sha : '(none)'}`);
   console.log(
     `pipeline: ${s.running ? `${s.running.sha.slice(0, 12)} at ${s.running.stage ?? 'queue'}` : 'idle'}`,
@@ -196,7 +214,7 @@ function formatReleases(releases: ReleaseRecord[]): string {
 async function releases(paths: HomePaths): Promise<void> {
   const sup = running(paths);
   const list = sup
-    ? (await getJson<{ releases: ReleaseRecord[] }>(sup.controlPort, '/releases')).releases
+    ? (await getJson<{ releases: ReleaseRecord[] }>(sup, '/releases')).releases
     : new History(path.join(paths.state, 'releases.json')).all();
   console.log(formatReleases(list));
 }
@@ -261,7 +279,7 @@ async function rollback(paths: HomePaths, sha: string | undefined, branch: strin
     console.log('The supervisor is not running: `npm start` will deploy it.');
     return;
   }
-  await follow(sup.controlPort, commit);
+  await follow(sup, commit);
 }
 
 function resolveSha(paths: HomePaths, given: string): string {
@@ -279,10 +297,16 @@ function resolveSha(paths: HomePaths, given: string): string {
 }
 
 /** Prints the pipeline's stages for `sha` until it is live or has failed. */
-function follow(controlPort: number, sha: string): Promise<void> {
+function follow(sup: Running, sha: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.get(
-      { host: '127.0.0.1', port: controlPort, path: '/events', agent: false },
+      {
+        host: '127.0.0.1',
+        port: sup.controlPort,
+        path: '/events',
+        agent: false,
+        headers: { authorization: `Bearer ${sup.token}` },
+      },
       (res) => {
         const reader = new SseReader();
         res.on('data', (chunk: Buffer) => {

@@ -1,6 +1,7 @@
 /**
- * The supervisor's control API, on a loopback port written to run/supervisor.json:
- *   POST /notify          from origin.git's post-receive hook (bearer token)
+ * The supervisor's control API, on a loopback port written to run/supervisor.json. Every route
+ * needs the bearer token written there (0600): any local user can reach a loopback port.
+ *   POST /notify          from origin.git's post-receive hook
  *   GET  /events          pipeline stage events (Server-Sent Events; recent ones first)
  *   GET  /releases        release history, newest first
  *   GET  /status          live release, running pipeline, queued commit, URLs
@@ -37,11 +38,16 @@ export function controlApp(deps: ControlDeps): Koa {
   app.use(errorHandler(deps.logger));
   const router = new Router();
   const expected = Buffer.from(`Bearer ${deps.token}`);
+  app.use(async (ctx, next) => {
+    const given = Buffer.from(ctx.get('Authorization'));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      ctx.set('WWW-Authenticate', 'Bearer');
+      throw new AppError(401, 'the control API needs the token from run/supervisor.json');
+    }
+    await next();
+  });
 
   router.post('/notify', async (ctx) => {
-    const given = Buffer.from(ctx.get('Authorization'));
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new AppError(401, 'bad token');
     const body = (await readJson(ctx, 64 * 1024)) as { updates?: { to?: string; ref?: string }[] };
     for (const update of body.updates ?? []) {
       if (

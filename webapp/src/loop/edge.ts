@@ -1,70 +1,98 @@
 /**
  * The local edge: one HTTP listener in front of the live release, doing locally what nginx
- * does on the host. Switching the upstream is atomic for new requests; requests already sent
- * to the old release finish there (the supervisor waits for them before stopping it). Each
- * upstream has its own keep-alive pool, so no request is ever written onto a connection the
- * old release is closing. A request that fails before any response byte (the upstream went
- * away) is retried once on the current upstream when it is safe to repeat (GET/HEAD without
- * a body). `/metrics` is not served through the edge.
+ * does on the host. It routes by host name and path (edgeRoutes.ts) to the release's platform
+ * or its site, and switching releases is atomic for new requests; requests already sent to a
+ * retiring process finish there (the supervisor waits for them before stopping it). Each
+ * upstream process has its own keep-alive pool, so no request is ever written onto a
+ * connection a retiring process is closing. A request that fails before any response byte is
+ * retried once on the current release when it is safe to repeat (GET/HEAD without a body).
+ *
+ * It holds under load from clients it cannot trust (edgeLimits.ts): timeouts for headers,
+ * bodies and idle connections, caps per client on connections, requests in flight and event
+ * streams, and request bodies read in full at the edge (up to a size limit, answered 413
+ * beyond it) before an upstream is asked — a slow client never holds an upstream connection.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger';
+import { ClientLimits, readBody, type EdgeLimits } from './edgeLimits';
+import { endToEnd, forwardedHeaders, hostName, route } from './edgeRoutes';
 
 export interface Upstream {
   readonly port: number;
-  readonly sha: string;
+  /** What runs there, for logs: `site 1a2b3c4d5e6f`. */
+  readonly name: string;
   readonly agent: http.Agent;
-  /** Requests sent and not yet answered in full (long-lived streams excluded). */
+  /** Requests sent and not yet answered in full (event streams excluded). */
   inFlight: number;
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-connection',
-]);
+/**
+ * What serves right now: a release and the two processes that serve it. Either half may be
+ * missing while it is put back after a crash: requests for it get 503, the other half serves.
+ */
+export interface LiveRoute {
+  sha: string;
+  builtAt: string;
+  platform: Upstream | undefined;
+  site: Upstream | undefined;
+}
 
-function forwardable(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const named = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  const out: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.has(name)) out[name] = value;
-  }
-  return out;
+export interface EdgeOptions {
+  logger: Logger;
+  /** The editor's host name (`editor.localhost`). */
+  editorHost: string;
+  /** Sent to the platform with every request: it trusts forwarded headers that carry it. */
+  edgeToken: string;
+  limits: EdgeLimits;
 }
 
 const STARTING_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="1"><title>Reflex: no release yet</title></head><body style="font-family:system-ui;margin:3rem"><h1>No release is serving yet</h1><p>Reflex is getting one ready. This page reloads by itself.</p></body></html>`;
 
+function json(res: http.ServerResponse, status: number, body: object, extra = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'Content-Type': 'application/json', ...extra });
+  res.end(JSON.stringify(body));
+}
+
 export class Edge {
-  private active: Upstream | undefined;
+  private active: LiveRoute | undefined;
   private server: http.Server | undefined;
+  private readonly clients: ClientLimits;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(private readonly o: EdgeOptions) {
+    this.clients = new ClientLimits(o.limits);
+  }
 
-  get upstream(): Upstream | undefined {
+  get live(): LiveRoute | undefined {
     return this.active;
   }
 
-  static upstream(port: number, sha: string): Upstream {
-    return { port, sha, agent: new http.Agent({ keepAlive: true, maxSockets: 256 }), inFlight: 0 };
+  /** What the platform must see to trust the edge's forwarded headers. */
+  get token(): string {
+    return this.o.edgeToken;
+  }
+
+  /** A keep-alive pool for the process listening on `port`. */
+  upstream(port: number, name: string): Upstream {
+    return {
+      port,
+      name,
+      agent: new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 64 }),
+      inFlight: 0,
+    };
   }
 
   async listen(port: number, host: string): Promise<number> {
+    const limits = this.o.limits;
     const server = http.createServer((req, res) => this.handle(req, res));
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
+    server.headersTimeout = limits.headersTimeoutMs;
+    server.requestTimeout = limits.requestTimeoutMs;
+    server.keepAliveTimeout = limits.idleTimeoutMs;
+    server.on('connection', (socket) => this.clients.admit(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
@@ -73,17 +101,24 @@ export class Edge {
     return (server.address() as AddressInfo).port;
   }
 
-  /** New requests go to `next` from now on; returns the previous upstream. */
-  switchTo(next: Upstream): Upstream | undefined {
+  /** New requests go to `next` from now on. */
+  switchTo(next: LiveRoute): void {
     const previous = this.active;
     this.active = next;
-    this.logger.info({ sha: next.sha, port: next.port, previous: previous?.sha }, 'edge switched');
-    return previous;
+    this.o.logger.info(
+      {
+        sha: next.sha,
+        platform: next.platform?.port,
+        site: next.site?.port,
+        previous: previous?.sha,
+      },
+      'edge switched',
+    );
   }
 
-  /** No release is live (it crashed): answer 503 until the next switch. */
-  unset(): void {
-    this.active = undefined;
+  /** A process of the live release is gone: its half answers 503 until the next switch. */
+  unset(kind: 'platform' | 'site'): void {
+    if (this.active) this.active = { ...this.active, [kind]: undefined };
   }
 
   /** Resolves when `upstream` has no request in flight, or after `timeoutMs` (false). */
@@ -96,6 +131,11 @@ export class Edge {
     return true;
   }
 
+  /** Closes the pool of a process that stopped. */
+  dispose(upstream: Upstream): void {
+    upstream.agent.destroy();
+  }
+
   async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
@@ -104,17 +144,42 @@ export class Edge {
       server.closeIdleConnections();
       setTimeout(() => server.closeAllConnections(), 2000).unref();
     });
-    this.active?.agent.destroy();
+    for (const upstream of [this.active?.platform, this.active?.site])
+      if (upstream) this.dispose(upstream);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0]!;
-    if (path === '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":"not found"}');
+    const client = req.socket.remoteAddress ?? '';
+    if (!this.clients.startRequest(client, res)) {
+      json(
+        res,
+        429,
+        { error: 'too many requests in flight from this client' },
+        {
+          'Retry-After': '1',
+          Connection: 'close',
+        },
+      );
       return;
     }
-    const upstream = this.active;
-    if (!upstream) {
+    const target = route(req, this.o.editorHost);
+    switch (target.kind) {
+      case 'bad-request':
+        json(res, 400, { error: target.why }, { Connection: 'close' });
+        return;
+      case 'not-found':
+        json(res, 404, { error: 'not found', detail: target.why });
+        return;
+      case 'redirect':
+        res.writeHead(308, { Location: target.location, 'Content-Type': 'text/plain' });
+        res.end(`The editor lives at ${target.location}\n`);
+        return;
+      case 'platform':
+      case 'site':
+        break;
+    }
+    const live = this.active;
+    if (!live) {
       res.writeHead(503, {
         'Content-Type': 'text/html; charset=utf-8',
         'Retry-After': '1',
@@ -123,19 +188,33 @@ export class Edge {
       res.end(STARTING_PAGE);
       return;
     }
-    const retryable =
-      (req.method === 'GET' || req.method === 'HEAD') &&
-      !req.headers['content-length'] &&
-      !req.headers['transfer-encoding'];
-    this.forward(req, res, upstream, retryable);
+    const kind = target.kind;
+    const hasBody =
+      req.headers['content-length'] !== undefined || !!req.headers['transfer-encoding'];
+    if (!hasBody) {
+      this.forward(req, res, kind, undefined, req.method === 'GET' || req.method === 'HEAD');
+      return;
+    }
+    readBody(req, this.o.limits).then(
+      (body) => this.forward(req, res, kind, body, false),
+      (err: { status: number; message: string }) =>
+        json(res, err.status, { error: err.message }, { Connection: 'close' }),
+    );
   }
 
   private forward(
     req: http.IncomingMessage,
     res: http.ServerResponse,
-    upstream: Upstream,
+    kind: 'platform' | 'site',
+    body: Buffer | undefined,
     retryable: boolean,
   ): void {
+    const live = this.active;
+    const upstream = live?.[kind];
+    if (!live || !upstream) {
+      json(res, 503, { error: `the ${kind} is being put back` }, { 'Retry-After': '1' });
+      return;
+    }
     upstream.inFlight++;
     let counted = true;
     const release = () => {
@@ -144,29 +223,49 @@ export class Edge {
         upstream.inFlight--;
       }
     };
-    const headers = forwardable(req.headers);
-    const client = req.socket.remoteAddress ?? '';
-    headers['x-forwarded-for'] = req.headers['x-forwarded-for']
-      ? `${String(req.headers['x-forwarded-for'])}, ${client}`
-      : client;
-    headers['x-forwarded-proto'] = 'http';
-    headers['x-forwarded-host'] = req.headers.host ?? '';
-
+    const headers = forwardedHeaders(req.headers, kind, {
+      client: req.socket.remoteAddress ?? '',
+      host: hostName(req.headers.host),
+      release: live.sha,
+      builtAt: live.builtAt,
+      edgeToken: this.o.edgeToken,
+    });
+    if (body) {
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(body.length);
+    }
+    const raw = req.url ?? '/';
+    const url = new URL(raw.startsWith('/') ? `http://edge.invalid${raw}` : raw);
     const outgoing = http.request(
       {
         host: '127.0.0.1',
         port: upstream.port,
         method: req.method,
-        path: req.url,
+        path: `${url.pathname}${url.search}`,
         headers,
         agent: upstream.agent,
       },
       (incoming) => {
+        clearTimeout(answerBound);
         const streaming = String(incoming.headers['content-type'] ?? '').startsWith(
           'text/event-stream',
         );
-        if (streaming) release();
-        res.writeHead(incoming.statusCode ?? 502, forwardable(incoming.headers));
+        if (streaming) {
+          release();
+          if (!this.clients.startStream(req.socket.remoteAddress ?? '', res)) {
+            incoming.destroy();
+            json(
+              res,
+              429,
+              { error: 'too many event streams from this client' },
+              {
+                'Retry-After': '5',
+              },
+            );
+            return;
+          }
+        }
+        res.writeHead(incoming.statusCode ?? 502, endToEnd(incoming.headers));
         incoming.pipe(res);
         incoming.on('error', () => res.destroy());
         res.once('close', () => {
@@ -175,31 +274,43 @@ export class Edge {
         });
       },
     );
+    // The site's code may loop forever; the editor's long requests (a push) are the platform's.
+    let timedOut = false;
+    const answerBound =
+      kind === 'site'
+        ? setTimeout(() => {
+            timedOut = true;
+            outgoing.destroy();
+          }, this.o.limits.upstreamTimeoutMs)
+        : undefined;
     outgoing.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(answerBound);
       release();
       if (res.headersSent) {
         res.destroy();
         return;
       }
-      const current = this.active;
-      if (retryable && current) {
-        this.logger.debug(
-          { code: err.code, sha: upstream.sha },
-          'edge retrying a request on the current upstream',
-        );
-        this.forward(req, res, current, false);
+      if (timedOut) {
+        json(res, 504, { error: 'the site did not answer in time' });
         return;
       }
-      this.logger.warn(
-        { err: err.message, code: err.code, sha: upstream.sha },
+      if (retryable && this.active) {
+        this.o.logger.debug(
+          { code: err.code, upstream: upstream.name },
+          'edge retrying a request on the current release',
+        );
+        this.forward(req, res, kind, undefined, false);
+        return;
+      }
+      this.o.logger.warn(
+        { err: err.message, code: err.code, upstream: upstream.name },
         'edge: upstream failed',
       );
-      res.writeHead(502, { 'Content-Type': 'application/json' }).end('{"error":"bad gateway"}');
+      json(res, 502, { error: 'bad gateway' });
     });
     res.once('close', () => {
       if (!res.writableFinished) outgoing.destroy();
     });
-    if (retryable) outgoing.end();
-    else req.pipe(outgoing);
+    outgoing.end(body);
   }
 }

@@ -2,7 +2,17 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expectedTests, GateError, parseGate, runGate, testsRun, typecheckNeeded } from './gate';
+import { GateError, runGate } from './gate';
+import {
+  expectedTests,
+  jestArgs,
+  jestFlags,
+  parseGate,
+  testCandidates,
+  testsRun,
+  typecheckNeeded,
+  typecheckProjects,
+} from './gateRules';
 
 describe('the gate settings', () => {
   it.each([
@@ -171,5 +181,65 @@ describe('a gate whose test configuration ignores the change', () => {
     });
     await expect(gate).rejects.toThrow(GateError);
     await expect(gate).rejects.toThrow('did not run: webapp/site/routes.test.ts');
+  });
+});
+
+describe('the TypeScript projects a change needs checked', () => {
+  const all = () => true;
+  it.each([
+    [undefined, ['webapp/tsconfig.json', 'webapp/src/editor-ui/tsconfig.json']],
+    [['webapp/site/routes.ts'], ['webapp/site/tsconfig.json']],
+    [['webapp/site/routes.ts', 'webapp/site/pages/index.html'], ['webapp/site/tsconfig.json']],
+    [['webapp/site/data.json'], ['webapp/site/tsconfig.json']],
+    [['webapp/src/site/app.ts'], ['webapp/tsconfig.json']],
+    [['webapp/src/editor/service.ts'], ['webapp/tsconfig.json']],
+    [
+      ['webapp/src/editor-ui/tabs.ts'],
+      ['webapp/tsconfig.json', 'webapp/src/editor-ui/tsconfig.json'],
+    ],
+    [['tsconfig.json'], ['webapp/tsconfig.json', 'webapp/src/editor-ui/tsconfig.json']],
+  ])('after %j: %j', (changed, projects) => {
+    expect(typecheckProjects(changed, all)).toEqual(projects);
+  });
+
+  it('a tree without the site project checks the whole webapp', () => {
+    expect(
+      typecheckProjects(['webapp/site/routes.ts'], (t) => t !== 'webapp/site/tsconfig.json'),
+    ).toEqual(['webapp/tsconfig.json']);
+  });
+});
+
+describe("jest's arguments", () => {
+  it('are the same for the cold command line and the warm runCLI', () => {
+    const args = jestArgs(['webapp/site/routes.ts'], '/cache/jest');
+    expect(jestFlags(args)).toEqual([
+      '--selectProjects',
+      'unit',
+      '--ci',
+      '--runInBand',
+      '--passWithNoTests',
+      '--no-watchman',
+      '--cacheDirectory',
+      '/cache/jest',
+      '--findRelatedTests',
+      'webapp/site/routes.ts',
+    ]);
+  });
+});
+
+describe('the files jest is asked about', () => {
+  const exists = () => true;
+  const siteTests = ['webapp/site/pages.test.ts', 'webapp/site/routes.test.ts'];
+  it('for a page or an asset: every site test, which are the tests that can read it', () => {
+    expect(testCandidates(['webapp/site/pages/index.html'], exists, siteTests)).toEqual(siteTests);
+    expect(testCandidates(['webapp/site/assets/site.css'], exists, siteTests)).toEqual(siteTests);
+  });
+  it('for code: the changed files (jest finds their tests)', () => {
+    expect(testCandidates(['webapp/site/routes.ts'], exists, siteTests)).toEqual([
+      'webapp/site/routes.ts',
+    ]);
+  });
+  it('for text outside the site: nothing', () => {
+    expect(testCandidates(['README.md', 'docs/EDITOR.md'], exists, siteTests)).toEqual([]);
   });
 });

@@ -5,11 +5,29 @@
  * and the check is skipped when nothing it reads changed since the last commit it passed on:
  * only inert assets (pages, styles, images, text) — the result could not differ.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCommand } from './processes';
+import {
+  EDITOR_UI,
+  expectedTests,
+  jestArgs,
+  jestFlags,
+  missingTests,
+  notRunError,
+  PLATFORM,
+  SITE,
+  siteTestFiles,
+  testCandidates,
+  testsRun,
+  typecheckNeeded,
+  typecheckProjects,
+  type GateStep,
+} from './gateRules';
+import type { Origin } from './origin';
+import type { WarmGate } from './warmGate';
+import { commandEnv, runCommand } from './processes';
 
-export type GateStep = 'typecheck' | 'test';
+export { GateError, parseGate, type GateStep } from './gateRules';
 
 export interface GateOptions {
   steps: readonly GateStep[];
@@ -24,37 +42,12 @@ export interface GateOptions {
   cacheDir: string;
   logDir: string;
   timeoutMs: number;
+  signal?: AbortSignal | undefined;
 }
 
-export function parseGate(value: string | undefined): GateStep[] {
-  if (value === undefined || value === '') return ['typecheck', 'test'];
-  if (value === 'off') return [];
-  const steps = value.split(',').map((s) => s.trim());
-  for (const step of steps) {
-    if (step !== 'typecheck' && step !== 'test')
-      throw new Error(`REFLEX_GATE: unknown step "${step}" (use typecheck, test, or off)`);
-  }
-  return steps as GateStep[];
-}
-
-function gateEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    LANG: process.env.LANG ?? 'C.UTF-8',
-    CI: 'true',
-    NODE_ENV: 'test',
-  };
-}
-
-/** Files no type-check reads: a change to these alone cannot change its result. */
-const INERT = /\.(html?|css|md|txt|svg|png|jpe?g|gif|webp|ico|woff2?)$/i;
-
-export function typecheckNeeded(changedSinceTypechecked: string[] | undefined): boolean {
-  return (
-    changedSinceTypechecked === undefined ||
-    changedSinceTypechecked.some((file) => !INERT.test(file))
-  );
+/** The environment of the gate's commands and processes: minimal, and no colour codes. */
+export function gateEnv(): NodeJS.ProcessEnv {
+  return commandEnv({ CI: 'true', NODE_ENV: 'test', FORCE_COLOR: '0' });
 }
 
 export async function runGate(options: GateOptions): Promise<string[]> {
@@ -73,31 +66,10 @@ export async function runGate(options: GateOptions): Promise<string[]> {
   return settled.map((s) => (s as PromiseFulfilledResult<string>).value);
 }
 
-/** The TypeScript projects of the webapp: the server side, and the browser UI when present. */
-const PROJECTS: { tsconfig: string; buildInfo: string; owns?: string }[] = [
-  { tsconfig: 'webapp/tsconfig.json', buildInfo: 'webapp.tsbuildinfo' },
-  {
-    tsconfig: 'webapp/src/editor-ui/tsconfig.json',
-    buildInfo: 'editor-ui.tsbuildinfo',
-    owns: 'webapp/src/editor-ui/',
-  },
-];
-
-/**
- * Whether a project that `owns` a folder must be checked: something in that folder changed, or
- * something shared outside `webapp/` (the root tsconfig, the lockfile) that is not inert.
- */
-function affects(owns: string, changed: string[] | undefined): boolean {
-  if (changed === undefined) return true;
-  return changed.some(
-    (file) => file.startsWith(owns) || (!file.startsWith('webapp/') && !INERT.test(file)),
-  );
-}
-
 async function typecheck(options: GateOptions): Promise<void> {
-  for (const project of PROJECTS) {
-    if (!existsSync(path.join(options.dir, project.tsconfig))) continue;
-    if (project.owns && !affects(project.owns, options.changedSinceTypechecked)) continue;
+  const exists = (tsconfig: string) => existsSync(path.join(options.dir, tsconfig));
+  for (const tsconfig of typecheckProjects(options.changedSinceTypechecked, exists)) {
+    const project = [PLATFORM, SITE, EDITOR_UI].find((p) => p.tsconfig === tsconfig)!;
     await typecheckProject(options, project.tsconfig, project.buildInfo);
   }
 }
@@ -126,90 +98,122 @@ async function typecheckProject(
       env: gateEnv(),
       logFile: path.join(options.logDir, 'gate-typecheck.log'),
       timeoutMs: options.timeoutMs,
+      signal: options.signal,
       label: `typecheck (${tsconfig})`,
     },
   );
   copyFileSync(local, cached);
 }
 
-/** Test files of the unit tier (the tier the gate runs): `*.test.ts` without a tier suffix. */
-const UNIT_TEST = /\.test\.[cm]?[jt]sx?$/;
-const TIER_TEST = /\.(scripts|e2e|monitoring|deploy|browser|host)\.test\.[cm]?[jt]sx?$/;
-const SOURCE = /\.[cm]?[jt]sx?$/;
-
-/**
- * The tests a change must run, by a rule independent of jest's own resolution: a changed unit
- * test, and the test beside a changed source file (`x.ts` → `x.test.ts`). jest may find more
- * (tests elsewhere that import the file); it must never find fewer. A gate that ran none of
- * these would pass on the type-check alone, so it fails instead.
- */
-export function expectedTests(changed: string[], exists: (file: string) => boolean): string[] {
-  const expected = new Set<string>();
-  for (const file of changed) {
-    if (TIER_TEST.test(file)) continue;
-    if (UNIT_TEST.test(file)) {
-      if (exists(file)) expected.add(file);
-      continue;
-    }
-    if (!SOURCE.test(file) || file.endsWith('.d.ts')) continue;
-    const beside = file.replace(SOURCE, '.test.ts');
-    if (exists(beside)) expected.add(beside);
-  }
-  return [...expected].sort();
-}
-
-export class GateError extends Error {}
-
-/** The test files a jest `--json` report ran, relative to `dir`. */
-export function testsRun(report: string, dir: string): string[] {
-  const parsed = JSON.parse(report) as { testResults?: { name: string }[] };
-  return (parsed.testResults ?? []).map((r) =>
-    path.relative(dir, r.name).split(path.sep).join('/'),
-  );
-}
-
 async function relatedTests(options: GateOptions): Promise<string> {
   const exists = (file: string) => existsSync(path.join(options.dir, file));
-  const candidates = options.changedFiles.filter(
-    (f) => /\.(ts|tsx|js|mjs|cjs|json)$/.test(f) && exists(f),
-  );
+  const candidates = testCandidates(options.changedFiles, exists, siteTestFiles(options.dir));
   if (candidates.length === 0) return 'test (no code changed)';
-  const expected = expectedTests(candidates, exists);
   const report = path.join(options.logDir, 'gate-test.json');
   rmSync(report, { force: true });
+  const args = jestArgs(candidates, path.join(options.cacheDir, 'jest'));
   await runCommand(
     process.execPath,
     [
       path.join(options.dir, 'node_modules/jest/bin/jest.js'),
-      '--selectProjects',
-      'unit',
-      '--ci',
-      '--runInBand',
-      '--passWithNoTests',
-      '--cacheDirectory',
-      path.join(options.cacheDir, 'jest'),
       '--json',
       '--outputFile',
       report,
-      '--findRelatedTests',
-      ...candidates,
+      ...jestFlags(args),
     ],
     {
       cwd: options.dir,
       env: gateEnv(),
       logFile: path.join(options.logDir, 'gate-test.log'),
       timeoutMs: options.timeoutMs,
+      signal: options.signal,
       label: 'tests',
     },
   );
   const ran = existsSync(report) ? testsRun(readFileSync(report, 'utf8'), options.dir) : [];
-  const missing = expected.filter((file) => !ran.includes(file));
-  if (missing.length > 0) {
-    throw new GateError(
-      `the gate ran ${ran.length} test file(s), but this change has tests it did not run: ` +
-        `${missing.join(', ')}. The test configuration ignores them in ${options.dir}; ` +
-        'a gate that runs no test cannot pass.',
-    );
-  }
+  const missing = missingTests(expectedTests(candidates, exists), ran);
+  if (missing.length > 0) throw notRunError(ran, missing, options.dir);
   return `test (${ran.length} file${ran.length === 1 ? '' : 's'})`;
+}
+
+export interface GateSettings {
+  steps: readonly GateStep[];
+  origin: Origin;
+  cacheDir: string;
+  timeoutMs: number;
+  /**
+   * Warm (the default): long-lived type-checker and test runner over a working tree that
+   * follows the commits (warmGate.ts). Cold: the commands, in each release folder. Both refuse
+   * the same commits.
+   */
+  warm: WarmGate | undefined;
+}
+
+/**
+ * The gate as the pipeline runs it: what changed since the live release decides the tests;
+ * what changed since the last commit whose type-check passed decides whether to type-check.
+ */
+export class Gate {
+  constructor(private readonly s: GateSettings) {}
+
+  get steps(): readonly GateStep[] {
+    return this.s.steps;
+  }
+
+  async run(o: {
+    sha: string;
+    dir: string;
+    /** Files changed since the live release (every site file when none is live). */
+    changedFiles: string[];
+    logDir: string;
+    signal?: AbortSignal | undefined;
+  }): Promise<string[]> {
+    if (this.s.steps.length === 0) return [];
+    const passed = this.typechecked();
+    const changedSinceTypechecked = passed ? await this.s.origin.changed(passed, o.sha) : undefined;
+    const ran = this.s.warm
+      ? await this.s.warm.run({
+          sha: o.sha,
+          tree: await this.s.origin.tree(o.sha),
+          releaseDir: o.dir,
+          changedFiles: o.changedFiles,
+          changedSinceTypechecked,
+          logDir: o.logDir,
+          signal: o.signal,
+        })
+      : await runGate({
+          steps: this.s.steps,
+          dir: o.dir,
+          changedFiles: o.changedFiles,
+          changedSinceTypechecked,
+          cacheDir: this.s.cacheDir,
+          logDir: o.logDir,
+          timeoutMs: this.s.timeoutMs,
+          signal: o.signal,
+        });
+    if (this.s.steps.includes('typecheck')) this.recordTypechecked(o.sha);
+    return ran;
+  }
+
+  /** Stops the warm processes (the supervisor is stopping). */
+  close(): void {
+    this.s.warm?.stop();
+  }
+
+  private get typecheckedFile(): string {
+    return path.join(this.s.cacheDir, 'typechecked-sha');
+  }
+
+  /** The last commit whose type-check passed. */
+  private typechecked(): string | undefined {
+    try {
+      return readFileSync(this.typecheckedFile, 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private recordTypechecked(sha: string): void {
+    writeFileSync(this.typecheckedFile, `${sha}\n`);
+  }
 }

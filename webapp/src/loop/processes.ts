@@ -44,6 +44,22 @@ class Tail {
   }
 }
 
+/**
+ * The whole environment of a pipeline command (gate, build, install): the basics a toolchain
+ * needs and nothing of the supervisor's own (its settings, a developer's cloud credentials).
+ */
+export function commandEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    TMPDIR: process.env.TMPDIR,
+  };
+  for (const [key, value] of Object.entries(extra)) if (value !== undefined) env[key] = value;
+  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+  return env;
+}
+
 const children = new Set<ChildProcess>();
 
 /** Kills every child (and its group) still running: for shutdown and crash paths. */
@@ -91,8 +107,12 @@ export async function runCommand(
     logFile: string;
     timeoutMs: number;
     label: string;
+    /** Ends the command (its whole process group) when aborted: the supervisor is stopping. */
+    signal?: AbortSignal | undefined;
   },
 ): Promise<void> {
+  if (options.signal?.aborted)
+    throw new ProcessError(`${options.label} was not started: stopping`, '');
   const log = openLog(options.logFile);
   log.write(`$ ${[command, ...args].join(' ')}\n`);
   const tail = new Tail();
@@ -105,14 +125,27 @@ export async function runCommand(
   const exited = track(child);
   for (const stream of [child.stdout, child.stderr]) {
     stream.on('data', (chunk: Buffer) => {
-      log.write(chunk);
+      if (!log.writableEnded) log.write(chunk);
       tail.add(chunk.toString('utf8'));
     });
   }
   const timer = setTimeout(() => killGroup(child, 'SIGKILL'), options.timeoutMs);
+  let aborted = false;
+  const onAbort = () => {
+    aborted = true;
+    killGroup(child, 'SIGTERM');
+    setTimeout(() => killGroup(child, 'SIGKILL'), 2000).unref();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   const code = await exited;
   clearTimeout(timer);
+  options.signal?.removeEventListener('abort', onAbort);
   await new Promise<void>((resolve) => log.end(() => resolve()));
+  if (aborted)
+    throw new ProcessError(
+      `${options.label} was stopped: the supervisor is stopping`,
+      tail.toString(),
+    );
   if (code !== 0) {
     const why =
       typeof code === 'string'
@@ -122,27 +155,34 @@ export async function runCommand(
   }
 }
 
-/** Starts a release instance and resolves once it reports the port it listens on. */
-export async function startRelease(options: {
+/**
+ * Starts a release's process (`node <args>`: the platform or the site) and resolves once it
+ * reports the port it listens on.
+ */
+export async function startInstance(options: {
   sha: string;
   cwd: string;
-  entry: string;
+  args: string[];
   env: NodeJS.ProcessEnv;
   logFile: string;
   timeoutMs: number;
 }): Promise<ReleaseProcess> {
   const log = openLog(options.logFile);
   const tail = new Tail();
-  const child = spawn(process.execPath, ['--enable-source-maps', options.entry], {
+  const child = spawn(process.execPath, options.args, {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
   const exited = track(child);
+  // Output read after the exit (readline's last lines) is kept in the tail, not the closed log.
+  const write = (text: string | Buffer) => {
+    if (!log.writableEnded) log.write(text);
+  };
   void exited.then(() => log.end());
   child.stderr.on('data', (chunk: Buffer) => {
-    log.write(chunk);
+    write(chunk);
     tail.add(chunk.toString('utf8'));
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -160,7 +200,7 @@ export async function startRelease(options: {
       reject(new ProcessError(`release exited while starting (${code})`, tail.toString()));
     });
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      log.write(line + '\n');
+      write(line + '\n');
       tail.add(line + '\n');
       if (!line.includes('"listening"')) return;
       try {
@@ -199,11 +239,15 @@ export async function startRelease(options: {
   };
 }
 
-/** Polls `/healthz` until it answers 200; rejects after `timeoutMs` or when `exited` settles. */
+/**
+ * Polls `/healthz` until it answers 200; rejects after `timeoutMs` or when `exited` settles.
+ * `headers` go with every probe (the release a site is asked about).
+ */
 export async function waitHealthy(
   port: number,
   timeoutMs: number,
   exited: Promise<unknown>,
+  headers: Record<string, string> = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let gone = false;
@@ -211,7 +255,7 @@ export async function waitHealthy(
   let last = 'no answer';
   while (Date.now() < deadline) {
     if (gone) throw new ProcessError('release exited before it became healthy', last);
-    const status = await probe(port).catch((err: Error) => err.message);
+    const status = await probe(port, headers).catch((err: Error) => err.message);
     if (status === 200) return;
     last = typeof status === 'number' ? `/healthz answered ${status}` : status;
     await new Promise((r) => setTimeout(r, 40));
@@ -222,10 +266,10 @@ export async function waitHealthy(
   );
 }
 
-function probe(port: number): Promise<number> {
+function probe(port: number, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.get(
-      { host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 2000 },
+      { host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 2000, headers },
       (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);

@@ -7,7 +7,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  copyFileSync,
   existsSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -16,11 +18,15 @@ import {
   statSync,
   symlinkSync,
   writeFileSync,
-  copyFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { PLAIN_GIT_ENV, type HomePaths } from './home';
-import { runCommand } from './processes';
+import { commandEnv, runCommand } from './processes';
+
+export interface BuildInfo {
+  sha: string;
+  builtAt: string;
+}
 
 const WORKSPACES = ['webapp', 'pulumi'];
 const MANIFESTS = [
@@ -39,16 +45,75 @@ export class ReleaseStore {
     return path.join(this.paths.releases, sha);
   }
 
-  /** Whether `sha` is checked out and built (its build recorded that very commit). */
-  isBuilt(sha: string): boolean {
+  /** What the build of `sha` recorded, when `sha` is checked out and built. */
+  buildInfo(sha: string): BuildInfo | undefined {
     try {
       const info = JSON.parse(
         readFileSync(path.join(this.dirOf(sha), 'webapp/dist/build-info.json'), 'utf8'),
-      ) as { sha?: string };
-      return info.sha === sha;
+      ) as Partial<BuildInfo>;
+      return info.sha === sha && typeof info.builtAt === 'string'
+        ? { sha, builtAt: info.builtAt }
+        : undefined;
     } catch {
-      return false;
+      return undefined;
     }
+  }
+
+  /** Whether `sha` is checked out and built (its build recorded that very commit). */
+  isBuilt(sha: string): boolean {
+    return this.buildInfo(sha) !== undefined;
+  }
+
+  /**
+   * The repository paths the site bundle of `sha` was built from (esbuild's inputs, written by
+   * the build): a change to none of them leaves the site's code as it is.
+   */
+  siteInputs(sha: string): string[] | undefined {
+    try {
+      const inputs = JSON.parse(
+        readFileSync(path.join(this.dirOf(sha), 'webapp/dist/site-inputs.json'), 'utf8'),
+      ) as unknown;
+      return Array.isArray(inputs) && inputs.every((i) => typeof i === 'string')
+        ? inputs
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Builds the checked-out `sha` (webapp/scripts/build.mjs): both bundles and the editor UI. */
+  async build(
+    sha: string,
+    logFile: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await runCommand(process.execPath, ['webapp/scripts/build.mjs'], {
+      cwd: this.dirOf(sha),
+      env: commandEnv({
+        REFLEX_BUILD_SHA: sha,
+        REFLEX_BUILD_CACHE: path.join(this.paths.cache, 'build'),
+      }),
+      logFile,
+      timeoutMs,
+      label: 'build',
+      signal,
+    });
+  }
+
+  /**
+   * Gives `sha` the build of `from`, whose code is the same (only pages or assets differ):
+   * hard links, then a build-info of its own. Nothing is rebuilt.
+   */
+  reuseBuild(sha: string, from: string): BuildInfo {
+    const target = path.join(this.dirOf(sha), 'webapp/dist');
+    rmSync(target, { recursive: true, force: true });
+    linkTree(path.join(this.dirOf(from), 'webapp/dist'), target);
+    const info = { sha, builtAt: new Date().toISOString() };
+    const file = path.join(target, 'build-info.json');
+    rmSync(file, { force: true });
+    writeFileSync(file, JSON.stringify(info, null, 2) + '\n');
+    return info;
   }
 
   /** A fresh folder holding the tree of `sha` with its dependencies linked. */
@@ -117,7 +182,7 @@ export class ReleaseStore {
       }
       await runCommand('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], {
         cwd: staging,
-        env: process.env,
+        env: commandEnv({ npm_config_cache: process.env.npm_config_cache }),
         logFile,
         timeoutMs: 15 * 60_000,
         label: 'npm ci (the lockfile changed)',
@@ -170,4 +235,15 @@ function extract(gitDir: string, sha: string, dir: string): Promise<void> {
     archive.on('close', done);
     tar.on('close', done);
   });
+}
+
+/** Copies a folder as hard links (files) and new folders: instant, and no byte duplicated. */
+function linkTree(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = path.join(from, entry.name);
+    const target = path.join(to, entry.name);
+    if (entry.isDirectory()) linkTree(source, target);
+    else if (entry.isFile()) linkSync(source, target);
+  }
 }

@@ -68,3 +68,18 @@ function isRunning(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** Writes a file-SD target list for Prometheus (`[{targets, labels}]`), atomically. */
+export function writeTargets(
+  file: string,
+  targets: { address: string; labels: Record<string, string> }[],
+): void {
+  writeAtomically(
+    file,
+    JSON.stringify(
+      targets.map((t) => ({ targets: [t.address], labels: t.labels })),
+      null,
+      2,
+    ) + '\n',
+  );
+}

@@ -2,11 +2,10 @@
  * `npm start`: the whole loop on one machine. Prepares REFLEX_HOME, starts the control API
  * and the edge, builds (or resumes) the release of the branch's head, and from then on runs
  * the pipeline for every push to the local origin — told by its post-receive hook, and by a
- * poll of the branch as a safety net.
+ * poll of the branch as a safety net. Composition only: each part is its own module.
  */
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { UserStore } from '../auth/users';
@@ -14,14 +13,22 @@ import type { Logger } from '../logger';
 import type { StageEvent } from '../pipeline/types';
 import { controlApp, listenControl } from './control';
 import { Edge } from './edge';
-import type { GateStep } from './gate';
+import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from './edgeLimits';
+import { Fleet, type ScrapeTarget } from './fleet';
+import { Gate, type GateStep } from './gate';
+import { GateWorkspace } from './gateWorkspace';
 import { EventBus, History } from './history';
-import { homePaths, PLAIN_GIT_ENV, prepareHome, type HomePaths } from './home';
-import { createLoopMetrics } from './metrics';
-import { Pipeline, writeTargets } from './pipeline';
+import { homePaths, prepareHome, type HomePaths } from './home';
+import { Launcher } from './instances';
+import { createLoopMetrics, type LoopMetrics } from './metrics';
+import { Origin } from './origin';
+import { Pipeline } from './pipeline';
 import { killAllChildren } from './processes';
+import { Recorder } from './recorder';
 import { ReleaseStore } from './releases';
-import { activeScraper, finalScrapeMs } from './scraper';
+import { siteEnv } from './sandbox';
+import { WarmGate } from './warmGate';
+import { activeScraper, finalScrapeMs, writeTargets } from './scraper';
 
 export interface SupervisorOptions {
   projectDir: string;
@@ -30,14 +37,24 @@ export interface SupervisorOptions {
   host: string;
   branch: string;
   gate: GateStep[];
+  /** Long-lived gate processes (default true); false runs the gate's commands each time. */
+  warmGate?: boolean;
+  /** Keep the processes a release can reuse (default true); see PipelineOptions. */
+  reuseProcesses?: boolean;
   healthTimeoutMs: number;
   drainTimeoutMs: number;
   gateTimeoutMs: number;
   keepReleases: number;
   pollIntervalMs: number;
   adminPassword: string | undefined;
-  /** Operator settings passed on to every release (REFLEX_EDITABLE and the like). */
+  /** The editor's host name: the platform's own origin (`editor.localhost`). */
+  editorHost?: string;
+  /** Edge limits other than the defaults (tests, benchmarks). */
+  edgeLimits?: Partial<EdgeLimits>;
+  /** Operator settings passed on to the platform (REFLEX_EDITABLE and the like). */
   releaseSettings: Record<string, string>;
+  /** The environment public site settings (`REFLEX_SITE_*`) are taken from. */
+  siteSettingsFrom?: NodeJS.ProcessEnv;
   logger: Logger;
   /** Human-readable progress lines (the console). */
   say: (line: string) => void;
@@ -45,20 +62,30 @@ export interface SupervisorOptions {
 
 export class SupervisorError extends Error {}
 
+/** The largest body the platform accepts: a file save of the default size limit, twice, as JSON. */
+function largestBody(settings: Record<string, string>): number {
+  const maxFile = Number(settings.REFLEX_MAX_FILE_BYTES ?? 1024 * 1024);
+  return maxFile * 2 + 64 * 1024;
+}
+
 export class Supervisor {
   readonly paths: HomePaths;
   readonly pipeline: Pipeline;
   readonly events = new EventBus();
+  readonly origin: Origin;
   edgePort = 0;
   controlPort = 0;
   private readonly edge: Edge;
+  private readonly fleet: Fleet;
+  private readonly gate: Gate;
   private readonly history: History;
-  private readonly metrics: ReturnType<typeof createLoopMetrics>;
+  private readonly metrics: LoopMetrics;
+  private readonly editorHost: string;
   private control: http.Server | undefined;
   private poll: NodeJS.Timeout | undefined;
-  private lastSeenHead: string | undefined;
-  private firstLive: Promise<string>;
+  private readonly firstLive: Promise<string>;
   private resolveFirstLive!: (sha: string) => void;
+  private stopping: Promise<void> | undefined;
 
   private constructor(
     private readonly o: SupervisorOptions,
@@ -66,37 +93,87 @@ export class Supervisor {
     sessionSecret: string,
   ) {
     this.paths = homePaths(o.home);
-    this.edge = new Edge(o.logger);
+    this.editorHost = o.editorHost ?? 'editor.localhost';
     this.firstLive = new Promise((resolve) => (this.resolveFirstLive = resolve));
-    const history = new History(path.join(this.paths.state, 'releases.json'));
-    // Read at scrape time, once the pipeline exists.
-    const metrics = createLoopMetrics(() => this.pipeline.lag());
-    const pipeline = new Pipeline({
-      paths: this.paths,
-      store: new ReleaseStore(this.paths, o.projectDir),
-      edge: this.edge,
-      events: this.events,
-      history,
-      metrics,
+    this.origin = new Origin(this.paths.origin, o.branch);
+    this.history = new History(path.join(this.paths.state, 'releases.json'));
+    this.metrics = createLoopMetrics(() => this.pipeline.lag());
+    this.edge = new Edge({
       logger: o.logger,
-      branch: o.branch,
-      gate: o.gate,
-      healthTimeoutMs: o.healthTimeoutMs,
-      drainTimeoutMs: o.drainTimeoutMs,
-      gateTimeoutMs: o.gateTimeoutMs,
-      keepReleases: o.keepReleases,
-      releaseEnv: (sha, workdir) => this.releaseEnv(sha, workdir, sessionSecret),
-      onLive: (sha) => this.resolveFirstLive(sha),
-      onScrapeTargets: (targets) =>
-        writeTargets(
-          path.join(this.paths.prometheus, 'app.json'),
-          targets.map(({ sha, port }) => ({ address: `127.0.0.1:${port}`, labels: { sha } })),
-        ),
-      finalScrapeMs: () => finalScrapeMs(activeScraper(this.paths.prometheus)),
+      editorHost: this.editorHost,
+      edgeToken: randomBytes(24).toString('base64url'),
+      limits: {
+        ...DEFAULT_EDGE_LIMITS,
+        maxBodyBytes: largestBody(o.releaseSettings),
+        ...o.edgeLimits,
+      },
     });
-    this.pipeline = pipeline;
-    this.history = history;
-    this.metrics = metrics;
+    const store = new ReleaseStore(this.paths, o.projectDir);
+    const logDir = (sha: string) => {
+      const dir = path.join(this.paths.logs, sha);
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    };
+    const launcher = new Launcher({
+      edge: this.edge,
+      releases: this.paths.releases,
+      work: this.paths.work,
+      logDir,
+      healthTimeoutMs: o.healthTimeoutMs,
+      platformEnv: (sha, workdir) => this.platformEnv(sha, workdir, sessionSecret),
+      siteEnv: (sha, builtAt) =>
+        siteEnv({
+          sha,
+          builtAt,
+          releases: this.paths.releases,
+          logLevel: o.releaseSettings.REFLEX_LOG_LEVEL ?? 'info',
+          from: o.siteSettingsFrom ?? {},
+        }),
+    });
+    this.fleet = new Fleet({
+      edge: this.edge,
+      launcher,
+      store,
+      logger: o.logger,
+      drainTimeoutMs: o.drainTimeoutMs,
+      keepReleases: o.keepReleases,
+      finalScrapeMs: () => finalScrapeMs(activeScraper(this.paths.prometheus)),
+      onScrapeTargets: (targets) => this.publishTargets(targets),
+      onCrash: (sha, why) => this.pipeline.crashed(sha, why),
+    });
+    this.gate = new Gate({
+      steps: o.gate,
+      origin: this.origin,
+      cacheDir: this.paths.cache,
+      timeoutMs: o.gateTimeoutMs,
+      warm:
+        o.warmGate === false
+          ? undefined
+          : new WarmGate({
+              steps: o.gate,
+              workspace: new GateWorkspace(
+                path.join(this.paths.cache, 'gate'),
+                this.paths.origin,
+                path.join(this.paths.cache, 'gate.index'),
+              ),
+              cacheDir: this.paths.cache,
+              timeoutMs: o.gateTimeoutMs,
+            }),
+    });
+    const recorder = new Recorder(this.history, this.events, this.metrics, this.origin, o.logger);
+    this.pipeline = new Pipeline({
+      origin: this.origin,
+      store,
+      launcher,
+      fleet: this.fleet,
+      recorder,
+      gate: this.gate,
+      logger: o.logger,
+      logDir,
+      buildTimeoutMs: o.gateTimeoutMs,
+      reuseProcesses: o.reuseProcesses,
+      onLive: (sha) => this.resolveFirstLive(sha),
+    });
   }
 
   static async start(o: SupervisorOptions): Promise<Supervisor> {
@@ -118,8 +195,14 @@ export class Supervisor {
     return this.firstLive;
   }
 
+  /** The site's URL (what visitors see). */
   get url(): string {
     return `http://localhost:${this.edgePort}`;
+  }
+
+  /** The editor's URL: its own origin. */
+  get editorUrl(): string {
+    return `http://${this.editorHost}:${this.edgePort}`;
   }
 
   private async begin(seeded: boolean): Promise<void> {
@@ -127,22 +210,23 @@ export class Supervisor {
     const users = new UserStore(paths.usersFile);
     const created = await users.ensureAdmin(o.adminPassword);
 
-    const app = controlApp({
-      token: this.token,
-      events: this.events,
-      history: this.history,
-      metrics: this.metrics,
-      logger: o.logger,
-      branch: o.branch,
-      status: () => ({
-        ...this.pipeline.status(),
-        url: this.url,
-        editor: `${this.url}/editor/`,
-        home: paths.root,
+    const control = await listenControl(
+      controlApp({
+        token: this.token,
+        events: this.events,
+        history: this.history,
+        metrics: this.metrics,
+        logger: o.logger,
+        branch: o.branch,
+        status: () => ({
+          ...this.pipeline.status(),
+          url: this.url,
+          editor: `${this.editorUrl}/editor/`,
+          home: paths.root,
+        }),
+        onPush: (sha) => this.pipeline.notify(sha),
       }),
-      onPush: (sha) => this.pipeline.notify(sha),
-    });
-    const control = await listenControl(app);
+    );
     this.control = control.server;
     this.controlPort = control.port;
     try {
@@ -165,14 +249,17 @@ export class Supervisor {
       }) + '\n',
       { mode: 0o600 },
     );
+    // For a Prometheus scraping the supervisor (scripts/monitoring: SUPERVISOR_TOKEN_FILE).
+    writeFileSync(path.join(paths.prometheus, 'supervisor-token'), `${this.token}\n`, {
+      mode: 0o600,
+    });
     writeTargets(path.join(paths.prometheus, 'supervisor.json'), [
       { address: `127.0.0.1:${this.controlPort}`, labels: {} },
     ]);
     this.events.subscribe((event) => this.report(event));
 
-    const head = this.pipeline.branchHead();
+    const head = await this.origin.head();
     if (!head) throw new SupervisorError(`the local origin has no branch ${o.branch}`);
-    this.lastSeenHead = head;
     o.say(
       `Reflex — local loop in ${path.relative(process.cwd(), paths.root) || paths.root}${seeded ? ` (origin seeded from HEAD ${head.slice(0, 12)})` : ''}`,
     );
@@ -191,24 +278,24 @@ export class Supervisor {
       o.say(`Building release ${head.slice(0, 12)} of ${o.branch}…`);
       this.pipeline.notify(head);
     }
-    this.poll = setInterval(() => this.checkBranch(), o.pollIntervalMs);
+    this.poll = setInterval(() => void this.checkBranch(), o.pollIntervalMs);
     this.poll.unref();
   }
 
   /** Safety net for a missed hook: compare the branch with what was last seen. */
-  private checkBranch(): void {
-    execFile(
-      'git',
-      ['--git-dir', this.paths.origin, 'rev-parse', `refs/heads/${this.o.branch}`],
-      { env: PLAIN_GIT_ENV },
-      (err, stdout) => {
-        if (err) return;
-        const head = stdout.trim();
-        if (head && head !== this.lastSeenHead) {
-          this.lastSeenHead = head;
-          this.pipeline.notify(head);
-        }
-      },
+  private async checkBranch(): Promise<void> {
+    const seen = this.origin.knownHead;
+    const head = await this.origin.head();
+    if (head && head !== seen) this.pipeline.notify(head);
+  }
+
+  private publishTargets(targets: ScrapeTarget[]): void {
+    writeTargets(
+      path.join(this.paths.prometheus, 'app.json'),
+      targets.map(({ port, sha, component }) => ({
+        address: `127.0.0.1:${port}`,
+        labels: { sha, component },
+      })),
     );
   }
 
@@ -220,7 +307,7 @@ export class Supervisor {
     if (event.status === 'succeeded') {
       this.o.say(`  [${short}] ${event.stage.padEnd(9)} ok${seconds}`);
       if (event.stage === 'live')
-        this.o.say(`Reflex is live at ${this.url}  (editor: ${this.url}/editor/)`);
+        this.o.say(`Reflex is live at ${this.url}  (editor: ${this.editorUrl}/editor/)`);
     } else {
       this.o.say(`  [${short}] ${event.stage.padEnd(9)} FAILED${seconds}`);
       for (const line of (event.log ?? '').trim().split('\n').slice(-12))
@@ -229,7 +316,8 @@ export class Supervisor {
     }
   }
 
-  private releaseEnv(sha: string, workdir: string, sessionSecret: string): NodeJS.ProcessEnv {
+  /** The platform's environment: its secrets and settings; never given to the site. */
+  private platformEnv(sha: string, workdir: string, sessionSecret: string): NodeJS.ProcessEnv {
     const { paths, o } = this;
     return {
       PATH: process.env.PATH,
@@ -247,23 +335,43 @@ export class Supervisor {
       REFLEX_STATE_DIR: paths.state,
       REFLEX_AUDIT_FILE: paths.auditFile,
       REFLEX_TRUST_PROXY: 'true',
+      REFLEX_EDGE_TOKEN: this.edge.token,
+      REFLEX_PUBLIC_URL: this.url,
+      REFLEX_EDITOR_URL: this.editorUrl,
       REFLEX_PIPELINE: 'local',
       REFLEX_SUPERVISOR_URL: `http://127.0.0.1:${this.controlPort}`,
+      REFLEX_SUPERVISOR_TOKEN: this.token,
       REFLEX_SHUTDOWN_TIMEOUT_MS: String(o.drainTimeoutMs),
       REFLEX_EXIT_WITH_PARENT: 'true',
     };
   }
 
-  async close(): Promise<void> {
-    if (this.poll) clearInterval(this.poll);
-    await this.pipeline.close();
-    await this.edge.close();
-    await new Promise<void>((resolve) =>
-      this.control ? this.control.close(() => resolve()) : resolve(),
-    );
-    this.control?.closeAllConnections();
+  /**
+   * Stops in order: the pipeline first (nothing new starts; a running command is ended), then
+   * the processes drain and stop, then the edge and the control API. A second call returns the
+   * same promise; `force` (a second signal) kills every child at once.
+   */
+  close(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.poll) clearInterval(this.poll);
+      await this.pipeline.close();
+      this.gate.close();
+      await this.fleet.close();
+      await this.edge.close();
+      await new Promise<void>((resolve) =>
+        this.control ? this.control.close(() => resolve()) : resolve(),
+      );
+      this.control?.closeAllConnections();
+      killAllChildren('SIGKILL');
+      rmSync(this.paths.supervisorFile, { force: true });
+      rmSync(path.join(this.paths.prometheus, 'supervisor-token'), { force: true });
+    })();
+    return this.stopping;
+  }
+
+  /** A second signal: kill every child now. */
+  force(): void {
     killAllChildren('SIGKILL');
-    rmSync(this.paths.supervisorFile, { force: true });
   }
 }
 

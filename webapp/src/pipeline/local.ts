@@ -17,11 +17,14 @@ export class LocalPipelineTracker implements PipelineTracker {
   private request: http.ClientRequest | undefined;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly headers: Record<string, string>;
 
   constructor(
     private readonly baseUrl: string,
     private readonly logger: Logger,
+    token?: string,
   ) {
+    this.headers = token ? { authorization: `Bearer ${token}` } : {};
     this.connect();
   }
 
@@ -38,7 +41,7 @@ export class LocalPipelineTracker implements PipelineTracker {
     const url = new URL('/releases', this.baseUrl);
     const body = await new Promise<string>((resolve, reject) => {
       http
-        .get(url, { agent: false, timeout: 5000 }, (res) => {
+        .get(url, { agent: false, timeout: 5000, headers: this.headers }, (res) => {
           let text = '';
           res.on('data', (c: Buffer) => (text += c.toString('utf8')));
           res.on('end', () =>
@@ -64,13 +67,17 @@ export class LocalPipelineTracker implements PipelineTracker {
 
   private connect(): void {
     if (this.closed) return;
-    const request = http.get(new URL('/events', this.baseUrl), { agent: false }, (res) => {
-      const reader = new SseReader();
-      res.on('data', (chunk: Buffer) => {
-        for (const data of reader.push(chunk.toString('utf8'))) this.received(data as StageEvent);
-      });
-      res.on('close', () => this.reconnect());
-    });
+    const request = http.get(
+      new URL('/events', this.baseUrl),
+      { agent: false, headers: this.headers },
+      (res) => {
+        const reader = new SseReader();
+        res.on('data', (chunk: Buffer) => {
+          for (const data of reader.push(chunk.toString('utf8'))) this.received(data as StageEvent);
+        });
+        res.on('close', () => this.reconnect());
+      },
+    );
     request.on('error', (err) => {
       this.logger.debug(
         { err: err.message },

@@ -15,17 +15,33 @@ export interface HealthDeps {
   lifecycle: Lifecycle;
   buildInfo: BuildInfo;
   metrics: Metrics;
+  /** The edge's token (`REFLEX_EDGE_TOKEN`), when an edge that names the release is in front. */
+  edgeToken?: string | undefined;
 }
 
-export function healthRoutes({ lifecycle, buildInfo, metrics }: HealthDeps): Middleware {
-  const version = { sha: buildInfo.sha, builtAt: buildInfo.builtAt };
+const SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+
+/**
+ * The release a request is served by. The local edge names it (`X-Reflex-Release`, with its
+ * token): one platform process serves every release that leaves the platform's code as it is,
+ * so the release is not always the commit this process was built from.
+ */
+function releaseOf(ctx: Context, own: BuildInfo, edgeToken: string | undefined): BuildInfo {
+  const named = ctx.get('X-Reflex-Release');
+  if (!edgeToken || ctx.get('X-Reflex-Edge') !== edgeToken || !SHA.test(named)) return own;
+  const builtAt = ctx.get('X-Reflex-Built-At');
+  return { sha: named, builtAt: builtAt || own.builtAt };
+}
+
+export function healthRoutes({ lifecycle, buildInfo, metrics, edgeToken }: HealthDeps): Middleware {
   const endpoints: Record<string, (ctx: Context) => void | Promise<void>> = {
     '/healthz': (ctx) => {
       ctx.status = lifecycle.isReady ? 200 : 503;
       ctx.body = { status: lifecycle.state, sha: buildInfo.sha };
     },
     '/version': (ctx) => {
-      ctx.body = version;
+      const release = releaseOf(ctx, buildInfo, edgeToken);
+      ctx.body = { sha: release.sha, builtAt: release.builtAt };
     },
     '/metrics': async (ctx) => {
       ctx.type = metrics.registry.contentType;

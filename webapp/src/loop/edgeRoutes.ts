@@ -1,0 +1,174 @@
+/**
+ * Where the local edge sends a request, decided from its host name and its path as the
+ * upstreams will read it (parsed, percent-decoded, dot segments resolved), and the headers it
+ * forwards. The same rules as the host's nginx (deploy-scripts/nginx):
+ *
+ *   Host editor.*        -> the platform (editor UI and API); /metrics is never public
+ *   any other Host:
+ *     /healthz, /version -> the platform (the site can never shadow them)
+ *     /metrics           -> 404
+ *     /api, /api/*       -> 404 (the editor's API lives on the editor's origin only)
+ *     /editor, /editor/* -> 308 to the same path on the editor's origin
+ *     anything else      -> the site
+ */
+import type http from 'node:http';
+
+export type EdgeTarget =
+  | { kind: 'platform' }
+  | { kind: 'site' }
+  | { kind: 'not-found'; why: string }
+  | { kind: 'redirect'; location: string }
+  | { kind: 'bad-request'; why: string };
+
+/** Names of the platform's session cookie (plain over http, `__Host-` over https). */
+export const PLATFORM_COOKIES = ['reflex_session', '__Host-reflex_session'];
+
+/** The edge's own headers: whatever a client sends under these names is dropped. */
+const EDGE_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-real-ip',
+  'x-reflex-edge',
+  'x-reflex-release',
+  'x-reflex-built-at',
+];
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+]);
+
+/** The host name a request names, lower-case, without port or trailing dot. */
+export function hostName(header: string | undefined): string {
+  const host = (header ?? '').trim().toLowerCase();
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+/** The port a Host header names, or undefined. */
+function hostPort(header: string | undefined): string | undefined {
+  const match = /:(\d{1,5})$/.exec((header ?? '').trim());
+  return match?.[1];
+}
+
+export function isEditorHost(name: string, editorHost: string): boolean {
+  return name === editorHost || name.startsWith('editor.');
+}
+
+/**
+ * The path as an upstream will see it: the request target parsed (origin-form or
+ * absolute-form), without query or fragment, percent-decoded and with dot segments resolved.
+ * Undefined when it cannot be read (a malformed escape).
+ */
+export function canonicalPath(target: string): string | undefined {
+  let url: URL;
+  try {
+    // Origin-form (`/x`, even `//x`) is a path; anything else must be absolute-form.
+    url = new URL(target.startsWith('/') ? `http://edge.invalid${target}` : target);
+  } catch {
+    return undefined;
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(url.pathname);
+  } catch {
+    return undefined;
+  }
+  // Decoding may reveal `..` or `//` that the upstream's own parsing would fold.
+  const resolved = new URL(decoded.replace(/\/{2,}/g, '/'), 'http://edge.invalid').pathname;
+  return resolved.length > 1 && resolved.endsWith('/') ? resolved.slice(0, -1) : resolved;
+}
+
+function under(path: string, prefix: string): boolean {
+  const lower = path.toLowerCase();
+  return lower === prefix || lower.startsWith(`${prefix}/`);
+}
+
+export function route(
+  req: { url?: string | undefined; headers: http.IncomingHttpHeaders },
+  editorHost: string,
+): EdgeTarget {
+  const path = canonicalPath(req.url ?? '/');
+  if (path === undefined) return { kind: 'bad-request', why: 'malformed request path' };
+  if (under(path, '/metrics')) return { kind: 'not-found', why: 'not served at the edge' };
+  if (isEditorHost(hostName(req.headers.host), editorHost)) return { kind: 'platform' };
+  if (path === '/healthz' || path === '/version') return { kind: 'platform' };
+  if (under(path, '/api')) {
+    return { kind: 'not-found', why: `the editor's API is served on ${editorHost}` };
+  }
+  if (under(path, '/editor')) {
+    const port = hostPort(req.headers.host);
+    const origin = `http://${editorHost}${port ? `:${port}` : ''}`;
+    return { kind: 'redirect', location: `${origin}${req.url?.startsWith('/') ? req.url : path}` };
+  }
+  return { kind: 'site' };
+}
+
+/** Removes the platform's cookies from a Cookie header; undefined when none is left. */
+export function withoutPlatformCookies(cookie: string | undefined): string | undefined {
+  if (!cookie) return undefined;
+  const kept = cookie
+    .split(';')
+    .map((pair) => pair.trim())
+    .filter((pair) => pair && !PLATFORM_COOKIES.includes(pair.split('=')[0]!.trim()));
+  return kept.length > 0 ? kept.join('; ') : undefined;
+}
+
+export interface ForwardContext {
+  /** The client's address as the edge's socket sees it. */
+  client: string;
+  host: string;
+  /** The release the request is served by, and when it was built. */
+  release: string;
+  builtAt: string;
+  /** Sent to the platform only: it trusts forwarded headers that carry it. */
+  edgeToken: string;
+}
+
+/** Headers an upstream receives: hop-by-hop and client-supplied edge headers dropped. */
+export function forwardedHeaders(
+  headers: http.IncomingHttpHeaders,
+  target: 'platform' | 'site',
+  context: ForwardContext,
+): http.OutgoingHttpHeaders {
+  const out = endToEnd(headers);
+  for (const name of EDGE_HEADERS) delete out[name];
+  out['x-forwarded-for'] = context.client;
+  out['x-forwarded-proto'] = 'http';
+  out['x-forwarded-host'] = context.host;
+  out['x-reflex-release'] = context.release;
+  if (target === 'platform') {
+    out['x-reflex-edge'] = context.edgeToken;
+    out['x-reflex-built-at'] = context.builtAt;
+  } else {
+    const cookie = withoutPlatformCookies(headers.cookie);
+    if (cookie === undefined) delete out.cookie;
+    else out.cookie = cookie;
+  }
+  return out;
+}
+
+/** Headers without the hop-by-hop ones (and those the Connection header names). */
+export function endToEnd(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const named = new Set(
+    String(headers.connection ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const out: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.has(name)) out[name] = value;
+  }
+  return out;
+}

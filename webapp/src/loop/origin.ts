@@ -1,0 +1,99 @@
+/**
+ * The local origin (`origin.git`) as the pipeline asks about it: the branch head, a commit's
+ * author and subject, what changed between two commits, a commit's tree. Every query is an
+ * asynchronous `git` child: none runs on the event loop of the process that proxies requests,
+ * and a scrape reads the last head seen (`knownHead`), never git.
+ */
+import { execFile } from 'node:child_process';
+import { PLAIN_GIT_ENV } from './home';
+
+export interface CommitInfo {
+  author: string;
+  committedAt: string;
+  message: string;
+}
+
+export class Origin {
+  private lastHead: string | undefined;
+
+  constructor(
+    readonly gitDir: string,
+    readonly branch: string,
+  ) {}
+
+  /** The branch head as last read by `head()` (for metrics: no git on a scrape). */
+  get knownHead(): string | undefined {
+    return this.lastHead;
+  }
+
+  /** The branch head now, or undefined when the branch does not exist. */
+  async head(): Promise<string | undefined> {
+    try {
+      this.lastHead = await this.git(['rev-parse', '--verify', `refs/heads/${this.branch}`]);
+    } catch {
+      this.lastHead = undefined;
+    }
+    return this.lastHead;
+  }
+
+  /** Records a head the post-receive hook reported (the same fact `head()` would read). */
+  sawHead(sha: string): void {
+    this.lastHead = sha;
+  }
+
+  async commit(sha: string): Promise<CommitInfo | undefined> {
+    try {
+      const [author, committedAt, ...subject] = (
+        await this.git(['log', '-1', '--format=%an <%ae>%x00%cI%x00%s', sha])
+      ).split('\0');
+      return { author: author ?? '', committedAt: committedAt ?? '', message: subject.join('\0') };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Paths that differ between two commits, or undefined when either is unknown. */
+  async changed(from: string, to: string): Promise<string[] | undefined> {
+    try {
+      return split(await this.git(['diff', '--no-renames', '--name-only', '-z', from, to]));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every path of `sha` under `folder`. */
+  async files(sha: string, folder: string): Promise<string[]> {
+    try {
+      return split(await this.git(['ls-tree', '-r', '--name-only', '-z', sha, '--', folder]));
+    } catch {
+      return [];
+    }
+  }
+
+  /** The tree object of a commit: equal trees gate alike. */
+  async tree(sha: string): Promise<string | undefined> {
+    try {
+      return await this.git(['rev-parse', '--verify', `${sha}^{tree}`]);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private git(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        'git',
+        ['--git-dir', this.gitDir, ...args],
+        { env: PLAIN_GIT_ENV, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout) => {
+          if (err) reject(new Error(`git ${args[0] ?? ''}: ${err.message}`, { cause: err }));
+          else resolve(stdout.trim());
+        },
+      );
+    });
+  }
+}
+
+function split(output: string): string[] {
+  return output.split('\0').filter(Boolean);
+}

@@ -1,0 +1,201 @@
+/**
+ * The warm gate refuses exactly what the cold gate refuses: both run on the same commits of a
+ * small project (real git, real TypeScript, real jest), one seeded with a type error and one
+ * with a failing test.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runGate } from './gate';
+import { GateWorkspace } from './gateWorkspace';
+import { needsRestart, WarmGate } from './warmGate';
+
+const PROJECT = path.resolve(__dirname, '../../..');
+const ENV = {
+  ...process.env,
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 'T',
+  GIT_AUTHOR_EMAIL: 't@x',
+  GIT_COMMITTER_NAME: 'T',
+  GIT_COMMITTER_EMAIL: 't@x',
+};
+const git = (cwd: string, args: string[]) =>
+  execFileSync('git', args, { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+    .toString()
+    .trim();
+
+const GREET = `export function greet(name: string): string {\n  return \`Hello, \${name}!\`;\n}\n`;
+const TEST = `import { greet } from './greet';\n\nit('greets', () => {\n  expect(greet('Ada')).toBe('Hello, Ada!');\n});\n`;
+
+function write(dir: string, files: Record<string, string>): void {
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), content);
+  }
+}
+
+describe('the warm gate against the cold gate', () => {
+  let root: string;
+  let work: string;
+  let origin: string;
+  const commits: Record<string, string> = {};
+  let warm: WarmGate;
+
+  beforeAll(() => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'reflex-warm-'));
+    work = path.join(root, 'work');
+    origin = path.join(root, 'origin.git');
+    mkdirSync(work);
+    git(work, ['init', '--quiet', '--initial-branch=main']);
+    write(work, {
+      'tsconfig.json': JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          types: ['node', 'jest'],
+          skipLibCheck: true,
+        },
+      }),
+      'webapp/tsconfig.json': JSON.stringify({
+        extends: '../tsconfig.json',
+        include: ['site/**/*.ts'],
+      }),
+      'webapp/site/tsconfig.json': JSON.stringify({
+        extends: '../../tsconfig.json',
+        include: ['**/*.ts'],
+      }),
+      'jest.config.js': `module.exports = { projects: [{ displayName: 'unit', rootDir: __dirname, testMatch: ['<rootDir>/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/'], transform: { '^.+\\\\.tsx?$': '<rootDir>/jest/esbuild-transform.cjs' } }] };\n`,
+      'webapp/site/greet.ts': GREET,
+      'webapp/site/greet.test.ts': TEST,
+      'webapp/site/pages/index.html': '<h1>Hi</h1>\n',
+    });
+    mkdirSync(path.join(work, 'jest'));
+    copyFileSync(
+      path.join(PROJECT, 'jest/esbuild-transform.cjs'),
+      path.join(work, 'jest/esbuild-transform.cjs'),
+    );
+    const commit = (name: string, files: Record<string, string>) => {
+      write(work, files);
+      git(work, ['add', '-A']);
+      git(work, ['commit', '--quiet', '-m', name]);
+      commits[name] = git(work, ['rev-parse', 'HEAD']);
+    };
+    commit('base', {});
+    commit('page', { 'webapp/site/pages/index.html': '<h1>Hello</h1>\n' });
+    commit('typeError', {
+      'webapp/site/greet.ts': GREET.replace('return `', 'const n: number = name;\n  return `'),
+    });
+    commit('failingTest', { 'webapp/site/greet.ts': GREET.replace('Hello', 'Howdy') });
+    commit('fixed', { 'webapp/site/greet.ts': GREET + '\n// fixed\n' });
+    git(root, ['clone', '--quiet', '--bare', work, origin]);
+    warm = new WarmGate({
+      steps: ['typecheck', 'test'],
+      workspace: new GateWorkspace(path.join(root, 'gate'), origin, path.join(root, 'gate.index')),
+      cacheDir: path.join(root, 'cache'),
+      timeoutMs: 120_000,
+    });
+  });
+
+  afterAll(() => {
+    warm?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** A release folder of `sha`, as the pipeline makes one. */
+  function release(sha: string): string {
+    const dir = path.join(root, 'releases', sha);
+    mkdirSync(dir, { recursive: true });
+    execFileSync('sh', ['-c', `git --git-dir "${origin}" archive ${sha} | tar -x -C "${dir}"`], {
+      env: ENV,
+    });
+    symlinkSync(path.join(PROJECT, 'node_modules'), path.join(dir, 'node_modules'));
+    return dir;
+  }
+
+  async function verdicts(name: string, previous: string | undefined) {
+    const sha = commits[name]!;
+    const changed = previous
+      ? git(origin, ['diff', '--name-only', previous, sha]).split('\n').filter(Boolean)
+      : ['webapp/site/greet.ts', 'webapp/site/greet.test.ts'];
+    const dir = release(sha);
+    const logs = path.join(root, 'logs', name);
+    mkdirSync(logs, { recursive: true });
+    const outcome = (p: Promise<string[]>) =>
+      p.then(
+        () => 'passed',
+        (err: Error) => `failed: ${/typecheck|TS\d+/.test(err.message) ? 'typecheck' : 'tests'}`,
+      );
+    const cold = await outcome(
+      runGate({
+        steps: ['typecheck', 'test'],
+        dir,
+        changedFiles: changed,
+        changedSinceTypechecked: undefined,
+        cacheDir: path.join(root, 'cold-cache'),
+        logDir: logs,
+        timeoutMs: 120_000,
+      }),
+    );
+    const hot = await outcome(
+      warm.run({
+        sha,
+        tree: undefined,
+        releaseDir: dir,
+        changedFiles: changed,
+        changedSinceTypechecked: undefined,
+        logDir: logs,
+      }),
+    );
+    return { cold, warm: hot };
+  }
+
+  it('both pass the base, refuse the seeded type error and the seeded failing test, and pass the fix', async () => {
+    const seen = [];
+    let previous: string | undefined;
+    for (const name of ['base', 'page', 'typeError', 'failingTest', 'fixed']) {
+      seen.push([name, await verdicts(name, previous)]);
+      previous = commits[name];
+    }
+    expect(seen).toEqual([
+      ['base', { cold: 'passed', warm: 'passed' }],
+      ['page', { cold: 'passed', warm: 'passed' }],
+      ['typeError', { cold: 'failed: typecheck', warm: 'failed: typecheck' }],
+      ['failingTest', { cold: 'failed: tests', warm: 'failed: tests' }],
+      ['fixed', { cold: 'passed', warm: 'passed' }],
+    ]);
+  }, 240_000);
+
+  it('the warm failure names the failing test, as the cold one does', async () => {
+    const dir = path.join(root, 'releases', commits.failingTest!);
+    await expect(
+      warm.run({
+        sha: commits.failingTest!,
+        tree: undefined,
+        releaseDir: dir,
+        changedFiles: ['webapp/site/greet.ts'],
+        changedSinceTypechecked: undefined,
+        logDir: path.join(root, 'logs', 'failingTest'),
+      }),
+    ).rejects.toMatchObject({ logTail: expect.stringContaining('greets') });
+  }, 120_000);
+});
+
+describe('what starts the warm processes over', () => {
+  it.each([
+    [undefined, true],
+    [['webapp/site/greet.ts'], false],
+    [['webapp/site/pages/index.html'], false],
+    [['jest.config.js'], true],
+    [['webapp/site/tsconfig.json'], true],
+    [['package-lock.json'], true],
+    [['jest/esbuild-transform.cjs'], true],
+    [['test/tiers.json'], true],
+  ])('%j: %s', (changed, restart) => {
+    expect(needsRestart(changed)).toBe(restart);
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * The warm gate: the same checks as the cold one (gate.ts: `tsc -p` for the projects a change
+ * needs, jest for the tests it can break, the same floor of tests that must run), answered by
+ * two long-lived processes (gateServer.ts) over a working tree that follows the commits
+ * (gateWorkspace.ts). A tree that passed before passes again without running anything.
+ * Anything that would make a warm answer differ from a cold one — other dependencies, another
+ * test or compiler configuration — starts the processes over.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeAtomically } from '../files';
+import {
+  expectedTests,
+  jestArgs,
+  missingTests,
+  notRunError,
+  siteTestFiles,
+  testCandidates,
+  typecheckNeeded,
+  typecheckProjects,
+  type GateStep,
+} from './gateRules';
+import type { GateAsk, GateReply, GateRequest } from './gateServer';
+import type { GateWorkspace } from './gateWorkspace';
+import { gateEnv } from './gate';
+import { ProcessError } from './processes';
+
+/** Changes after which a warm process could answer differently from a cold one. */
+const CONFIGURATION =
+  /(^|\/)(jest\.config\.[cm]?js|tsconfig[^/]*\.json|package(-lock)?\.json)$|^jest\/|^test\/tiers\.json$/;
+
+export function needsRestart(changed: string[] | undefined): boolean {
+  return changed === undefined || changed.some((file) => CONFIGURATION.test(file));
+}
+
+class GateProcess {
+  private readonly child: ChildProcess;
+  private readonly waiting = new Map<number, (reply: GateReply) => void>();
+  private nextId = 1;
+  readonly ready: Promise<void>;
+
+  constructor(root: string, kind: 'typecheck' | 'test', logFile: string) {
+    const log = createWriteStream(logFile, { flags: 'a' });
+    this.child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, 'gateServer.ts'), root, kind],
+      {
+        cwd: root,
+        env: gateEnv(),
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        detached: true,
+      },
+    );
+    this.child.stdout!.pipe(log);
+    this.child.stderr!.pipe(log);
+    let started!: () => void;
+    let failed!: (err: Error) => void;
+    this.ready = new Promise((resolve, reject) => ((started = resolve), (failed = reject)));
+    this.child.on('message', (reply: GateReply) => {
+      if (reply.id === 0) started();
+      this.waiting.get(reply.id)?.(reply);
+      this.waiting.delete(reply.id);
+    });
+    this.child.once('exit', (code, signal) => {
+      const gone: GateReply = {
+        id: -1,
+        ok: false,
+        errors: `the ${kind} process exited (${code ?? signal})`,
+      };
+      failed(new Error(gone.errors));
+      for (const answer of this.waiting.values()) answer(gone);
+      this.waiting.clear();
+    });
+  }
+
+  async ask(request: GateAsk, timeoutMs: number): Promise<GateReply> {
+    await this.ready;
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        this.stop();
+        resolve({ id, ok: false, errors: `no answer within ${timeoutMs} ms` });
+      }, timeoutMs);
+      this.waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      const message: GateRequest = { ...request, id };
+      this.child.send(message);
+    });
+  }
+
+  stop(): void {
+    if (this.child.pid !== undefined && this.child.exitCode === null) {
+      try {
+        process.kill(-this.child.pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  }
+}
+
+export interface WarmGateOptions {
+  steps: readonly GateStep[];
+  workspace: GateWorkspace;
+  cacheDir: string;
+  timeoutMs: number;
+}
+
+export class WarmGate {
+  private typecheck: GateProcess | undefined;
+  private tests: GateProcess | undefined;
+  private readonly passedFile: string;
+
+  constructor(private readonly o: WarmGateOptions) {
+    this.passedFile = path.join(o.cacheDir, 'gate-passed-trees.json');
+  }
+
+  async run(r: {
+    sha: string;
+    tree: string | undefined;
+    releaseDir: string;
+    changedFiles: string[];
+    changedSinceTypechecked: string[] | undefined;
+    logDir: string;
+    signal?: AbortSignal | undefined;
+  }): Promise<string[]> {
+    if (r.tree && this.passedTrees().includes(r.tree)) return ['gate (this tree passed before)'];
+    const moved = await this.o.workspace.moveTo(r.sha, r.releaseDir);
+    if (moved.dependenciesChanged || needsRestart(moved.changed)) this.stop();
+    const root = this.o.workspace.dir;
+    const log = path.join(r.logDir, 'gate.log');
+    const abort = () => this.stop();
+    r.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const ran: Promise<string>[] = [];
+      if (this.o.steps.includes('typecheck')) {
+        ran.push(this.typecheckStep(root, log, moved.changed, r.changedSinceTypechecked));
+      }
+      if (this.o.steps.includes('test')) ran.push(this.testStep(root, log, r.changedFiles));
+      const settled = await Promise.allSettled(ran);
+      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failure) throw failure.reason;
+      if (r.signal?.aborted)
+        throw new ProcessError('the gate was stopped: the supervisor is stopping', '');
+      if (r.tree && this.o.steps.length === 2) this.remember(r.tree);
+      return settled.map((s) => (s as PromiseFulfilledResult<string>).value);
+    } finally {
+      r.signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  stop(): void {
+    this.typecheck?.stop();
+    this.tests?.stop();
+    this.typecheck = undefined;
+    this.tests = undefined;
+  }
+
+  private async typecheckStep(
+    root: string,
+    log: string,
+    changed: string[] | undefined,
+    sincePassed: string[] | undefined,
+  ): Promise<string> {
+    this.typecheck ??= new GateProcess(root, 'typecheck', log);
+    const checker = this.typecheck;
+    if (!typecheckNeeded(sincePassed)) {
+      // Keep the warm programs in step with the tree even when no check is needed.
+      await checker.ask({ kind: 'typecheck', tsconfigs: [], changed }, this.o.timeoutMs);
+      return 'typecheck (only pages, styles or assets changed since it last passed)';
+    }
+    const tsconfigs = typecheckProjects(sincePassed, (t) => existsSync(path.join(root, t)));
+    const reply = await checker.ask({ kind: 'typecheck', tsconfigs, changed }, this.o.timeoutMs);
+    if (!reply.ok) {
+      throw new ProcessError(
+        `typecheck (${tsconfigs.join(', ')}) failed`,
+        reply.errors.slice(-4096),
+      );
+    }
+    return 'typecheck';
+  }
+
+  private async testStep(root: string, log: string, changedFiles: string[]): Promise<string> {
+    const exists = (file: string) => existsSync(path.join(root, file));
+    const candidates = testCandidates(changedFiles, exists, siteTestFiles(root));
+    if (candidates.length === 0) return 'test (no code changed)';
+    this.tests ??= new GateProcess(root, 'test', log);
+    const reply = await this.tests.ask(
+      { kind: 'test', argv: jestArgs(candidates, path.join(this.o.cacheDir, 'jest')) },
+      this.o.timeoutMs,
+    );
+    if (!reply.ok) throw new ProcessError('tests failed', reply.errors.slice(-4096));
+    const ran = (reply.testFiles ?? []).map((f) =>
+      path.relative(root, f).split(path.sep).join('/'),
+    );
+    const missing = missingTests(expectedTests(candidates, exists), ran);
+    if (missing.length > 0) throw notRunError(ran, missing, root);
+    return `test (${ran.length} file${ran.length === 1 ? '' : 's'})`;
+  }
+
+  private passedTrees(): string[] {
+    try {
+      return JSON.parse(readFileSync(this.passedFile, 'utf8')) as string[];
+    } catch {
+      return [];
+    }
+  }
+
+  private remember(tree: string): void {
+    writeAtomically(this.passedFile, JSON.stringify([tree, ...this.passedTrees()].slice(0, 200)));
+  }
+}
