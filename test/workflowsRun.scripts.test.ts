@@ -35,7 +35,6 @@ import {
 const ROOT = path.resolve(__dirname, '..');
 const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 const INSTANCE = { dev: 'i-0aaa', prod: 'i-0bbb' } as const;
-const TASK_DEFINITION_ARN = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/reflex:8';
 const deployYml = loadWorkflow('deploy.yml');
 const ciYml = loadWorkflow('ci.yml');
 
@@ -131,20 +130,31 @@ function varsFor(_job: string, environment: string): Record<string, string> {
     AWS_REGION: 'eu-west-1',
     DEPLOY_ROLE_ARN: `arn:aws:iam::123456789012:role/reflex-${environment}-deploy`,
     ECR_REPOSITORY_URL: `${REGISTRY}/reflex-${environment}`,
-    INSTANCE_ID: INSTANCE[environment],
-    SSH_USER: 'reflex-deploy',
-    SSH_HOST_KEY: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixtureHostKey',
+    HOST_INSTANCE_ID: INSTANCE[environment],
+    SSH_USER: 'deploy',
+    SSH_HOST_KEY_PARAMETER: `/reflex/${environment}/host-key`,
+    IMAGE_PLATFORM: 'linux/amd64',
+    ...(environment === 'prod'
+      ? { PROMOTION_SOURCE_REPOSITORY_URL: `${REGISTRY}/reflex-dev` }
+      : {}),
     ...(process.env.FIXTURE_RUNTIME === 'ecs'
       ? {
-          REFLEX_RUNTIME: 'ecs',
+          RUNTIME: 'ecs',
           ECS_CLUSTER: 'reflex',
-          ECS_SERVICE: 'reflex-app',
-          ECS_TASK_FAMILY: 'reflex',
-          ECS_CONTAINER: 'app',
+          ECS_PLATFORM_SERVICE: 'reflex-platform',
+          ECS_PLATFORM_TASK_FAMILY: 'reflex-platform',
+          ECS_SITE_SERVICE: 'reflex-site',
+          ECS_SITE_TASK_FAMILY: 'reflex-site',
         }
-      : {}),
+      : { RUNTIME: 'host' }),
   };
 }
+
+/** Repository-level variables (environment-level ones come from varsFor). */
+const repositoryVars = () => ({
+  REFLEX_EDITOR_IDENTITY: 'reflex-editor[bot]',
+  REFLEX_DEV_URL: servers.dev.url,
+});
 
 /** Stand-ins for the actions the jobs use, each recording what it was given. */
 function actions(extra: Record<string, ActionStandIn> = {}): Record<string, ActionStandIn> {
@@ -192,7 +202,7 @@ async function deployRun(
   return runWorkflow(deployYml, 'deploy.yml', {
     github: { event_name: 'push', ref_name: 'main', repository: 'owner/reflex', ...github },
     inputs,
-    vars: { REFLEX_EDITOR_IDENTITY: 'reflex-editor[bot]' },
+    vars: repositoryVars(),
     varsFor,
     secretsFor: (_job, environment): Record<string, string> =>
       environment ? { SSH_PRIVATE_KEY: 'fixture-private-key' } : {},
@@ -220,10 +230,7 @@ async function job(
   currentSha = (options.github?.sha as string | undefined) ?? currentSha;
   const { environment, ...rest } = options;
   return runJob(workflow, file, id, {
-    vars: {
-      REFLEX_EDITOR_IDENTITY: 'reflex-editor[bot]',
-      ...(environment ? varsFor(id, environment) : {}),
-    },
+    vars: { ...repositoryVars(), ...(environment ? varsFor(id, environment) : {}) },
     secrets: environment ? { SSH_PRIVATE_KEY: 'fixture-private-key' } : {},
     path: [bin],
     env: { CALLS: calls, FIXTURES: fixtures },
@@ -263,7 +270,7 @@ case "$1 $2" in
   "ecr describe-images")
     if [[ -f $FIXTURES/ecr/$repository/$tag ]]; then cat "$FIXTURES/ecr/$repository/$tag"
     else echo "An error occurred (ImageNotFoundException): no image $tag in $repository" >&2; exit 254; fi ;;
-  "ecs describe-task-definition") cat "$FIXTURES/ecs/describe-task-definition.json" ;;
+  "ecs describe-task-definition") cat "$FIXTURES/ecs/task-definition-\${args[3]}.json" ;;
   "ecs describe-services") cat "$FIXTURES/ecs/describe-services.json" ;;
   *) echo "aws stand-in: no recorded response for: $*" >&2; exit 255 ;;
 esac
@@ -317,9 +324,9 @@ if [[ "$1 $2" == "issue list" ]]; then cat "$FIXTURES/gh/open-issue" 2>/dev/null
     path.join(origin, 'deploy-scripts/ci/ssh-host.sh'),
     `# Stand-in for the host over SSH: records the command; deploy.sh refuses a stale --expect-live.
 printf 'ssh-host.sh %s\\n' "$*" >>"$CALLS"
-[[ -n \${INSTANCE_ID:-} && -n \${SSH_USER:-} && -n \${SSH_HOST_KEY:-} && -s \${SSH_KEY_FILE:-} ]] ||
-  { echo "ssh-host.sh: INSTANCE_ID, SSH_USER, SSH_HOST_KEY and SSH_KEY_FILE are required" >&2; exit 64; }
-host=$FIXTURES/hosts/$INSTANCE_ID
+[[ -n \${HOST_INSTANCE_ID:-} && -n \${SSH_USER:-} && -n \${SSH_HOST_KEY_PARAMETER:-} && -n \${AWS_REGION:-} && -s \${SSH_KEY_FILE:-} ]] ||
+  { echo "ssh-host.sh: HOST_INSTANCE_ID, SSH_USER, SSH_HOST_KEY_PARAMETER, AWS_REGION and SSH_KEY_FILE are required" >&2; exit 64; }
+host=$FIXTURES/hosts/$HOST_INSTANCE_ID
 case $3 in
   */install-bundle.sh) tar -tzf - | sort >"$host/bundle" ;;
   */deploy.sh)
@@ -559,14 +566,21 @@ describe('deploy.yml: promotion and rollback', () => {
     );
     expect(jobs.plan!.outputs.promote).toBe('true');
     expect(jobs.test!.result).toBe('skipped');
-    expect(jobs['promotion-check']!.outputs.image).toBe(devImage);
+    expect(jobs['promotion-check']!.result).toBe('success');
     const digest = devImage.split('@')[1]!;
     expect(jobs.image!.outputs.image).toBe(`${REGISTRY}/reflex-prod@${digest}`);
     expect(recorded().filter((l) => l.startsWith('build') || l.startsWith('gate'))).toEqual([]);
     expect(recorded()).toContain(
       `skopeo copy --preserve-digests --retry-times 3 docker://${devImage} docker://${REGISTRY}/reflex-prod:${sha}`,
     );
-    expect(recorded()).toContain('assume arn:aws:iam::123456789012:role/reflex-dev-deploy');
+    // prod's own role reads the digest in dev's repository; dev's role is never assumed.
+    expect(recorded()).toContain(
+      `aws ecr describe-images --repository-name reflex-dev --image-ids imageTag=${sha} --query imageDetails[0].imageDigest --output text`,
+    );
+    expect(recorded().filter((l) => l.startsWith('assume'))).toEqual([
+      'assume arn:aws:iam::123456789012:role/reflex-prod-deploy',
+      'assume arn:aws:iam::123456789012:role/reflex-prod-deploy',
+    ]);
     expect(jobs.deploy!.result).toBe('success');
     expect(hostLive('prod')).toBe(sha);
   });
@@ -624,10 +638,11 @@ describe('deploy.yml: promotion and rollback', () => {
 });
 
 describe('deploy.yml: ECS runtime (recorded ECS responses)', () => {
-  const taskDefinition = {
+  /** A family's current revision as describe-task-definition answers it. */
+  const taskDefinition = (family: 'platform' | 'site') => ({
     taskDefinition: {
-      taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/reflex:7',
-      family: 'reflex',
+      taskDefinitionArn: `arn:aws:ecs:eu-west-1:123456789012:task-definition/reflex-${family}:7`,
+      family: `reflex-${family}`,
       revision: 7,
       status: 'ACTIVE',
       requiresAttributes: [{ name: 'ecs.capability.execution-role-awslogs' }],
@@ -637,9 +652,14 @@ describe('deploy.yml: ECS runtime (recorded ECS responses)', () => {
       networkMode: 'awsvpc',
       cpu: '512',
       memory: '1024',
-      executionRoleArn: 'arn:aws:iam::123456789012:role/reflex-exec',
+      executionRoleArn: `arn:aws:iam::123456789012:role/reflex-${family}-exec`,
       containerDefinitions: [
-        { name: 'app', image: `${REGISTRY}/reflex-dev@sha256:${'1'.repeat(64)}`, essential: true },
+        {
+          name: family,
+          image: `${REGISTRY}/reflex-dev@sha256:${'1'.repeat(64)}`,
+          essential: true,
+          secrets: [{ name: 'REFLEX_SESSION_SECRET', valueFrom: 'arn:aws:secretsmanager:x' }],
+        },
         {
           name: 'log-router',
           image: 'public.ecr.aws/aws-observability/aws-for-fluent-bit:2',
@@ -647,54 +667,61 @@ describe('deploy.yml: ECS runtime (recorded ECS responses)', () => {
         },
       ],
     },
-  };
-  const services = (primary: string, ours: { rolloutState: string; reason: string } | null) => ({
+  });
+  const previous = (family: string) =>
+    `arn:aws:ecs:eu-west-1:123456789012:task-definition/reflex-${family}:7`;
+  const next = (family: string) =>
+    `arn:aws:ecs:eu-west-1:123456789012:task-definition/reflex-${family}:8`;
+  /** describe-services after the wait: PRIMARY is ours, or the circuit breaker put back the old. */
+  const services = (family: string, rolledBack: boolean) => ({
     services: [
       {
-        serviceName: 'reflex-app',
-        deployments: [
-          {
-            id: 'ecs-svc/1',
-            status: 'PRIMARY',
-            taskDefinition: primary,
-            rolloutState: 'COMPLETED',
-          },
-          ...(ours
-            ? [
-                {
-                  id: 'ecs-svc/2',
-                  status: 'ACTIVE',
-                  taskDefinition: TASK_DEFINITION_ARN,
-                  rolloutState: ours.rolloutState,
-                  rolloutStateReason: ours.reason,
-                },
-              ]
-            : []),
-        ],
+        serviceName: `reflex-${family}`,
+        deployments: rolledBack
+          ? [
+              {
+                id: 'ecs-svc/1',
+                status: 'PRIMARY',
+                taskDefinition: previous(family),
+                rolloutState: 'COMPLETED',
+              },
+              {
+                id: 'ecs-svc/2',
+                status: 'ACTIVE',
+                taskDefinition: next(family),
+                rolloutState: 'FAILED',
+                rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.',
+              },
+            ]
+          : [
+              {
+                id: 'ecs-svc/2',
+                status: 'PRIMARY',
+                taskDefinition: next(family),
+                rolloutState: 'COMPLETED',
+              },
+            ],
         events: [
           {
-            message:
-              '(service reflex-app) (deployment ecs-svc/2) deployment failed: tasks failed to start.',
+            message: `(service reflex-${family}) (deployment ecs-svc/2) deployment failed: tasks failed to start.`,
           },
         ],
       },
     ],
   });
 
-  async function ecsDeploy(describeServices: unknown, stable: boolean) {
+  async function ecsDeploy(rollBackPlatform: boolean) {
     process.env.FIXTURE_RUNTIME = 'ecs';
-    writeFileSync(
-      path.join(fixtures, 'ecs/describe-task-definition.json'),
-      JSON.stringify(taskDefinition),
-    );
-    writeFileSync(
-      path.join(fixtures, 'ecs/describe-services.json'),
-      JSON.stringify(describeServices),
-    );
+    for (const family of ['platform', 'site'] as const) {
+      writeFileSync(
+        path.join(fixtures, `ecs/task-definition-reflex-${family}.json`),
+        JSON.stringify(taskDefinition(family)),
+      );
+    }
     const sha = commit({ 'webapp/site/pages/ecs.html': `${Date.now()}\n` });
     setHostLive('dev', git(origin, 'rev-parse', `${sha}^`));
     const image = pushImage('dev', sha);
-    let given: { inputs: Record<string, string>; rendered: Record<string, unknown> } | undefined;
+    const given: { inputs: Record<string, string>; rendered: unknown }[] = [];
     const result = await job(deployYml, 'deploy.yml', 'deploy', {
       environment: 'dev',
       github: { event_name: 'push', sha },
@@ -707,69 +734,73 @@ describe('deploy.yml: ECS runtime (recorded ECS responses)', () => {
         image: { result: 'success', outputs: { image } },
       },
       actions: actions({
+        // Registers the revision and waits; describe-services then answers as recorded.
         'aws-actions/amazon-ecs-deploy-task-definition': ({ inputs }) => {
-          given = {
-            inputs,
-            rendered: JSON.parse(readFileSync(inputs['task-definition']!, 'utf8')) as Record<
-              string,
-              unknown
-            >,
+          const rendered = JSON.parse(readFileSync(inputs['task-definition']!, 'utf8')) as {
+            family: string;
           };
-          if (stable) setHostLive('dev', sha);
-          return { 'task-definition-arn': TASK_DEFINITION_ARN };
+          given.push({ inputs, rendered });
+          const family = rendered.family.replace('reflex-', '');
+          const rolledBack = rollBackPlatform && family === 'platform';
+          writeFileSync(
+            path.join(fixtures, 'ecs/describe-services.json'),
+            JSON.stringify(services(family, rolledBack)),
+          );
+          if (!rolledBack && family === 'site') setHostLive('dev', sha);
+          return { 'task-definition-arn': next(family) };
         },
       }),
     });
     return { result, given, image, sha };
   }
 
-  it('the task definition is rendered with the digest, and a stable service passes', async () => {
-    const { result, given, image, sha } = await ecsDeploy(
-      services(TASK_DEFINITION_ARN, null),
-      true,
-    );
-    expect(given!.inputs).toMatchObject({
-      cluster: 'reflex',
-      service: 'reflex-app',
-      'wait-for-service-stability': 'true',
-    });
-    const expected = structuredClone(taskDefinition.taskDefinition) as Record<string, unknown> &
-      typeof taskDefinition.taskDefinition;
-    for (const field of [
-      'taskDefinitionArn',
-      'revision',
-      'status',
-      'requiresAttributes',
-      'compatibilities',
-      'registeredAt',
-      'registeredBy',
-    ])
-      delete expected[field];
-    expected.containerDefinitions[0]!.image = image;
-    expect(given!.rendered).toEqual(expected);
+  it('the task definitions are rendered with the digest, and stable services pass', async () => {
+    const { result, given, image, sha } = await ecsDeploy(false);
+    expect(given.map((g) => g.inputs)).toEqual([
+      expect.objectContaining({
+        cluster: 'reflex',
+        service: 'reflex-platform',
+        'wait-for-service-stability': 'true',
+      }),
+      expect.objectContaining({
+        cluster: 'reflex',
+        service: 'reflex-site',
+        'wait-for-service-stability': 'true',
+      }),
+    ]);
+    for (const [index, family] of (['platform', 'site'] as const).entries()) {
+      const expected = structuredClone(taskDefinition(family).taskDefinition) as Record<
+        string,
+        unknown
+      > &
+        ReturnType<typeof taskDefinition>['taskDefinition'];
+      for (const field of [
+        'taskDefinitionArn',
+        'revision',
+        'status',
+        'requiresAttributes',
+        'compatibilities',
+        'registeredAt',
+        'registeredBy',
+      ])
+        delete expected[field];
+      expected.containerDefinitions[0]!.image = image;
+      expect(given[index]!.rendered).toEqual(expected);
+    }
     expect(recorded().filter((l) => l.startsWith('ssh-host'))).toEqual([]);
     expect(result.result).toBe('success');
     expect(hostLive('dev')).toBe(sha);
-    expect(
-      result.steps.find((s) =>
-        s.key.endsWith('/The service runs the new revision (no circuit-breaker rollback)'),
-      )?.outcome,
-    ).toBe('success');
   });
 
   it('a rollback by the deployment circuit breaker fails the run', async () => {
-    const { result } = await ecsDeploy(
-      services(taskDefinition.taskDefinition.taskDefinitionArn, {
-        rolloutState: 'FAILED',
-        reason: 'ECS deployment circuit breaker: tasks failed to start.',
-      }),
-      false,
-    );
+    const { result, given } = await ecsDeploy(true);
     expect(result.log).toContain(
-      `the service runs ${taskDefinition.taskDefinition.taskDefinitionArn}, not ${TASK_DEFINITION_ARN}`,
+      `the service runs ${previous('platform')}, not ${next('platform')}`,
     );
     expect(result.log).toContain('circuit breaker: tasks failed to start');
     expect(result.result).toBe('failure');
+    // The site is not updated after the platform failed.
+    expect(given.map((g) => g.inputs.service)).toEqual(['reflex-platform']);
   });
 });
 
