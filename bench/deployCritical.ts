@@ -263,6 +263,13 @@ export async function deployCriticalBench(options: {
       rows.push({ step: 'platform: npm ci before the gate', 'median (s)': platform.install });
     }
     const levels = pages.map((p) => p.level).join(', ');
+    // A failed gate job is part of the result: show why, without keeping whole logs.
+    const failures = (platform?.jobs ?? [])
+      .filter(([, t]) => !t.ok)
+      .map(
+        ([job, t]) =>
+          `--- ${job} failed; its last lines:\n${t.output.trimEnd().split('\n').slice(-30).join('\n')}`,
+      );
     const report = [
       table(rows),
       `page edit (${options.pageEdits} edits, levels: ${levels}): median ${pageTotal.toFixed(1)} s ` +
@@ -273,6 +280,7 @@ export async function deployCriticalBench(options: {
         : 'platform change: not run',
       '(podman with the stand-in base image, a loopback registry, deploy.sh over a loopback sshd; ' +
         'one machine: the gate, the build and the host share its cores)',
+      ...failures,
     ].join('\n');
     const figures: Record<string, number> = {
       pageEditTotalSeconds: pageTotal,
