@@ -284,7 +284,7 @@ describe('GitHub Actions workflows', () => {
     const runs = deploy.jobs.deploy!.steps!.map((s) => s.run ?? '').join('\n');
     expect(runs).not.toMatch(/(^|[\s|])ssh\s/m);
     expect(runs).toContain(
-      'deploy-scripts/ci/ssh-host.sh sudo -n /opt/reflex/deploy-scripts/deploy.sh "$IMAGE" --expect-live "$EXPECT_LIVE"',
+      'deploy-scripts/ci/ssh-host.sh "$HOST" sudo -n /opt/reflex/deploy-scripts/deploy.sh "$IMAGE" --expect-live "$EXPECT_LIVE"',
     );
   });
 

@@ -270,6 +270,7 @@ case "$1 $2" in
   "ecr describe-images")
     if [[ -f $FIXTURES/ecr/$repository/$tag ]]; then cat "$FIXTURES/ecr/$repository/$tag"
     else echo "An error occurred (ImageNotFoundException): no image $tag in $repository" >&2; exit 254; fi ;;
+  "ssm get-parameter") echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixtureHostKeyOf\${args[3]//\//_}" ;;
   "ecs describe-task-definition") cat "$FIXTURES/ecs/task-definition-\${args[3]}.json" ;;
   "ecs describe-services") cat "$FIXTURES/ecs/describe-services.json" ;;
   *) echo "aws stand-in: no recorded response for: $*" >&2; exit 255 ;;
@@ -322,16 +323,20 @@ if [[ "$1 $2" == "issue list" ]]; then cat "$FIXTURES/gh/open-issue" 2>/dev/null
     cpSync(path.join(ROOT, p), path.join(origin, p), { recursive: true });
   sh(
     path.join(origin, 'deploy-scripts/ci/ssh-host.sh'),
-    `# Stand-in for the host over SSH: records the command; deploy.sh refuses a stale --expect-live.
+    `# Stand-in for the host behind ssh-host.sh USER@INSTANCE_ID COMMAND...: records the command;
+# deploy.sh refuses a stale --expect-live as the real one does under its lock.
 printf 'ssh-host.sh %s\\n' "$*" >>"$CALLS"
-[[ -n \${HOST_INSTANCE_ID:-} && -n \${SSH_USER:-} && -n \${SSH_HOST_KEY_PARAMETER:-} && -n \${AWS_REGION:-} && -s \${SSH_KEY_FILE:-} ]] ||
-  { echo "ssh-host.sh: HOST_INSTANCE_ID, SSH_USER, SSH_HOST_KEY_PARAMETER, AWS_REGION and SSH_KEY_FILE are required" >&2; exit 64; }
-host=$FIXTURES/hosts/$HOST_INSTANCE_ID
+[[ -s $HOME/.ssh/deploy_key && -s $HOME/.ssh/known_hosts ]] ||
+  { echo "ssh-host.sh: no deploy key or no pinned host key" >&2; exit 66; }
+[[ $1 =~ ^deploy@(i-[0-9a-f]+)$ ]] || { echo "ssh-host.sh: not USER@INSTANCE_ID: $1" >&2; exit 64; }
+grep -q "^\${BASH_REMATCH[1]} ssh-ed25519 " "$HOME/.ssh/known_hosts" || { echo "ssh-host.sh: host key not pinned" >&2; exit 66; }
+host=$FIXTURES/hosts/\${BASH_REMATCH[1]}
+shift
 case $3 in
   */install-bundle.sh) tar -tzf - | sort >"$host/bundle" ;;
   */deploy.sh)
     live=$(cat "$host/live" 2>/dev/null || echo none)
-    [[ $5 == --expect-live && $6 == "$live" ]] || { echo "deploy.sh: the live release is $live, not $6" >&2; exit 75; }
+    [[ $5 == --expect-live && $6 == "$live" ]] || { echo "deploy.sh: the live release is $live, not $6" >&2; exit 65; }
     awk -v d="\${4#*@}" '$1 == d { print $2 }' "$host/images" | tail -n 1 >"$host/live" ;;
   */rollback.sh) echo "$4" >"$host/live" ;;
 esac
@@ -428,8 +433,8 @@ describe('deploy.yml: push to dev', () => {
     expect(recorded().filter((l) => /^(gate|build|ssh-host)/.test(l))).toEqual([
       `gate content ${sha}`,
       `build ${REGISTRY}/reflex-dev:${sha} cache-from=type=gha,scope=reflex-image`,
-      `ssh-host.sh sudo -n /opt/reflex/deploy-scripts/install-bundle.sh ${sha}`,
-      `ssh-host.sh sudo -n /opt/reflex/deploy-scripts/deploy.sh ${image} --expect-live ${live}`,
+      `ssh-host.sh deploy@${INSTANCE.dev} sudo -n /opt/reflex/deploy-scripts/install-bundle.sh ${sha}`,
+      `ssh-host.sh deploy@${INSTANCE.dev} sudo -n /opt/reflex/deploy-scripts/deploy.sh ${image} --expect-live ${live}`,
     ]);
     expect(readFileSync(path.join(servers.dev.host, 'bundle'), 'utf8')).toContain(
       'deploy-scripts/deploy.sh',
@@ -517,7 +522,7 @@ describe('deploy.yml: order', () => {
     const jobs = await deployRun({ sha });
     expect(jobs.policy!.outputs).toEqual({ live: 'none', level: 'all' });
     expect(recorded().filter((l) => l.includes('deploy.sh'))).toEqual([
-      `ssh-host.sh sudo -n /opt/reflex/deploy-scripts/deploy.sh ${jobs.image!.outputs.image} --expect-live none`,
+      `ssh-host.sh deploy@${INSTANCE.dev} sudo -n /opt/reflex/deploy-scripts/deploy.sh ${jobs.image!.outputs.image} --expect-live none`,
     ]);
     expect(hostLive('dev')).toBe(sha);
   });
@@ -623,7 +628,7 @@ describe('deploy.yml: promotion and rollback', () => {
       jobs.deploy!.result,
     ]).toEqual(['skipped', 'skipped', 'success', 'success']);
     expect(recorded().filter((l) => /^(gate|build|ssh-host)/.test(l))).toEqual([
-      `ssh-host.sh sudo -n /opt/reflex/deploy-scripts/rollback.sh ${earlier}`,
+      `ssh-host.sh deploy@${INSTANCE.dev} sudo -n /opt/reflex/deploy-scripts/rollback.sh ${earlier}`,
     ]);
     expect(hostLive('dev')).toBe(earlier);
 
