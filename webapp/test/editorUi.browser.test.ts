@@ -213,10 +213,8 @@ describe('the editor in Chromium', () => {
     expect(
       await page.locator('.tree button.file[data-path="package.json"]').getAttribute('title'),
     ).toMatch(/^package\.json — read-only: protected: /);
-    await page.locator('#file-filter').fill('server.ts');
-    expect(await lockOf('webapp/src/server.ts')).toBe(
-      'outside the editable scope (webapp/site/**)',
-    );
+    await page.locator('#file-filter').fill('README');
+    expect(await lockOf('README.md')).toBe('outside the editable scope (webapp/site/**)');
     await page.locator('#file-filter').fill('index.html');
     await page.locator(`.tree button.file[data-path="${INDEX}"]`).waitFor();
     expect(await page.locator(`.tree button.file[data-path="${INDEX}"] .lock-marker`).count()).toBe(
@@ -224,7 +222,7 @@ describe('the editor in Chromium', () => {
     );
     await page.locator('#file-filter').fill('');
 
-    await openFile(page, 'webapp/src/server.ts');
+    await openFile(page, 'README.md');
     expect(await page.locator('.file-state').textContent()).toContain(
       'Read-only: outside the editable scope (webapp/site/**)',
     );

@@ -7,7 +7,7 @@ import type { ErrorBody, Failure } from './messages';
 import { apiPath } from './paths';
 import type { TreeFile } from './tree';
 
-export type Role = 'viewer' | 'editor';
+export type Role = 'viewer' | 'author' | 'developer' | 'admin';
 
 export interface SessionUser {
   username: string;

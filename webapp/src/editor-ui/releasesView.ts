@@ -61,7 +61,7 @@ function renderReleases(
   close: () => void,
 ): Node[] {
   if (releases.length === 0) return [h('p', { class: 'muted', text: 'No releases yet.' })];
-  const editor = deps.role === 'editor';
+  const editor = deps.role !== 'viewer';
   const problem = h('p', { class: 'callout error', attrs: { role: 'alert', hidden: true } });
   const rows = releases.map((release) => {
     const total = totalDurationMs(release);

@@ -303,7 +303,7 @@ export class Workbench {
       this.emptyState,
       h('h2', { text: 'No file open' }),
       h('p', { text: 'Choose a file from the list on the left.' }),
-      this.user.role === 'editor'
+      this.user.role !== 'viewer'
         ? h('p', {
             class: 'muted',
             text: `Files you can change: ${editable}. Others are read-only (marked with a lock).`,
@@ -349,7 +349,7 @@ export class Workbench {
       if (this.opening.size === 0) this.activity.textContent = '';
     }
     const entry = this.tree.get(path);
-    const viewer = this.user.role !== 'editor';
+    const viewer = this.user.role === 'viewer';
     const editable = !viewer && (entry?.editable ?? false);
     const reason = viewer
       ? 'you are signed in as a viewer'
