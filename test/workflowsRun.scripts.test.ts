@@ -270,7 +270,7 @@ case "$1 $2" in
   "ecr describe-images")
     if [[ -f $FIXTURES/ecr/$repository/$tag ]]; then cat "$FIXTURES/ecr/$repository/$tag"
     else echo "An error occurred (ImageNotFoundException): no image $tag in $repository" >&2; exit 254; fi ;;
-  "ssm get-parameter") echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixtureHostKeyOf\${args[3]//\//_}" ;;
+  "ssm get-parameter") echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixtureHostKeyOf\${args[3]//\\//_}" ;;
   "ecs describe-task-definition") cat "$FIXTURES/ecs/task-definition-\${args[3]}.json" ;;
   "ecs describe-services") cat "$FIXTURES/ecs/describe-services.json" ;;
   *) echo "aws stand-in: no recorded response for: $*" >&2; exit 255 ;;
