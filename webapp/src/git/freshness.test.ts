@@ -7,11 +7,11 @@ class Clone implements FreshnessWorkspace {
   head = sha(1);
   fetches = 0;
   constructor(readonly origin: { tip: number }) {}
-  async hasCommit(s: string) {
-    return parseInt(s, 16) <= parseInt(this.head, 16);
+  hasCommit(s: string) {
+    return Promise.resolve(parseInt(s, 16) <= parseInt(this.head, 16));
   }
-  async isAncestor(a: string, b: string) {
-    return parseInt(a, 16) <= parseInt(b, 16);
+  isAncestor(a: string, b: string) {
+    return Promise.resolve(parseInt(a, 16) <= parseInt(b, 16));
   }
   exclusive<T>(job: () => Promise<T>) {
     return job();
