@@ -181,12 +181,15 @@ export function fileVariable(index: number): string {
  * file from its variable, and the variables. ECS has no way to hand a task files; its task
  * definition (64 KiB at most) carries them, compressed, and a change to one rolls the service.
  */
-export function configContainerScript(files: readonly MonitoringFile[]): {
+export function configContainerScript(
+  files: readonly MonitoringFile[],
+  outDir: string = CONFIG_OUT,
+): {
   script: string;
   environment: Record<string, string>;
 } {
   const lines = files.map((file, index) => {
-    const target = `${CONFIG_OUT}/${file.volume}/${file.path}`;
+    const target = `${outDir}/${file.volume}/${file.path}`;
     if (!/^[\w./-]+$/.test(target) || target.includes('..')) {
       throw new Error(`monitoring file ${JSON.stringify(target)}: use letters, digits, . _ - /`);
     }
