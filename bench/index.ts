@@ -6,9 +6,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deployBench } from './deploy';
+import { edgeAttackBench, edgePageBench, edgeScrapeBench } from './edge';
 import { editToLiveBench } from './editToLive';
 import { editorFirstLoadBench, editorSaveBench, editorTreeBench } from './editor';
 import { healthzBench } from './healthz';
+import { signinBench } from './signin';
 import type { BenchResult } from './support';
 
 const quick = process.argv.includes('--quick');
@@ -17,11 +19,17 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   'edit-to-live': () => editToLiveBench({ runs: quick ? 3 : 10 }),
   deploy: () =>
     deployBench(quick ? { deploys: 5, buildRounds: 1 } : { deploys: 9, buildRounds: 3 }),
+  'edge-page': () => edgePageBench(quick ? { rounds: 1, seconds: 3 } : { rounds: 5, seconds: 5 }),
+  'edge-attack': () =>
+    edgeAttackBench(quick ? { rounds: 1, seconds: 3 } : { rounds: 3, seconds: 8 }),
+  'edge-scrape': () =>
+    edgeScrapeBench(quick ? { rounds: 1, seconds: 3 } : { rounds: 5, seconds: 5 }),
   'editor-js': () => editorFirstLoadBench(),
   'editor-tree': () =>
     editorTreeBench(quick ? { requests: 10, coldSamples: 3 } : { requests: 60, coldSamples: 10 }),
   'editor-save': () =>
     editorSaveBench(quick ? { rounds: 1, savesPerRound: 5 } : { rounds: 5, savesPerRound: 12 }),
+  signin: () => signinBench({ seconds: quick ? 3 : 10 }),
 };
 
 async function main() {

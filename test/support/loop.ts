@@ -78,6 +78,8 @@ export async function startLoop(
     healthTimeoutMs?: number;
     warmGate?: boolean;
     reuseProcesses?: boolean;
+    previews?: { maxRunning: number; idleMs: number };
+    siteSettingsFrom?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<Loop> {
   const project = options.project ?? makeProject();
@@ -93,6 +95,8 @@ export async function startLoop(
     healthTimeoutMs: options.healthTimeoutMs ?? 20_000,
     warmGate: options.warmGate,
     reuseProcesses: options.reuseProcesses,
+    previews: options.previews,
+    siteSettingsFrom: options.siteSettingsFrom,
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     gateTimeoutMs: 180_000,
     keepReleases: 5,
@@ -169,7 +173,7 @@ export function request(
   base: string,
   method: string,
   urlPath: string,
-  options: { body?: unknown; cookie?: string; host?: string } = {},
+  options: { body?: unknown; cookie?: string; host?: string; authorization?: string } = {},
 ): Promise<Reply> {
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
@@ -184,6 +188,7 @@ export function request(
             : {}),
           ...(options.cookie ? { cookie: options.cookie } : {}),
           ...(options.host ? { host: options.host } : {}),
+          ...(options.authorization ? { authorization: options.authorization } : {}),
         },
       },
       (res) => {

@@ -12,7 +12,7 @@
 //   REFLEX_BUILD_CACHE  folder for build caches kept between builds (the local pipeline's);
 //                       the editor UI is copied from there when its sources did not change
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -51,8 +51,6 @@ const common = {
   sourcemap: 'linked',
   logLevel: 'warning',
   metafile: true,
-  // Text the code imports as a string (the protected-path list under .github/workflows/).
-  loader: { '.txt': 'text' },
 };
 const repoRoot = path.dirname(webapp);
 /** esbuild's inputs (relative to webapp/) as repository paths, dependencies left out. */
@@ -67,6 +65,13 @@ const [platform, site] = await Promise.all([
     ...common,
     entryPoints: { server: 'src/server.ts', cli: 'src/cli/reflex.ts' },
     packages: 'external',
+    // The list of paths the editor may never change, carried inside the platform's bundle: an
+    // image has no .github/ to read it from (webapp/src/editor/protectedList.ts).
+    define: {
+      REFLEX_PROTECTED_PATHS_TEXT: JSON.stringify(
+        readFileSync(path.join(repoRoot, '.github/workflows/protected-paths.txt'), 'utf8'),
+      ),
+    },
   }),
   build({ ...common, entryPoints: { site: 'src/site/server.ts' } }),
 ]);

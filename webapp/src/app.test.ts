@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import request from 'supertest';
-import { AppError } from './errors';
+import { DomainError } from './errors';
 import { errorHandler } from './http/errorHandler';
 import { Lifecycle } from './http/lifecycle';
 import { observe } from './http/observe';
@@ -138,11 +138,10 @@ describe('error middleware', () => {
     );
   });
 
-  it('shows an exposed AppError with its status, code and details', async () => {
+  it('shows an exposed DomainError with its status, code and details', async () => {
     const { app, logs } = buildTestApp();
     app.use(() => {
-      throw new AppError(409, 'the file changed upstream', {
-        code: 'conflict',
+      throw new DomainError('conflict', 'the file changed upstream', {
         details: { upstream: { commit: 'abc' } },
       });
     });
@@ -160,7 +159,7 @@ describe('error middleware', () => {
     const { app } = buildTestApp();
     app.use((ctx) => {
       if (ctx.path === '/teapot') ctx.throw(418, 'short and stout');
-      throw new AppError(400, 'internal detail', { expose: false });
+      throw new DomainError('invalid_request', 'internal detail', { expose: false });
     });
     const teapot = await request(app.callback()).get('/teapot');
     expect(teapot.status).toBe(418);

@@ -1,24 +1,29 @@
 /**
  * createApp builds the Koa application from its dependencies and does not listen
- * (server.ts does). Middleware order: observation (request id, logs, metrics), errors,
+ * (server.ts does; compose.ts builds the dependencies). Middleware order: the client's address
+ * (forwarded headers only from the edge), observation (request id, logs, metrics), errors,
  * security headers, the operational endpoints, body limits, then — when the editor is on —
  * CSRF, sessions and the /api routes, and the editor's UI. The site is not here: it runs in
  * its own process (webapp/src/site/), apart from the platform's secrets.
  */
+import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 import type { BuildInfo } from './buildInfo';
 import type { Config } from './config';
 import { bodyLimit } from './http/body';
+import { clientAddress } from './http/clientAddress';
 import { csrfGuard } from './http/csrf';
 import { errorHandler } from './http/errorHandler';
 import type { Lifecycle } from './http/lifecycle';
 import { observe } from './http/observe';
 import { securityHeaders } from './http/securityHeaders';
-import { loadSession } from './http/session';
+import { currentUser, loadSession } from './http/session';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics/registry';
-import { editorApiRoutes, type EditorApiDeps } from './routes/editorApi';
+import { editorEndpoints, signInEndpoint, type EditorApiDeps } from './routes/editorApi';
+import { mount } from './routes/endpoints';
 import { healthRoutes } from './routes/health';
+import { pipelineEndpoints, pipelineEvents, type PipelineApiDeps } from './routes/pipelineApi';
 
 export interface AppDeps {
   config: Config;
@@ -28,6 +33,8 @@ export interface AppDeps {
   buildInfo: BuildInfo;
   /** The editor's API; absent when the editor is off. */
   editor?: EditorApiDeps | undefined;
+  /** The pipeline the editor follows (events, releases, rollback); absent when none. */
+  pipeline?: PipelineApiDeps | undefined;
   /** The editor's pages and assets (/editor). */
   editorUi?: Middleware | undefined;
 }
@@ -38,10 +45,17 @@ function largestBody(deps: AppDeps): number {
 }
 
 export function createApp(deps: AppDeps): Koa {
-  const app = new Koa({ proxy: deps.config.trustProxy });
+  const { config } = deps;
+  const app = new Koa({
+    proxy: config.trustProxy || config.edgeToken !== undefined,
+    // The edge sets X-Forwarded-For to the one address it saw: take the last, never a
+    // client-supplied one further left.
+    maxIpsCount: 1,
+  });
   // Errors are logged by errorHandler, once; Koa's own stderr printing would be a second copy.
   app.silent = true;
 
+  app.use(clientAddress({ edgeToken: config.edgeToken, trustProxy: config.trustProxy }));
   app.use(observe(deps.logger, deps.metrics));
   app.use(errorHandler(deps.logger));
   app.use(securityHeaders());
@@ -49,11 +63,28 @@ export function createApp(deps: AppDeps): Koa {
   app.use(bodyLimit(largestBody(deps)));
 
   if (deps.editor) {
-    app.use(csrfGuard());
+    app.use(csrfGuard({ editorOrigin: config.editorOrigin }));
     app.use(loadSession({ ...deps.editor, cookieSecure: deps.editor.config.cookieSecure }));
-    const api = editorApiRoutes(deps.editor);
+    const api = apiRouter(deps.editor, deps.pipeline);
     app.use(api.routes()).use(api.allowedMethods());
   }
   if (deps.editorUi) app.use(deps.editorUi);
   return app;
+}
+
+/** /api: sign-in, then everything else behind a session. */
+function apiRouter(editor: EditorApiDeps, pipeline: PipelineApiDeps | undefined): Router {
+  const router = new Router({ prefix: '/api' });
+  mount(router, signInEndpoint(editor));
+  router.use(async (ctx, next) => {
+    currentUser(ctx);
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+  mount(router, editorEndpoints(editor));
+  if (pipeline) {
+    pipelineEvents(router, pipeline);
+    mount(router, pipelineEndpoints(pipeline));
+  }
+  return router;
 }

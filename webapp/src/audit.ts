@@ -14,6 +14,8 @@ export interface AuditRecord {
   result: string;
   commit?: string;
   reason?: string;
+  /** The client's IP address (http/clientAddress.ts makes sure it is one). */
+  address?: string;
 }
 
 export class AuditLog {

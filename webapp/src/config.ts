@@ -4,12 +4,25 @@
  * Every key is documented in docs/CONFIGURATION.md.
  */
 import { z } from 'zod';
+import { DEFAULT_EDITABLE, withinSite } from './editor/policy';
 import { urlHasCredentials } from './git/credentials';
-import { DEFAULT_EDITABLE } from './editor/policy';
+import { ABBREVIATED_SHA } from './git/sha';
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
-const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+/**
+ * Settings that more than one process reads (an instance, and the `reflex` command that runs
+ * the local loop): each written once, with its checks, and used by both schemas.
+ */
+export const settings = {
+  port: z.coerce.number().int().min(0).max(65535),
+  positiveInt: z.coerce.number().int().positive(),
+  bool: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  branch: z
+    .string()
+    .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/, 'must be a branch name')
+    .default('main'),
+  adminPassword: z.string().min(10, 'must be at least 10 characters').optional(),
+};
+const { port, positiveInt, bool } = settings;
 const globList = z
   .string()
   .transform((v) =>
@@ -29,14 +42,16 @@ export const configSchema = z
       .default('info'),
     REFLEX_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
     /** The commit this instance runs; overrides the SHA recorded by the build. */
-    REFLEX_SHA: z
-      .string()
-      .regex(/^[0-9a-f]{7,64}$/, 'must be a hexadecimal commit SHA')
-      .optional(),
+    REFLEX_SHA: z.string().regex(ABBREVIATED_SHA, 'must be a hexadecimal commit SHA').optional(),
     REFLEX_TRUST_PROXY: bool.default(false),
     /** What the edge sends in `X-Reflex-Edge`: requests carrying it come through the edge. */
     REFLEX_EDGE_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     REFLEX_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** The editor's own public origin: the only Origin its state-changing requests may carry. */
+    REFLEX_EDITOR_URL: z
+      .url({ protocol: /^https?$/ })
+      .transform((v) => new URL(v).origin)
+      .optional(),
 
     // The editor: on when REFLEX_REPO_URL is set.
     REFLEX_REPO_URL: z
@@ -47,10 +62,7 @@ export const configSchema = z
         'must not contain credentials; set REFLEX_GIT_TOKEN instead',
       )
       .optional(),
-    REFLEX_BRANCH: z
-      .string()
-      .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/, 'must be a branch name')
-      .default('main'),
+    REFLEX_BRANCH: settings.branch,
     REFLEX_WORKDIR: z.string().min(1).optional(),
     REFLEX_GIT_TOKEN: z.string().min(1).optional(),
     REFLEX_GIT_USERNAME: z.string().min(1).default('x-access-token'),
@@ -58,13 +70,20 @@ export const configSchema = z
     REFLEX_COMMITTER_EMAIL: z.email().default('reflex@users.reflex.invalid'),
     REFLEX_USERS_FILE: z.string().min(1).optional(),
     REFLEX_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-    REFLEX_ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
+    REFLEX_ADMIN_PASSWORD: settings.adminPassword,
     REFLEX_EDITABLE: globList.default([...DEFAULT_EDITABLE]),
+    /** Lets REFLEX_EDITABLE reach beyond webapp/site/ (never into a protected path). */
+    REFLEX_WIDE_SCOPE: bool.default(false),
     REFLEX_MAX_FILE_BYTES: positiveInt.default(1024 * 1024),
     REFLEX_SESSION_IDLE_MINUTES: positiveInt.default(30),
     REFLEX_SESSION_MAX_HOURS: positiveInt.default(12),
     REFLEX_COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
     REFLEX_SIGNIN_LIMIT: positiveInt.default(5),
+    REFLEX_SIGNIN_ACCOUNT_LIMIT: positiveInt.default(10),
+    REFLEX_SIGNIN_CONCURRENCY: positiveInt.default(1),
+    REFLEX_STREAMS_PER_SESSION: positiveInt.default(4),
+    REFLEX_STREAMS_PER_CLIENT: positiveInt.default(16),
+    REFLEX_STREAM_MAX_SECONDS: positiveInt.default(600),
     REFLEX_STATE_DIR: z.string().min(1).optional(),
     REFLEX_AUDIT_FILE: z.string().min(1).optional(),
     REFLEX_FETCH_INTERVAL_MS: positiveInt.default(10_000),
@@ -110,6 +129,16 @@ export const configSchema = z
         }
       }
     }
+    if (!env.REFLEX_WIDE_SCOPE) {
+      const beyond = env.REFLEX_EDITABLE.filter((glob) => !withinSite(glob));
+      if (beyond.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['REFLEX_EDITABLE'],
+          message: `${beyond.join(', ')} reaches beyond webapp/site/: set REFLEX_WIDE_SCOPE=true to allow it`,
+        });
+      }
+    }
     if (env.REFLEX_REPO_URL === undefined) return;
     for (const key of ['REFLEX_USERS_FILE', 'REFLEX_SESSION_SECRET'] as const) {
       if (env[key] === undefined) {
@@ -135,11 +164,22 @@ export interface EditorConfig {
   sessionSecret: string;
   adminPassword: string | undefined;
   editable: string[];
+  /** Whether the scope may reach beyond the site (REFLEX_WIDE_SCOPE). */
+  wideScope: boolean;
   maxFileBytes: number;
   sessionIdleSeconds: number;
   sessionMaxSeconds: number;
   cookieSecure: 'auto' | boolean;
   signinLimitPerMinute: number;
+  /** Failed sign-ins per account in 15 minutes before it is refused for a while. */
+  signinAccountLimit: number;
+  /** Password checks (scrypt) at once; more wait their turn. */
+  signinConcurrency: number;
+  streams: { perSession: number; perClient: number; maxSeconds: number };
+  /** The editor's public origin, when configured. */
+  editorOrigin: string | undefined;
+  /** The site's public URL, when configured. */
+  siteUrl: string | undefined;
   stateDir: string | undefined;
   auditFile: string | undefined;
   fetchIntervalMs: number;
@@ -152,8 +192,10 @@ export interface Config {
   shutdownTimeoutMs: number;
   sha: string | undefined;
   trustProxy: boolean;
+  /** Present when the edge proves itself with X-Reflex-Edge (REFLEX_EDGE_TOKEN). */
   edgeToken: string | undefined;
   publicUrl: string | undefined;
+  editorOrigin: string | undefined;
   /** Present when the editor is on. */
   editor: EditorConfig | undefined;
   pipeline:
@@ -200,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     trustProxy: raw.REFLEX_TRUST_PROXY,
     edgeToken: raw.REFLEX_EDGE_TOKEN,
     publicUrl: raw.REFLEX_PUBLIC_URL,
+    editorOrigin: raw.REFLEX_EDITOR_URL,
     pipeline:
       raw.REFLEX_PIPELINE === 'local'
         ? {
@@ -232,12 +275,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             sessionSecret: raw.REFLEX_SESSION_SECRET!,
             adminPassword: raw.REFLEX_ADMIN_PASSWORD,
             editable: raw.REFLEX_EDITABLE,
+            wideScope: raw.REFLEX_WIDE_SCOPE,
             maxFileBytes: raw.REFLEX_MAX_FILE_BYTES,
             sessionIdleSeconds: raw.REFLEX_SESSION_IDLE_MINUTES * 60,
             sessionMaxSeconds: raw.REFLEX_SESSION_MAX_HOURS * 3600,
             cookieSecure:
               raw.REFLEX_COOKIE_SECURE === 'auto' ? 'auto' : raw.REFLEX_COOKIE_SECURE === 'true',
             signinLimitPerMinute: raw.REFLEX_SIGNIN_LIMIT,
+            signinAccountLimit: raw.REFLEX_SIGNIN_ACCOUNT_LIMIT,
+            signinConcurrency: raw.REFLEX_SIGNIN_CONCURRENCY,
+            streams: {
+              perSession: raw.REFLEX_STREAMS_PER_SESSION,
+              perClient: raw.REFLEX_STREAMS_PER_CLIENT,
+              maxSeconds: raw.REFLEX_STREAM_MAX_SECONDS,
+            },
+            editorOrigin: raw.REFLEX_EDITOR_URL,
+            siteUrl: raw.REFLEX_PUBLIC_URL,
             stateDir: raw.REFLEX_STATE_DIR,
             auditFile: raw.REFLEX_AUDIT_FILE,
             fetchIntervalMs: raw.REFLEX_FETCH_INTERVAL_MS,

@@ -1,30 +1,67 @@
 /**
- * The one error type of the service. Routes and services throw it; the error middleware
- * (http/errorHandler.ts) is the only place that turns it into a response and logs it.
+ * The one error type of the service's layers: a `code` from a closed list, a message, and
+ * the details a client may act on. It knows nothing of HTTP: `http/errorHandler.ts` maps each
+ * code to a status and headers, logs once, and hides what is not meant for the client.
  */
-export interface AppErrorOptions {
-  /** Whether `message` and `details` may be shown to the client. Defaults to `status < 500`. */
-  expose?: boolean;
-  /** A short machine-readable code, e.g. `conflict`, `forbidden_path`. */
-  code?: string;
-  /** Extra fields merged into the JSON response body when exposed. */
+
+/** Every reason a request can be refused or fail, by what went wrong. */
+export type ErrorCode =
+  // who is asking
+  | 'unauthenticated'
+  | 'bad_credentials'
+  | 'rate_limited'
+  | 'forbidden_role'
+  | 'forbidden_path'
+  | 'csrf'
+  | 'too_many_streams'
+  // what was asked
+  | 'invalid_request'
+  | 'invalid_json'
+  | 'unsupported_media_type'
+  | 'invalid_path'
+  | 'invalid_base'
+  | 'unknown_base'
+  | 'invalid_sha'
+  | 'invalid_message'
+  | 'invalid_content'
+  | 'path_conflict'
+  | 'too_large'
+  | 'not_found'
+  | 'not_a_release'
+  | 'not_regular'
+  | 'binary'
+  // the state of the repository
+  | 'conflict'
+  | 'already_live'
+  | 'push_contention'
+  | 'push_failed'
+  | 'not_ready';
+
+export interface DomainErrorOptions {
+  /** Fields a client may act on (merged into the response body when shown). */
   details?: Record<string, unknown>;
+  /** When the same request may succeed again, in seconds. */
+  retryAfterSeconds?: number;
+  /** Whether the message may be shown to the client; default: decided by the code. */
+  expose?: boolean;
   cause?: unknown;
 }
 
-export class AppError extends Error {
-  readonly status: number;
-  readonly expose: boolean;
-  readonly code: string | undefined;
+export class DomainError extends Error {
   readonly details: Record<string, unknown> | undefined;
+  readonly retryAfterSeconds: number | undefined;
+  readonly expose: boolean | undefined;
 
-  constructor(status: number, message: string, options: AppErrorOptions = {}) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: DomainErrorOptions = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'AppError';
-    this.status = status;
-    this.expose = options.expose ?? status < 500;
-    this.code = options.code;
+    this.name = 'DomainError';
     this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.expose = options.expose;
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeAtomically } from './files';
@@ -21,5 +21,13 @@ describe('writeAtomically', () => {
     const file = path.join(dir, 'missing', 'app.json');
     expect(() => writeAtomically(file, 'x')).toThrow(/ENOENT.*missing/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('gives the file the mode asked for, also when it replaces a file with wider ones', () => {
+    const file = path.join(dir, 'users.json');
+    writeAtomically(file, 'open\n', { mode: 0o644 });
+    writeAtomically(file, 'secret\n', { mode: 0o600 });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toBe('secret\n');
   });
 });

@@ -6,17 +6,12 @@ import path from 'node:path';
 import type Koa from 'koa';
 import { createApp } from './app';
 import { readBuildInfo } from './buildInfo';
-import { ConfigError, loadConfig, type Config } from './config';
-import { startEditor } from './editor/start';
+import { composePlatform } from './compose';
+import { ConfigError, loadConfig } from './config';
 import { Lifecycle } from './http/lifecycle';
-import { GitHubPipelineTracker } from './pipeline/github';
-import { LocalPipelineTracker } from './pipeline/local';
-import type { PipelineTracker } from './pipeline/types';
-import { pipelineRoutes } from './routes/pipelineApi';
 import { serve } from './http/serve';
-import { createLogger, finishLogging, type Logger } from './logger';
+import { createLogger, finishLogging } from './logger';
 import { createMetrics } from './metrics/registry';
-import { editorUi } from './routes/editorUi';
 
 /** Exit status for a configuration error (sysexits.h EX_CONFIG). */
 export const EXIT_CONFIG = 78;
@@ -50,30 +45,15 @@ export async function main(
   const lifecycle = new Lifecycle();
   const buildInfo = readBuildInfo(path.join(__dirname, 'build-info.json'), config.sha);
   const metrics = createMetrics();
-  const editor = config.editor ? await startEditor(config.editor, logger, metrics) : undefined;
-  const tracker = pipelineTracker(config, logger);
-  // A commit reached the origin (a save here, another instance's, or a push by hand): fetch it
-  // now rather than at the next background fetch, so the editor lists what was pushed.
-  tracker?.subscribe((event) => {
-    if (event.stage !== 'committed' || !editor) return;
-    editor.workspace
-      .exclusive(() => editor.workspace.fetch())
-      .catch((err: unknown) => logger.warn({ err }, 'fetch after a push failed'));
-  });
-  const app = createApp({
-    config,
+  const platform = await composePlatform(config, {
     logger,
     metrics,
     lifecycle,
     buildInfo,
-    editor: editor && {
-      ...editor.api,
-      extend:
-        tracker &&
-        ((router) => pipelineRoutes(router, { tracker, editor: editor.api.editor, lifecycle })),
-    },
-    // Built next to the server bundle (dist/ui); from src/ the same folder is ../dist/ui.
-    editorUi: editor ? editorUi({ dir: path.resolve(__dirname, '..', 'dist', 'ui') }) : undefined,
+    webappDir: path.resolve(__dirname, '..'),
+  });
+  const app = createApp({
+    ...platform.deps,
   });
   hooks.extendApp?.(app);
   const running = await serve(app, {
@@ -91,9 +71,8 @@ export async function main(
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
-    tracker?.close();
     void running.close().then(async ({ forced }) => {
-      await editor?.close();
+      await platform.close();
       logger.info({ forced }, 'stopped');
       await finishLogging(logger);
       process.exit(0);
@@ -111,25 +90,6 @@ export async function main(
       }
     }, 1000);
     watch.unref();
-  }
-}
-
-/** What the editor follows after a save: the local supervisor, GitHub Actions, or nothing. */
-function pipelineTracker(config: Config, logger: Logger): PipelineTracker | undefined {
-  const pipeline = config.pipeline;
-  switch (pipeline.kind) {
-    case 'local':
-      return new LocalPipelineTracker(pipeline.supervisorUrl, logger, pipeline.supervisorToken);
-    case 'github':
-      return new GitHubPipelineTracker({
-        apiBaseUrl: pipeline.apiUrl,
-        token: pipeline.token,
-        repository: pipeline.repository,
-        publicUrl: pipeline.publicUrl,
-        workflowFile: pipeline.workflow,
-      });
-    case 'none':
-      return undefined;
   }
 }
 

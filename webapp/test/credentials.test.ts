@@ -6,7 +6,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
-import { startEditor } from '../src/editor/start';
+import { composeEditor } from '../src/compose';
+import { DomainError } from '../src/errors';
 import { loadConfig } from '../src/config';
 import { createMetrics } from '../src/metrics/registry';
 import { editorHarness, fileUrl, PASSWORD } from './support/editorApp';
@@ -79,7 +80,7 @@ describe('pushing over https with a token', () => {
     }
   });
 
-  it('a wrong token fails the clone with an error that names the URL but not the token', async () => {
+  it('a wrong token leaves the editor not ready, saying why with the URL but not the token', async () => {
     const wrong = 'ghp_WrongToken_000000000000';
     const logs = captureLogs();
     const config = loadConfig({
@@ -90,20 +91,33 @@ describe('pushing over https with a token', () => {
       REFLEX_ADMIN_PASSWORD: PASSWORD,
     });
     const refusedBefore = gitServer.refused;
-    const failure = await startEditor(
-      config.editor!,
-      logs.logger,
-      createMetrics(),
-      () => undefined,
-    ).then(
-      () => undefined,
-      (err: unknown) => err as Error,
-    );
-    expect(failure?.message).toMatch(
-      /^cannot clone http:\/\/127\.0\.0\.1:\d+\/origin\.git \(branch main\)/,
-    );
-    expect(failure?.message).not.toContain(wrong);
-    expect(JSON.stringify(logs.lines)).not.toContain(wrong);
-    expect(gitServer.refused).toBeGreaterThan(refusedBefore);
+    const editor = await composeEditor(config.editor!, {
+      logger: logs.logger,
+      metrics: createMetrics(),
+      announce: () => undefined,
+    });
+    try {
+      // The clone is refused, then retried in the background: wait for the first failure.
+      let failure: unknown;
+      for (let i = 0; i < 300; i++) {
+        try {
+          editor.clone.current();
+        } catch (err) {
+          failure = err;
+        }
+        if (failure instanceof Error && failure.message.includes('cannot clone')) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(gitServer.refused).toBeGreaterThan(refusedBefore);
+      expect(failure).toBeInstanceOf(DomainError);
+      expect((failure as DomainError).code).toBe('not_ready');
+      expect((failure as Error).message).toMatch(
+        /cannot clone http:\/\/127\.0\.0\.1:\d+\/origin\.git \(branch main\)/,
+      );
+      expect((failure as Error).message).not.toContain(wrong);
+      expect(JSON.stringify(logs.lines)).not.toContain(wrong);
+    } finally {
+      await editor.close();
+    }
   });
 });

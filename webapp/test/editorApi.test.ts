@@ -115,7 +115,7 @@ describe('editor API', () => {
         username: 'dave',
         name: 'dave Person',
         email: 'dave@example.com',
-        role: 'editor',
+        role: 'developer',
       });
     });
   });
@@ -169,9 +169,8 @@ describe('editor API', () => {
         reason: expect.stringMatching(/^protected: \*\*\/package\.json/),
       });
       expect(byPath['.github/workflows/ci.yml'].reason).toMatch(/^protected: \.github\/\*\*/);
-      expect(byPath['webapp/src/server.ts'].reason).toBe(
-        'outside the editable scope (webapp/site/**)',
-      );
+      expect(byPath['webapp/src/server.ts'].reason).toMatch(/^protected: webapp\/src\/\*\*/);
+      expect(byPath['README.md'].reason).toBe('outside the editable scope (webapp/site/**)');
     });
 
     it('reads a file with its blob and commit, 404 for a missing one', async () => {
@@ -377,8 +376,18 @@ describe('editor API', () => {
       'Pulumi.dev.yaml',
       'webapp/Dockerfile',
       'webapp/src/editor/policy.ts',
+      'webapp/src/server.ts',
+      'Package.json',
+      'dockerfile',
+      '.GitHub/workflows/ci.yml',
+      'Deploy-Scripts/deploy.sh',
+      'webapp/src/editor/Policy.ts',
+      'eslint.config.mjs',
+      'test/tiers.json',
     ])('saving %s is 403 even with the editable scope configured as **', async (target) => {
-      const wide = await editorHarness({ env: { REFLEX_EDITABLE: '**' } });
+      const wide = await editorHarness({
+        env: { REFLEX_EDITABLE: '**', REFLEX_WIDE_SCOPE: 'true' },
+      });
       try {
         const agent = await wide.signedIn();
         const head = wide.origin.head();
@@ -394,14 +403,18 @@ describe('editor API', () => {
       }
     });
 
-    it('the wide scope does open the platform code', async () => {
-      const wide = await editorHarness({ env: { REFLEX_EDITABLE: '**' } });
+    it('the wide scope opens files beyond the site that are not protected, and the settings say so', async () => {
+      const wide = await editorHarness({
+        env: { REFLEX_EDITABLE: '**', REFLEX_WIDE_SCOPE: 'true' },
+      });
       try {
         const agent = await wide.signedIn();
         const res = await agent
-          .put(fileUrl('webapp/src/server.ts'))
-          .send({ content: 'export {};\n// x\n', baseCommit: wide.origin.head() });
+          .put(fileUrl('README.md'))
+          .send({ content: '# wider\n', baseCommit: wide.origin.head() });
         expect(res.status).toBe(200);
+        expect((await agent.get('/api/settings')).body.wideScope).toBe(true);
+        expect((await (await h.signedIn()).get('/api/settings')).body.wideScope).toBe(false);
       } finally {
         await wide.close();
       }
@@ -410,7 +423,7 @@ describe('editor API', () => {
     it('outside the default scope is 403 with the reason', async () => {
       const agent = await h.signedIn();
       const res = await agent
-        .put(fileUrl('webapp/src/server.ts'))
+        .put(fileUrl('README.md'))
         .send({ content: 'x\n', baseCommit: h.origin.head() });
       expect(res.status).toBe(403);
       expect(res.body.reason).toBe('outside the editable scope (webapp/site/**)');

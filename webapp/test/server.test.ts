@@ -49,6 +49,13 @@ describe('configuration is validated at start-up', () => {
     REFLEX_GITHUB_REPOSITORY: 'no-slash',
     REFLEX_GITHUB_API_URL: 'not a url',
     REFLEX_GITHUB_WORKFLOW: 'deploy.sh',
+    REFLEX_EDITOR_URL: 'editor.example.com',
+    REFLEX_WIDE_SCOPE: 'yes',
+    REFLEX_SIGNIN_ACCOUNT_LIMIT: '0',
+    REFLEX_SIGNIN_CONCURRENCY: '-1',
+    REFLEX_STREAMS_PER_SESSION: '0',
+    REFLEX_STREAMS_PER_CLIENT: 'many',
+    REFLEX_STREAM_MAX_SECONDS: '1.5',
   };
   /** Keys that take any non-empty string. */
   const anyString = [

@@ -135,7 +135,7 @@ describe('UserStore', () => {
     const raw = readFileSync(store.file, 'utf8');
     expect(raw).not.toContain(created!.password);
     expect(statSync(store.file).mode & 0o777).toBe(0o600);
-    expect((await store.authenticate('admin', created!.password))?.role).toBe('editor');
+    expect((await store.authenticate('admin', created!.password))?.role).toBe('admin');
     expect(await store.authenticate('admin', 'wrong')).toBeUndefined();
     expect(await store.authenticate('nobody', created!.password)).toBeUndefined();
   });

@@ -24,6 +24,13 @@ export class RateLimiter {
     if (this.hits.size > this.maxKeys) this.hits.delete(this.hits.keys().next().value!);
   }
 
+  /** Takes back one hit recorded at `at` (an attempt that turned out to succeed). */
+  forgive(key: string, at: number): void {
+    const hits = this.hits.get(key);
+    const index = hits?.indexOf(at) ?? -1;
+    if (hits && index !== -1) hits.splice(index, 1);
+  }
+
   private recent(key: string, now: number): number[] {
     return (this.hits.get(key) ?? []).filter((t) => t > now - this.windowMs);
   }

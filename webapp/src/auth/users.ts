@@ -3,12 +3,12 @@
  * Writes are atomic (temporary file + rename); reads follow the file when it changes, so the
  * CLI can add or remove users while instances run.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
+import type { Role, SessionUser } from '../api/contract';
+import { writeAtomically } from '../files';
 import { generatePassword, hashPassword, verifyAgainstNothing, verifyPassword } from './passwords';
-import type { EditorUser, Role } from '../editor/service';
+import { ROLES, parseRole, type LegacyRole } from './roles';
 
 export const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -16,7 +16,15 @@ const userSchema = z.object({
   username: z.string().regex(USERNAME),
   name: z.string().min(1).max(200),
   email: z.string().email().max(320),
-  role: z.enum(['viewer', 'editor']),
+  // Files written by earlier versions name `editor`, which is a developer now.
+  role: z.string().transform((value, ctx) => {
+    const role = parseRole(value);
+    if (!role) {
+      ctx.addIssue({ code: 'custom', message: `role must be one of ${ROLES.join(', ')}` });
+      return z.NEVER;
+    }
+    return role;
+  }),
   passwordHash: z.string().startsWith('scrypt$'),
 });
 const fileSchema = z.object({ version: z.literal(1), users: z.array(userSchema) });
@@ -67,7 +75,8 @@ export class UserStore {
     username: string;
     name?: string;
     email?: string;
-    role: Role;
+    /** `editor`, an earlier version's name, is taken as `developer`. */
+    role: Role | LegacyRole;
     password: string;
   }): Promise<StoredUser> {
     if (!USERNAME.test(input.username)) {
@@ -87,18 +96,18 @@ export class UserStore {
       passwordHash: await hashPassword(input.password),
     });
     users.set(user.username, user);
-    await this.write(users);
+    this.write(users);
     return user;
   }
 
   async remove(username: string): Promise<void> {
     const users = new Map(await this.all());
     if (!users.delete(username)) throw new UsersFileError(`no user ${username}`);
-    await this.write(users);
+    this.write(users);
   }
 
   /**
-   * On first start (no accounts), creates the `admin` editor with `password` or a generated
+   * On first start (no accounts), creates the `admin` account (role admin) with `password` or a generated
    * one. Returns the credentials when it created them, so the caller can show them once.
    */
   async ensureAdmin(
@@ -110,24 +119,19 @@ export class UserStore {
       username: 'admin',
       name: 'Administrator',
       email: 'admin@users.reflex.invalid',
-      role: 'editor',
+      role: 'admin',
       password: chosen,
     });
     return { username: 'admin', password: chosen, generated: password === undefined };
   }
 
-  private async write(users: Map<string, StoredUser>): Promise<void> {
+  private write(users: Map<string, StoredUser>): void {
     const body = JSON.stringify({ version: 1, users: [...users.values()] }, null, 2) + '\n';
-    const temporary = path.join(
-      path.dirname(this.file),
-      `.${path.basename(this.file)}.${randomBytes(6).toString('hex')}`,
-    );
-    await writeFile(temporary, body, { mode: 0o600 });
-    await rename(temporary, this.file);
+    writeAtomically(this.file, body, { mode: 0o600 });
     this.cache = undefined;
   }
 }
 
-export function toEditorUser(user: StoredUser): EditorUser {
+export function toEditorUser(user: StoredUser): SessionUser {
   return { username: user.username, name: user.name, email: user.email, role: user.role };
 }

@@ -5,8 +5,9 @@
  */
 const cache = new Map<string, RegExp>();
 
-export function globToRegExp(glob: string): RegExp {
-  const cached = cache.get(glob);
+export function globToRegExp(glob: string, options: { ignoreCase?: boolean } = {}): RegExp {
+  const key = `${options.ignoreCase ? 'i' : 's'}:${glob}`;
+  const cached = cache.get(key);
   if (cached) return cached;
   let source = '';
   for (let i = 0; i < glob.length; i++) {
@@ -32,11 +33,15 @@ export function globToRegExp(glob: string): RegExp {
     else if (char === '?') source += '[^/]';
     else source += char.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  const regexp = new RegExp(`^${source}$`);
-  cache.set(glob, regexp);
+  const regexp = new RegExp(`^${source}$`, options.ignoreCase ? 'i' : '');
+  cache.set(key, regexp);
   return regexp;
 }
 
-export function matchesGlob(path: string, glob: string): boolean {
-  return globToRegExp(glob).test(path);
+export function matchesGlob(
+  path: string,
+  glob: string,
+  options: { ignoreCase?: boolean } = {},
+): boolean {
+  return globToRegExp(glob, options).test(path);
 }

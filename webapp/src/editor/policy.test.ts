@@ -83,9 +83,13 @@ describe('EditPolicy', () => {
   it('the default scope is the site, and the platform code is read-only', () => {
     const policy = new EditPolicy();
     expect(policy.verdict('webapp/site/pages/index.html')).toEqual({ editable: true });
-    expect(policy.verdict('webapp/src/app.ts')).toEqual({
+    expect(policy.verdict('README.md')).toEqual({
       editable: false,
       reason: 'outside the editable scope (webapp/site/**)',
+    });
+    expect(policy.verdict('webapp/src/app.ts')).toMatchObject({
+      editable: false,
+      reason: expect.stringMatching(/^protected: webapp\/src\/\*\* /),
     });
   });
 

@@ -1,47 +1,59 @@
 /**
- * What the browser may change. The editable scope is the configured allowlist minus a
- * built-in denylist that no configuration can lift: the paths that control CI, deployment,
- * infrastructure, dependencies and this policy itself. Paths are normalised before any
- * check; anything not a plain relative path inside the repository is refused outright.
+ * What the browser may change. The editable scope is the configured allowlist minus the
+ * protected paths (`.github/workflows/protected-paths.txt`), which no configuration can lift:
+ * the paths that control CI, deployment, infrastructure, dependencies, the platform's own code
+ * and its build and test configuration. Within the scope, a role decides by path: an `author`
+ * changes the site's content, a `developer` and an `admin` anything in scope. Paths are
+ * normalised before any check; anything not a plain relative path inside the repository is
+ * refused outright. Protected paths and the site's folder match case-insensitively: on a
+ * case-insensitive filesystem, or to a tool that folds case, `Dockerfile` and `dockerfile` are
+ * one file.
  */
-import { matchesGlob } from './glob';
+import type { Role } from '../auth/roles';
+import { globToRegExp, matchesGlob } from './glob';
+import { protectedListText } from './protectedList';
 
 export interface ProtectedPath {
   glob: string;
   why: string;
 }
 
-/** The denylist. Order matters only for which reason is reported first. */
-export const PROTECTED_PATHS: readonly ProtectedPath[] = [
-  { glob: '.git/**', why: 'git internals' },
-  { glob: '.github/**', why: 'controls CI and deployment (GitHub Actions)' },
-  { glob: '.ci/**', why: 'controls CI' },
-  { glob: 'deploy-scripts/**', why: 'controls deployment' },
-  { glob: 'pulumi/**', why: 'controls infrastructure' },
-  { glob: '**/Pulumi*.yaml', why: 'controls infrastructure' },
-  { glob: '**/Pulumi*.yml', why: 'controls infrastructure' },
-  { glob: '**/Dockerfile', why: 'controls the deployed image' },
-  { glob: '**/Dockerfile.*', why: 'controls the deployed image' },
-  { glob: '**/*.Dockerfile', why: 'controls the deployed image' },
-  { glob: '**/.dockerignore', why: 'controls the deployed image' },
-  { glob: '**/package.json', why: 'declares dependencies and install scripts' },
-  { glob: '**/package-lock.json', why: 'lockfile' },
-  { glob: '**/npm-shrinkwrap.json', why: 'lockfile' },
-  { glob: '**/yarn.lock', why: 'lockfile' },
-  { glob: '**/pnpm-lock.yaml', why: 'lockfile' },
-  { glob: '**/.npmrc', why: 'controls dependency installation' },
-  { glob: 'scripts/**', why: 'run by CI and the local pipeline' },
-  { glob: 'webapp/scripts/**', why: 'builds the deployed app' },
-  { glob: 'jest.config.*', why: 'decides what the pipeline gate tests' },
-  { glob: 'jest/**', why: 'decides how the pipeline gate tests' },
-  { glob: 'compose.yaml', why: 'runs the monitoring stack on the host' },
-  { glob: 'prometheus/**', why: 'monitoring configuration deployed to the host' },
-  { glob: 'grafana/**', why: 'monitoring configuration deployed to the host' },
-  { glob: 'webapp/src/editor/policy.ts', why: 'the editor policy itself' },
-  { glob: '.reflex/**', why: 'local state of Reflex' },
-];
+/** Parses the list: one glob per line, then whitespace and the reason; `#` starts a comment. */
+export function parseProtectedList(text: string): ProtectedPath[] {
+  const entries: ProtectedPath[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const [glob, ...why] = line.split(/\s+/);
+    entries.push({ glob: glob!, why: why.join(' ') || 'protected' });
+  }
+  return entries;
+}
 
-export const DEFAULT_EDITABLE = ['webapp/site/**'];
+/** The denylist. Order matters only for which reason is reported first. */
+export const PROTECTED_PATHS: readonly ProtectedPath[] = parseProtectedList(protectedListText());
+
+/** The site visitors see: the scope out of the box, and where an author's content lives. */
+export const SITE_DIR = 'webapp/site/';
+export const DEFAULT_EDITABLE = [`${SITE_DIR}**`];
+
+/** What an author may change: pages, styles, text, images and JSON data. */
+export const CONTENT_EXTENSIONS = new Set([
+  '.html',
+  '.htm',
+  '.css',
+  '.md',
+  '.markdown',
+  '.json',
+  '.png',
+  '.jpg',
+  '.jpeg',
+  '.gif',
+  '.svg',
+  '.webp',
+  '.avif',
+  '.ico',
+]);
 
 export type PathVerdict = { editable: true } | { editable: false; reason: string };
 
@@ -81,6 +93,26 @@ export function normalizeRepoPath(raw: string): string {
   return segments.join('/');
 }
 
+/** Whether a glob names only paths inside the site's folder. */
+export function withinSite(glob: string): boolean {
+  return glob.toLowerCase().startsWith(SITE_DIR) && !glob.includes('..');
+}
+
+/**
+ * Every protected glob in one expression: a listing asks about each of thousands of paths,
+ * nearly all unprotected, and one test per path is far cheaper than one per glob.
+ */
+const ANY_PROTECTED = new RegExp(
+  PROTECTED_PATHS.map((entry) => `(?:${globToRegExp(entry.glob).source})`).join('|'),
+  'i',
+);
+
+/** The protected entry a path falls under, if any (case-insensitive). */
+export function protectedEntry(path: string): ProtectedPath | undefined {
+  if (!ANY_PROTECTED.test(path)) return undefined;
+  return PROTECTED_PATHS.find((entry) => matchesGlob(path, entry.glob, { ignoreCase: true }));
+}
+
 export class EditPolicy {
   readonly editable: readonly string[];
 
@@ -89,9 +121,14 @@ export class EditPolicy {
     this.editable = editable;
   }
 
-  /** Whether a (normalised) path may be written from the browser, and if not, why. */
+  /** Whether any glob of the scope reaches beyond the site. */
+  get wide(): boolean {
+    return !this.editable.every(withinSite);
+  }
+
+  /** Whether a (normalised) path may be written from the browser at all, and if not, why. */
   verdict(path: string): PathVerdict {
-    const denied = PROTECTED_PATHS.find((entry) => matchesGlob(path, entry.glob));
+    const denied = protectedEntry(path);
     if (denied) return { editable: false, reason: `protected: ${denied.glob} ${denied.why}` };
     if (!this.editable.some((glob) => matchesGlob(path, glob))) {
       return {
@@ -101,4 +138,25 @@ export class EditPolicy {
     }
     return { editable: true };
   }
+
+  /** Whether `role` may write a (normalised) path, and if not, why. */
+  verdictFor(role: Role, path: string): PathVerdict {
+    if (role === 'viewer') return { editable: false, reason: `role ${role} is read-only` };
+    const scoped = this.verdict(path);
+    if (!scoped.editable || role !== 'author') return scoped;
+    if (!path.toLowerCase().startsWith(SITE_DIR) || !CONTENT_EXTENSIONS.has(extension(path))) {
+      return {
+        editable: false,
+        reason:
+          'role author changes the site’s content only (html, css, markdown, images, json under webapp/site/)',
+      };
+    }
+    return scoped;
+  }
+}
+
+function extension(path: string): string {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  return dot <= 0 ? '' : base.slice(dot).toLowerCase();
 }

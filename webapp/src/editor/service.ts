@@ -1,122 +1,123 @@
 /**
- * What the editor can do to the repository: list, read, diff, save, delete. Enforces the
- * rules every change goes through — path policy, content checks, no silent overwrite, push
- * without force — and records each attempt. Knows nothing of HTTP; failures are AppErrors.
+ * What the editor can do to the repository: list, read, diff, save, delete. Keeps the rules
+ * every change goes through — who (role), which path (policy), what content (size, text,
+ * parse) — and records each attempt; git decides what becomes of an admitted change
+ * (git/change.ts). Knows nothing of HTTP; refusals are DomainErrors.
  */
-import { createHash } from 'node:crypto';
+import type { SessionUser } from '../api/contract';
+import type { FileContent, SaveResult, TreeFile, TreeListing } from '../api/contract';
 import type { AuditLog } from '../audit';
-import { AppError } from '../errors';
-import { pushRestore } from '../git/restore';
-import type { CommitSummary, GitWorkspace, Person, TreeEntry } from '../git/workspace';
+import { DomainError } from '../errors';
+import { changedSince, commitChange, type ChangeOutcome } from '../git/change';
+import { Freshness } from '../git/freshness';
+import { isFullSha } from '../git/sha';
+import { notRegular, structuralLocks } from '../git/tree';
+import type { WorkspaceSource } from '../git/clone';
+import type { CommitSummary, GitWorkspace } from '../git/workspace';
 import type { Logger } from '../logger';
 import type { SAVE_RESULTS } from '../metrics/registry';
 import { PathError, normalizeRepoPath, type EditPolicy } from './policy';
 import { checkContent, looksBinary } from './validate';
 
-export type Role = 'viewer' | 'editor';
+export type { Role } from '../auth/roles';
+/** The signed-in user a change is made for. */
+export type EditorUser = SessionUser;
 
-export interface EditorUser {
-  username: string;
-  name: string;
-  email: string;
-  role: Role;
-}
-
-export type SaveResult = (typeof SAVE_RESULTS)[number];
+export type SaveOutcome = (typeof SAVE_RESULTS)[number];
 
 export interface EditorServiceOptions {
-  workspace: GitWorkspace;
+  /** The instance's clone (`current()` refuses with not_ready until it is there). */
+  workspace: WorkspaceSource;
   policy: EditPolicy;
   maxFileBytes: number;
   audit: AuditLog;
   logger: Logger;
   /** Counts every save/delete attempt by result (reflex_saves_total). */
-  onResult?: (result: SaveResult) => void;
+  onResult?: (result: SaveOutcome) => void;
   /** Pushes to try when others keep pushing in between (default 5). */
   maxPushAttempts?: number;
 }
 
-export interface FileListing {
-  commit: string;
-  files: { path: string; size: number; editable: boolean; reason?: string }[];
-}
-
-const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 const MAX_MESSAGE = 4000;
 
 export class EditorService {
-  private listingCache: { commit: string; json: string } | undefined;
+  /** Listings per commit and role: a tree is listed once however many people open it. */
+  private listingCache: { commit: string; byRole: Map<string, TreeListing> } | undefined;
+  private readonly freshness = new Freshness();
 
   constructor(private readonly options: EditorServiceOptions) {}
 
-  get head(): string {
-    return this.options.workspace.head;
+  get workspace(): GitWorkspace {
+    return this.options.workspace.current();
   }
 
-  /** The tree at the current commit, as the JSON body of `GET /api/tree` (cached per commit). */
-  async listingJson(): Promise<{ commit: string; json: string }> {
-    const { workspace, policy } = this.options;
+  /**
+   * Every file at the current commit, each with whether `user` may change it and why not;
+   * never older than `seen`, a commit the client has seen (read your writes).
+   */
+  async listing(user: EditorUser, seen?: string): Promise<TreeListing> {
+    const { policy } = this.options;
+    const workspace = this.workspace;
+    await this.freshness.catchUp(workspace, seen);
     const commit = workspace.head;
-    if (this.listingCache?.commit === commit) return this.listingCache;
+    if (this.listingCache?.commit !== commit) this.listingCache = { commit, byRole: new Map() };
+    const cached = this.listingCache.byRole.get(user.role);
+    if (cached) return cached;
     const entries = await workspace.tree(commit);
-    const symlinkDirs = [...entries.values()]
-      .filter((e) => e.mode === '120000')
-      .map((e) => e.path + '/');
-    const files: FileListing['files'] = [];
+    const locks = structuralLocks(entries.values());
+    // A viewer can change nothing: the editor says so once, and shows the scope's locks.
+    const role = user.role === 'viewer' ? undefined : user.role;
+    const files: TreeFile[] = [];
     for (const entry of entries.values()) {
-      const verdict = structuralVerdict(entry, symlinkDirs) ?? policy.verdict(entry.path);
+      const lock = locks.get(entry.path);
+      const verdict = lock
+        ? { editable: false as const, reason: lock }
+        : role
+          ? policy.verdictFor(role, entry.path)
+          : policy.verdict(entry.path);
       files.push(
         verdict.editable
           ? { path: entry.path, size: entry.size, editable: true }
           : { path: entry.path, size: entry.size, editable: false, reason: verdict.reason },
       );
     }
-    const listing = { commit, json: JSON.stringify({ commit, files } satisfies FileListing) };
-    this.listingCache = listing;
+    const listing = { commit, files };
+    this.listingCache.byRole.set(user.role, listing);
     return listing;
   }
 
-  async read(rawPath: string) {
+  /** A file as it is on the branch, never older than `seen` (see `listing`). */
+  async read(rawPath: string, seen?: string): Promise<FileContent> {
     const path = parsePath(rawPath);
-    const commit = this.options.workspace.head;
-    const entry = (await this.options.workspace.tree(commit)).get(path);
-    if (!entry)
-      throw new AppError(404, `no file ${path} at ${commit.slice(0, 12)}`, { code: 'not_found' });
-    if (entry.mode === '120000' || entry.mode === '160000') {
-      throw new AppError(415, `${path} is not a regular file`, { code: 'not_regular' });
-    }
+    await this.freshness.catchUp(this.workspace, seen);
+    const commit = this.workspace.head;
+    const entry = (await this.workspace.tree(commit)).get(path);
+    if (!entry) throw new DomainError('not_found', `no file ${path} at ${commit.slice(0, 12)}`);
+    if (notRegular(entry)) throw new DomainError('not_regular', `${path} is not a regular file`);
     if (entry.size > this.options.maxFileBytes) {
-      throw new AppError(
-        413,
+      throw new DomainError(
+        'too_large',
         `${path} is ${entry.size} bytes; the editor's limit is ${this.options.maxFileBytes}`,
-        {
-          code: 'too_large',
-        },
       );
     }
-    const content = await this.options.workspace.readBlob(entry.blob);
-    if (looksBinary(content))
-      throw new AppError(415, `${path} is a binary file`, { code: 'binary' });
+    const content = await this.workspace.readBlob(entry.blob);
+    if (looksBinary(content)) throw new DomainError('binary', `${path} is a binary file`);
     return { path, content: content.toString('utf8'), blobSha: entry.blob, commit };
   }
 
   async commits(limit: number): Promise<CommitSummary[]> {
-    return this.options.workspace.exclusive(() => this.options.workspace.log(limit));
+    return this.workspace.exclusive(() => this.workspace.log(limit));
   }
 
   /** Unified diff of a proposed content against the branch's current version of the file. */
   async diff(rawPath: string, content: string, baseCommit: string) {
     const path = parsePath(rawPath);
     requireSha(baseCommit);
-    const { workspace } = this.options;
+    const workspace = this.workspace;
     const head = workspace.head;
     const current = (await workspace.tree(head)).get(path);
     const before = current ? (await workspace.readBlob(current.blob)).toString('utf8') : '';
-    let changedUpstream = false;
-    if (baseCommit !== head && (await workspace.hasCommit(baseCommit))) {
-      const atBase = await workspace.entryAt(baseCommit, path);
-      changedUpstream = atBase?.blob !== current?.blob;
-    }
+    const changedUpstream = await changedSince(workspace, baseCommit, path);
     const { createTwoFilesPatch } = await import('diff');
     const diff = createTwoFilesPatch(
       current ? `a/${path}` : '/dev/null',
@@ -130,41 +131,20 @@ export class EditorService {
     return { diff, commit: head, changedUpstream };
   }
 
-  /** Rolls the branch back to `sha`'s tree with a new commit by `user` (see git/restore.ts). */
-  async rollback(user: EditorUser, sha: string): Promise<string> {
-    const audit = { user: user.username, action: 'rollback' as const, base: sha };
-    try {
-      if (user.role !== 'editor') {
-        throw new AppError(403, 'your role cannot roll back', {
-          code: 'forbidden_role',
-          details: { reason: `role ${user.role} is read-only` },
-        });
-      }
-      const commit = await pushRestore(this.options.workspace, sha, {
-        name: user.name,
-        email: user.email,
-      });
-      await this.options.audit.record({ ...audit, result: 'committed', commit });
-      return commit;
-    } catch (err) {
-      await this.options.audit.record({
-        ...audit,
-        result: resultOf(err),
-        reason: (err as Error).message,
-      });
-      throw err;
-    }
-  }
-
   save(
     user: EditorUser,
     rawPath: string,
     body: { content: string; baseCommit: string; message?: string | undefined },
-  ) {
+  ): Promise<SaveResult> {
     return this.change(user, 'save', rawPath, body.baseCommit, body.content, body.message);
   }
 
-  remove(user: EditorUser, rawPath: string, baseCommit: string, message?: string) {
+  remove(
+    user: EditorUser,
+    rawPath: string,
+    baseCommit: string,
+    message?: string,
+  ): Promise<SaveResult> {
     return this.change(user, 'delete', rawPath, baseCommit, null, message);
   }
 
@@ -175,15 +155,24 @@ export class EditorService {
     baseCommit: string,
     content: string | null,
     message: string | undefined,
-  ): Promise<{ commit: string; path: string; blobSha?: string }> {
+  ): Promise<SaveResult> {
     const audit = { user: user.username, action, path: rawPath, base: baseCommit };
     try {
       const path = await this.admit(user, rawPath, baseCommit, content, message);
       audit.path = path;
-      const done = await this.options.workspace.exclusive(() =>
-        this.commitAndPush(user, action, path, baseCommit, content, message),
+      const outcome = await commitChange(
+        this.workspace,
+        {
+          base: baseCommit,
+          path,
+          content: content === null ? null : Buffer.from(content, 'utf8'),
+          author: { name: user.name, email: user.email },
+          message: (existed) => commitMessage(action, path, existed, user, message),
+        },
+        { logger: this.options.logger, maxPushAttempts: this.options.maxPushAttempts },
       );
-      const result: SaveResult = done.unchanged ? 'unchanged' : 'committed';
+      const done = settle(outcome);
+      const result: SaveOutcome = outcome.kind === 'unchanged' ? 'unchanged' : 'committed';
       this.options.onResult?.(result);
       await this.options.audit.record({ ...audit, result, commit: done.commit });
       return { commit: done.commit, path, ...(done.blobSha ? { blobSha: done.blobSha } : {}) };
@@ -203,17 +192,15 @@ export class EditorService {
     content: string | null,
     message: string | undefined,
   ): Promise<string> {
-    if (user.role !== 'editor') {
-      throw new AppError(403, 'your role cannot change files', {
-        code: 'forbidden_role',
+    if (user.role === 'viewer') {
+      throw new DomainError('forbidden_role', 'your role cannot change files', {
         details: { reason: `role ${user.role} is read-only` },
       });
     }
     const path = parsePath(rawPath);
-    const verdict = this.options.policy.verdict(path);
+    const verdict = this.options.policy.verdictFor(user.role, path);
     if (!verdict.editable) {
-      throw new AppError(403, `${path} cannot be changed from the editor`, {
-        code: 'forbidden_path',
+      throw new DomainError('forbidden_path', `${path} cannot be changed from the editor`, {
         details: { reason: verdict.reason },
       });
     }
@@ -221,121 +208,42 @@ export class EditorService {
     if (message !== undefined) checkMessage(message);
     if (content !== null) {
       const problem = await checkContent(path, content, this.options.maxFileBytes);
-      if (problem?.kind === 'too_large')
-        throw new AppError(413, problem.message, { code: 'too_large' });
+      if (problem?.kind === 'too_large') throw new DomainError('too_large', problem.message);
       if (problem) {
         const { kind: _kind, message: why, ...position } = problem;
-        throw new AppError(422, why, { code: 'invalid_content', details: position });
+        throw new DomainError('invalid_content', why, { details: position });
       }
     }
     return path;
   }
+}
 
-  /** Runs inside the git queue: conflict check against the branch, commit, push, retry. */
-  private async commitAndPush(
-    user: EditorUser,
-    action: 'save' | 'delete',
-    path: string,
-    baseCommit: string,
-    content: string | null,
-    message: string | undefined,
-  ): Promise<{ commit: string; blobSha?: string; unchanged?: boolean }> {
-    const { workspace } = this.options;
-    if (!(await workspace.hasCommit(baseCommit))) {
-      await workspace.fetch();
-      if (!(await workspace.hasCommit(baseCommit))) {
-        throw new AppError(400, `baseCommit ${baseCommit} is not a commit of ${workspace.branch}`, {
-          code: 'unknown_base',
-        });
-      }
-    }
-    const bytes = content === null ? null : Buffer.from(content, 'utf8');
-    const attempts = this.options.maxPushAttempts ?? 5;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      const head = workspace.head;
-      const headTree = await workspace.tree(head);
-      const current = headTree.get(path);
-      await this.requireUnchangedSince(baseCommit, head, path, current);
-      requireWritableLocation(path, headTree, current);
-      if (bytes === null && !current) {
-        throw new AppError(404, `no file ${path} on ${workspace.branch}`, { code: 'not_found' });
-      }
-      if (bytes !== null && current && gitBlobSha(bytes, current.blob.length) === current.blob) {
-        return { commit: head, blobSha: current.blob, unchanged: true };
-      }
-      const author: Person = { name: user.name, email: user.email };
-      const { commit, blob } = await workspace.buildCommit({
-        parent: head,
-        path,
-        content: bytes,
-        mode: current?.mode,
-        author,
-        message: commitMessage(action, path, current !== undefined, user, message),
+/** The commit of a change git made, or the refusal it stands for. */
+function settle(outcome: ChangeOutcome): { commit: string; blobSha?: string | undefined } {
+  switch (outcome.kind) {
+    case 'committed':
+    case 'unchanged':
+      return outcome;
+    case 'conflict':
+      throw new DomainError('conflict', outcome.message, {
+        details: { upstream: outcome.upstream },
       });
-      const entry: TreeEntry | null =
-        bytes === null
-          ? null
-          : { path, mode: current?.mode ?? '100644', blob: blob!, size: bytes.length };
-      const pushed = await workspace.push(commit, { parent: head, path, entry });
-      if (pushed.ok) return { commit, ...(blob ? { blobSha: blob } : {}) };
-      this.options.logger.info(
-        { path, attempt },
-        'push rejected: the branch moved; fetching and retrying',
-      );
-      await workspace.fetch();
-    }
-    throw new AppError(
-      503,
-      `could not push after ${attempts} attempts: ${workspace.branch} keeps moving`,
-      {
-        code: 'push_contention',
-        expose: true,
-      },
-    );
-  }
-
-  /** 409 with the upstream version when the file differs between the base and the head. */
-  private async requireUnchangedSince(
-    base: string,
-    head: string,
-    path: string,
-    current: TreeEntry | undefined,
-  ) {
-    const { workspace } = this.options;
-    if (base === head) return;
-    if (!(await workspace.isAncestor(base, head))) {
-      throw await this.conflict(
-        path,
-        head,
-        current,
-        `your base ${base.slice(0, 12)} is not on ${workspace.branch}`,
-      );
-    }
-    const atBase = await workspace.entryAt(base, path);
-    if (atBase?.blob !== current?.blob || atBase?.mode !== current?.mode) {
-      throw await this.conflict(
-        path,
-        head,
-        current,
-        `${path} changed on ${workspace.branch} since ${base.slice(0, 12)}`,
-      );
-    }
-  }
-
-  private async conflict(path: string, head: string, current: TreeEntry | undefined, why: string) {
-    const upstreamContent = current
-      ? (await this.options.workspace.readBlob(current.blob)).toString('utf8')
-      : null;
-    return new AppError(409, why, {
-      code: 'conflict',
-      details: {
-        upstream: { content: upstreamContent, blobSha: current?.blob ?? null, commit: head },
-      },
-    });
+    case 'rejected':
+      switch (outcome.why) {
+        case 'not_regular':
+          throw new DomainError('forbidden_path', outcome.message, {
+            details: { reason: outcome.detail },
+          });
+        case 'unknown_base':
+        case 'not_found':
+        case 'path_conflict':
+        case 'push_contention':
+          throw new DomainError(outcome.why, outcome.message);
+      }
   }
 }
 
-const RESULT_BY_CODE: Record<string, SaveResult> = {
+const RESULT_BY_CODE: Partial<Record<string, SaveOutcome>> = {
   forbidden_role: 'forbidden',
   forbidden_path: 'forbidden',
   invalid_path: 'invalid',
@@ -349,89 +257,35 @@ const RESULT_BY_CODE: Record<string, SaveResult> = {
   not_found: 'not_found',
 };
 
-function resultOf(err: unknown): SaveResult {
-  if (err instanceof AppError && err.status < 500 && err.code)
-    return RESULT_BY_CODE[err.code] ?? 'error';
+/** How an attempt ended, for the audit and reflex_saves_total. */
+export function resultOf(err: unknown): SaveOutcome {
+  if (err instanceof DomainError) return RESULT_BY_CODE[err.code] ?? 'error';
   return 'error';
 }
 
-function parsePath(raw: string): string {
+export function parsePath(raw: string): string {
   try {
     return normalizeRepoPath(raw);
   } catch (err) {
     if (err instanceof PathError)
-      throw new AppError(400, `invalid path: ${err.reason}`, { code: 'invalid_path' });
+      throw new DomainError('invalid_path', `invalid path: ${err.reason}`);
     throw err;
   }
 }
 
 function requireSha(value: string): void {
-  if (!SHA.test(value)) {
-    throw new AppError(400, 'baseCommit must be a full commit SHA', { code: 'invalid_base' });
+  if (!isFullSha(value)) {
+    throw new DomainError('invalid_base', 'baseCommit must be a full commit SHA');
   }
 }
 
 function checkMessage(message: string): void {
   if (message.length > MAX_MESSAGE || message.includes('\u0000') || !message.isWellFormed()) {
-    throw new AppError(422, `commit message must be text of at most ${MAX_MESSAGE} characters`, {
-      code: 'invalid_message',
-    });
+    throw new DomainError(
+      'invalid_message',
+      `commit message must be text of at most ${MAX_MESSAGE} characters`,
+    );
   }
-}
-
-/** Refuses writes through or onto anything that is not a plain file location. */
-function requireWritableLocation(
-  path: string,
-  tree: Map<string, TreeEntry>,
-  current: TreeEntry | undefined,
-): void {
-  if (current && (current.mode === '120000' || current.mode === '160000')) {
-    throw new AppError(403, `${path} is not a regular file`, {
-      code: 'forbidden_path',
-      details: { reason: current.mode === '120000' ? 'symbolic link' : 'submodule' },
-    });
-  }
-  const segments = path.split('/');
-  for (let i = 1; i < segments.length; i++) {
-    const prefix = segments.slice(0, i).join('/');
-    const entry = tree.get(prefix);
-    if (!entry) continue;
-    if (entry.mode === '120000') {
-      throw new AppError(403, `${path} is beneath a symbolic link`, {
-        code: 'forbidden_path',
-        details: { reason: `symbolic link at ${prefix}` },
-      });
-    }
-    throw new AppError(422, `${prefix} is a file, so ${path} cannot be created`, {
-      code: 'path_conflict',
-    });
-  }
-  if (!current) {
-    const asDir = path + '/';
-    for (const key of tree.keys()) {
-      if (key.startsWith(asDir)) {
-        throw new AppError(422, `${path} is a folder`, { code: 'path_conflict' });
-      }
-    }
-  }
-}
-
-function structuralVerdict(
-  entry: TreeEntry,
-  symlinkDirs: string[],
-): { editable: false; reason: string } | undefined {
-  if (entry.mode === '120000') return { editable: false, reason: 'symbolic link' };
-  if (entry.mode === '160000') return { editable: false, reason: 'submodule' };
-  const below = symlinkDirs.find((dir) => entry.path.startsWith(dir));
-  return below
-    ? { editable: false, reason: `beneath symbolic link ${below.slice(0, -1)}` }
-    : undefined;
-}
-
-/** Git's object id of a blob (SHA-1 repositories; SHA-256 ones never match, so never skip). */
-function gitBlobSha(content: Buffer, idLength: number): string | undefined {
-  if (idLength !== 40) return undefined;
-  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }
 
 function commitMessage(

@@ -11,24 +11,16 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { AppError } from '../errors';
+import { DomainError } from '../errors';
 import type { Logger } from '../logger';
 import { gitEnvironment, installAskpass, redact, type GitCredentials } from './credentials';
 import { GitCommandError, runGit } from './exec';
+import { fastImportScript, type Person } from './fastImport';
 import { SerialQueue } from './queue';
+import { parseTreeRecord, type TreeEntry } from './tree';
 
-export interface TreeEntry {
-  path: string;
-  /** `100644`, `100755`, `120000` (symlink), `160000` (submodule). */
-  mode: string;
-  blob: string;
-  size: number;
-}
-
-export interface Person {
-  name: string;
-  email: string;
-}
+export type { Person } from './fastImport';
+export type { TreeEntry } from './tree';
 
 export interface CommitSummary {
   sha: string;
@@ -76,17 +68,6 @@ const SIMPLE_GIT_OPTIONS = {
   unsafe: { allowUnsafeConfigPaths: true, allowUnsafeAskPass: true, allowUnsafeSshCommand: true },
   completion: { onClose: true, onExit: false },
 };
-
-/** `Name <email>` for a commit header; the characters git would refuse are dropped. */
-function identity(person: Person): string {
-  const clean = (text: string) => text.replace(/[<>\n\r\0]/g, '').trim();
-  return `${clean(person.name) || 'unknown'} <${clean(person.email)}>`;
-}
-
-/** A path in fast-import's C-style quoting (always quoted: spaces, quotes, non-ASCII are safe). */
-function quotePath(path: string): string {
-  return `"${path.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-}
 
 export class GitWorkspace {
   readonly gitDir: string;
@@ -181,16 +162,8 @@ export class GitWorkspace {
     const out = await this.plumbing(['ls-tree', '-r', '-l', '-z', '--full-tree', commit]);
     const entries = new Map<string, TreeEntry>();
     for (const record of out.toString('utf8').split('\0')) {
-      if (!record) continue;
-      const tab = record.indexOf('\t');
-      const [mode, , blob, size] = record.slice(0, tab).split(/ +/);
-      const entryPath = record.slice(tab + 1);
-      entries.set(entryPath, {
-        path: entryPath,
-        mode: mode!,
-        blob: blob!,
-        size: size === '-' ? 0 : Number(size),
-      });
+      const parsed = parseTreeRecord(record);
+      if (parsed) entries.set(parsed.path, entryOf(parsed));
     }
     if (commit === this.knownHead) this.treeCache = { commit, entries };
     return entries;
@@ -202,12 +175,9 @@ export class GitWorkspace {
     const out = (await this.plumbing(['ls-tree', '-l', '-z', commit, '--', filePath])).toString(
       'utf8',
     );
-    const record = out.split('\0')[0];
-    if (!record) return undefined;
-    const tab = record.indexOf('\t');
-    const [mode, type, blob, size] = record.slice(0, tab).split(/ +/);
-    if (type !== 'blob' && type !== 'commit') return undefined;
-    return { path: filePath, mode: mode!, blob: blob!, size: size === '-' ? 0 : Number(size) };
+    const parsed = parseTreeRecord(out.split('\0')[0] ?? '');
+    if (!parsed || (parsed.type !== 'blob' && parsed.type !== 'commit')) return undefined;
+    return { ...entryOf(parsed), path: filePath };
   }
 
   /** Whether `sha` names a commit this clone has. */
@@ -252,35 +222,16 @@ export class GitWorkspace {
     author: Person;
     message: string;
   }): Promise<{ commit: string; blob: string | undefined }> {
-    const when = `${Math.floor(Date.now() / 1000)} +0000`;
-    const message = Buffer.from(
-      change.message.endsWith('\n') ? change.message : `${change.message}\n`,
-    );
-    const parts: (string | Buffer)[] = [];
-    if (change.content !== null) {
-      parts.push(`blob\nmark :1\ndata ${change.content.length}\n`, change.content, '\n');
-    }
-    parts.push(
-      `commit refs/heads/${this.branch}\nmark :2\n`,
-      `author ${identity(change.author)} ${when}\n`,
-      `committer ${identity(this.options.committer)} ${when}\n`,
-      `data ${message.length}\n`,
-      message,
-      `from ${change.parent}\n`,
-      change.content === null
-        ? `D ${quotePath(change.path)}\n`
-        : `M ${change.mode ?? '100644'} :1 ${quotePath(change.path)}\n`,
-      '\n',
-      change.content === null ? '' : 'get-mark :1\n',
-      'get-mark :2\ndone\n',
-    );
     const out = (
       await this.plumbing(
         ['-c', 'fastimport.unpackLimit=100', 'fast-import', '--quiet', '--force', '--done'],
         {
-          input: Buffer.concat(
-            parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)),
-          ),
+          input: fastImportScript({
+            ...change,
+            branch: this.branch,
+            committer: this.options.committer,
+            when: Math.floor(Date.now() / 1000),
+          }),
         },
       )
     )
@@ -340,12 +291,12 @@ export class GitWorkspace {
       const message = this.redact((err as Error).message);
       // The commit did not reach the origin: the local branch must not keep it.
       await this.resetLocalRef();
-      if (/\[rejected\]|non-fast-forward|fetch first|stale info/i.test(message)) {
+      // Someone pushed meanwhile: refused as not a fast-forward, or — when two clones push to
+      // one repository at the same moment — the ref moved under the origin's lock.
+      if (/\[rejected\]|non-fast-forward|fetch first|stale info|cannot lock ref/i.test(message)) {
         return { ok: false, rejected: true, detail: message };
       }
-      throw new AppError(502, `the push to the origin failed: ${message}`, {
-        code: 'push_failed',
-        expose: true,
+      throw new DomainError('push_failed', `the push to the origin failed: ${message}`, {
         cause: err,
       });
     } finally {
@@ -363,6 +314,20 @@ export class GitWorkspace {
     if (this.localRef === this.knownHead) return;
     await this.plumbing(['update-ref', `refs/heads/${this.branch}`, this.knownHead]);
     this.localRef = this.knownHead;
+  }
+
+  /** The paths whose content or mode differs between two commits. */
+  async changedPaths(from: string, to: string): Promise<string[]> {
+    const out = await this.plumbing([
+      'diff-tree',
+      '-r',
+      '-z',
+      '--name-only',
+      '--no-renames',
+      from,
+      to,
+    ]);
+    return out.toString('utf8').split('\0').filter(Boolean);
   }
 
   /** Recent commits of the branch, newest first. */
@@ -411,4 +376,8 @@ export class GitWorkspace {
   private redact(text: string): string {
     return redact(text, [this.options.credentials.token]);
   }
+}
+
+function entryOf(parsed: TreeEntry): TreeEntry {
+  return { path: parsed.path, mode: parsed.mode, blob: parsed.blob, size: parsed.size };
 }

@@ -3,17 +3,16 @@
  * `bodyLimit` refuses any request declaring more than the largest limit before it is read.
  */
 import type { Context, Middleware } from 'koa';
-import { AppError } from '../errors';
+import { DomainError } from '../errors';
 
 export function bodyLimit(maxBytes: number): Middleware {
   return async (ctx, next) => {
     const declared = Number(ctx.get('Content-Length') || 0);
     if (declared > maxBytes) {
       ctx.set('Connection', 'close');
-      throw new AppError(
-        413,
+      throw new DomainError(
+        'too_large',
         `request body of ${declared} bytes is over the limit of ${maxBytes}`,
-        { code: 'too_large' },
       );
     }
     await next();
@@ -23,9 +22,10 @@ export function bodyLimit(maxBytes: number): Middleware {
 /** The parsed JSON body, at most `maxBytes` long. */
 export async function readJson(ctx: Context, maxBytes: number): Promise<unknown> {
   if (!ctx.is('application/json')) {
-    throw new AppError(415, 'send a JSON body with Content-Type: application/json', {
-      code: 'unsupported_media_type',
-    });
+    throw new DomainError(
+      'unsupported_media_type',
+      'send a JSON body with Content-Type: application/json',
+    );
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -33,15 +33,13 @@ export async function readJson(ctx: Context, maxBytes: number): Promise<unknown>
     size += chunk.length;
     if (size > maxBytes) {
       ctx.set('Connection', 'close');
-      throw new AppError(413, `request body is over the limit of ${maxBytes} bytes`, {
-        code: 'too_large',
-      });
+      throw new DomainError('too_large', `request body is over the limit of ${maxBytes} bytes`);
     }
     chunks.push(chunk);
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
   } catch {
-    throw new AppError(400, 'the request body is not valid JSON', { code: 'invalid_json' });
+    throw new DomainError('invalid_json', 'the request body is not valid JSON');
   }
 }

@@ -16,6 +16,8 @@ function app() {
     branch: 'main',
     status: () => ({ live: null }),
     onPush: () => undefined,
+    onBranch: () => undefined,
+    previews: () => [],
   }).callback();
 }
 
@@ -25,6 +27,7 @@ describe("the supervisor's control API", () => {
     ['GET', '/releases'],
     ['GET', '/events'],
     ['GET', '/metrics'],
+    ['GET', '/previews'],
     ['POST', '/notify'],
   ])('%s %s needs the token: any local user can reach a loopback port', async (method, path) => {
     const anonymous = await request(app())[method === 'GET' ? 'get' : 'post'](path);

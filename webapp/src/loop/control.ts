@@ -5,6 +5,7 @@
  *   GET  /events          pipeline stage events (Server-Sent Events; recent ones first)
  *   GET  /releases        release history, newest first
  *   GET  /status          live release, running pipeline, queued commit, URLs
+ *   GET  /previews        change requests' previews: branch, state, URL
  *   GET  /metrics         the supervisor's Prometheus metrics
  * Release instances read /events and /releases to show the pipeline in the editor.
  */
@@ -13,11 +14,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { AppError } from '../errors';
+import { DomainError } from '../errors';
 import { errorHandler } from '../http/errorHandler';
 import { readJson } from '../http/body';
 import type { Logger } from '../logger';
-import { sseFrame } from '../pipeline/sse';
+import { EventStream, SSE_HEADERS } from '../pipeline/sse';
 import type { EventBus, History } from './history';
 import type { LoopMetrics } from './metrics';
 
@@ -30,7 +31,13 @@ export interface ControlDeps {
   branch: string;
   status: () => Record<string, unknown>;
   onPush: (sha: string) => void;
+  /** Another branch moved (`sha`) or was deleted (undefined): change requests' previews. */
+  onBranch: (ref: string, sha: string | undefined) => void;
+  previews: () => unknown[];
 }
+
+const COMMIT = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+const DELETED = /^0{40}(?:0{24})?$/;
 
 export function controlApp(deps: ControlDeps): Koa {
   const app = new Koa();
@@ -42,38 +49,37 @@ export function controlApp(deps: ControlDeps): Koa {
     const given = Buffer.from(ctx.get('Authorization'));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       ctx.set('WWW-Authenticate', 'Bearer');
-      throw new AppError(401, 'the control API needs the token from run/supervisor.json');
+      throw new DomainError(
+        'unauthenticated',
+        'the control API needs the token from run/supervisor.json',
+      );
     }
     await next();
   });
 
   router.post('/notify', async (ctx) => {
     const body = (await readJson(ctx, 64 * 1024)) as { updates?: { to?: string; ref?: string }[] };
-    for (const update of body.updates ?? []) {
-      if (
-        update.ref === `refs/heads/${deps.branch}` &&
-        typeof update.to === 'string' &&
-        /^[0-9a-f]{40,64}$/.test(update.to)
-      ) {
-        deps.onPush(update.to);
-      }
+    for (const { ref, to } of body.updates ?? []) {
+      if (typeof ref !== 'string' || typeof to !== 'string' || !COMMIT.test(to)) continue;
+      if (ref === `refs/heads/${deps.branch}`) deps.onPush(to);
+      else if (ref.startsWith('refs/heads/')) deps.onBranch(ref, DELETED.test(to) ? undefined : to);
     }
     ctx.status = 204;
+  });
+
+  router.get('/previews', (ctx) => {
+    ctx.body = { previews: deps.previews() };
   });
 
   router.get('/events', (ctx) => {
     ctx.req.socket.setNoDelay(true);
     ctx.req.socket.setTimeout(0);
-    ctx.respond = false;
-    const res = ctx.res;
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
-    for (const event of deps.events.recentEvents()) res.write(sseFrame('stage', event));
-    const unsubscribe = deps.events.subscribe((event) => res.write(sseFrame('stage', event)));
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    res.once('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    });
+    const stream = new EventStream();
+    ctx.set(SSE_HEADERS);
+    ctx.body = stream.body;
+    for (const event of deps.events.recentEvents()) stream.send('stage', event);
+    stream.onEnd(deps.events.subscribe((event) => stream.send('stage', event)));
+    ctx.res.once('close', () => stream.end());
   });
 
   router.get('/releases', (ctx) => {

@@ -16,7 +16,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger';
 import { ClientLimits, readBody, type EdgeLimits } from './edgeLimits';
-import { endToEnd, forwardedHeaders, hostName, route } from './edgeRoutes';
+import { endToEnd, forwardedHeaders, route } from './edgeRoutes';
 
 export interface Upstream {
   readonly port: number;
@@ -38,6 +38,20 @@ export interface LiveRoute {
   site: Upstream | undefined;
 }
 
+/** Where one request goes: an upstream, what it is, and the release it is served as. */
+interface Destination {
+  upstream: Upstream;
+  /** The site (a preview's too) never gets the edge's token or the platform's cookie. */
+  as: 'platform' | 'site';
+  sha: string;
+  builtAt: string;
+}
+
+/** A change request's preview, as the edge asks for one (previews.ts). */
+export type PreviewLookup = (
+  name: string,
+) => { sha: string; builtAt: string; site: Upstream } | 'waking' | undefined;
+
 export interface EdgeOptions {
   logger: Logger;
   /** The editor's host name (`editor.localhost`). */
@@ -45,7 +59,11 @@ export interface EdgeOptions {
   /** Sent to the platform with every request: it trusts forwarded headers that carry it. */
   edgeToken: string;
   limits: EdgeLimits;
+  /** The previews of change requests, at `<name>.localhost`. */
+  previews?: PreviewLookup;
 }
+
+const WAKING_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="1"><title>Reflex: preview starting</title></head><body style="font-family:system-ui;margin:3rem"><h1>This preview is starting</h1><p>It was asleep, or is still being built. This page reloads by itself.</p></body></html>`;
 
 const STARTING_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="1"><title>Reflex: no release yet</title></head><body style="font-family:system-ui;margin:3rem"><h1>No release is serving yet</h1><p>Reflex is getting one ready. This page reloads by itself.</p></body></html>`;
 
@@ -174,10 +192,14 @@ export class Edge {
         res.writeHead(308, { Location: target.location, 'Content-Type': 'text/plain' });
         res.end(`The editor lives at ${target.location}\n`);
         return;
+      case 'preview':
+        this.preview(req, res, target.name, target.version);
+        return;
       case 'platform':
       case 'site':
         break;
     }
+    const kind = target.kind;
     const live = this.active;
     if (!live) {
       res.writeHead(503, {
@@ -188,15 +210,69 @@ export class Edge {
       res.end(STARTING_PAGE);
       return;
     }
-    const kind = target.kind;
+    this.send(req, res, () => {
+      const now = this.active;
+      const upstream = now?.[kind];
+      return now && upstream
+        ? { upstream, as: kind, sha: now.sha, builtAt: now.builtAt }
+        : `the ${kind} is being put back`;
+    });
+  }
+
+  /** A request for a change request's preview. */
+  private preview(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    name: string,
+    version: boolean,
+  ): void {
+    const found = this.o.previews?.(name);
+    if (!found) {
+      json(res, 404, { error: `no preview named ${name}` });
+      return;
+    }
+    if (found === 'waking') {
+      res.writeHead(503, {
+        'Content-Type': 'text/html; charset=utf-8',
+        'Retry-After': '1',
+        'Cache-Control': 'no-store',
+      });
+      res.end(WAKING_PAGE);
+      return;
+    }
+    if (version) {
+      json(
+        res,
+        200,
+        { sha: found.sha, builtAt: found.builtAt, preview: name },
+        {
+          'Cache-Control': 'no-store',
+        },
+      );
+      return;
+    }
+    this.send(req, res, () => {
+      const now = this.o.previews?.(name);
+      return now && now !== 'waking'
+        ? { upstream: now.site, as: 'site', sha: now.sha, builtAt: now.builtAt }
+        : `preview ${name} is starting`;
+    });
+  }
+
+  /** Reads the body (when there is one) at the edge, then forwards to where `resolve` says. */
+  private send(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    resolve: () => Destination | string,
+  ): void {
     const hasBody =
       req.headers['content-length'] !== undefined || !!req.headers['transfer-encoding'];
     if (!hasBody) {
-      this.forward(req, res, kind, undefined, req.method === 'GET' || req.method === 'HEAD');
+      this.forward(req, res, resolve, undefined, req.method === 'GET' || req.method === 'HEAD');
       return;
     }
     readBody(req, this.o.limits).then(
-      (body) => this.forward(req, res, kind, body, false),
+      (body) => this.forward(req, res, resolve, body, false),
       (err: { status: number; message: string }) =>
         json(res, err.status, { error: err.message }, { Connection: 'close' }),
     );
@@ -205,16 +281,16 @@ export class Edge {
   private forward(
     req: http.IncomingMessage,
     res: http.ServerResponse,
-    kind: 'platform' | 'site',
+    resolve: () => Destination | string,
     body: Buffer | undefined,
     retryable: boolean,
   ): void {
-    const live = this.active;
-    const upstream = live?.[kind];
-    if (!live || !upstream) {
-      json(res, 503, { error: `the ${kind} is being put back` }, { 'Retry-After': '1' });
+    const destination = resolve();
+    if (typeof destination === 'string') {
+      json(res, 503, { error: destination }, { 'Retry-After': '1' });
       return;
     }
+    const { upstream, as: kind } = destination;
     upstream.inFlight++;
     let counted = true;
     const release = () => {
@@ -225,9 +301,9 @@ export class Edge {
     };
     const headers = forwardedHeaders(req.headers, kind, {
       client: req.socket.remoteAddress ?? '',
-      host: hostName(req.headers.host),
-      release: live.sha,
-      builtAt: live.builtAt,
+      host: req.headers.host ?? '',
+      release: destination.sha,
+      builtAt: destination.builtAt,
       edgeToken: this.o.edgeToken,
     });
     if (body) {
@@ -294,12 +370,12 @@ export class Edge {
         json(res, 504, { error: 'the site did not answer in time' });
         return;
       }
-      if (retryable && this.active) {
+      if (retryable) {
         this.o.logger.debug(
           { code: err.code, upstream: upstream.name },
           'edge retrying a request on the current release',
         );
-        this.forward(req, res, kind, undefined, false);
+        this.forward(req, res, resolve, undefined, false);
         return;
       }
       this.o.logger.warn(

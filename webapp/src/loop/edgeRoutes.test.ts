@@ -66,6 +66,20 @@ describe('where the edge sends a request', () => {
     });
   });
 
+  it('sends <name>.localhost to that preview: its site only', () => {
+    expect(at('/', 'new-look.localhost:3000')).toEqual({
+      kind: 'preview',
+      name: 'new-look',
+      version: false,
+    });
+    expect(at('/version', 'new-look.localhost:3000')).toMatchObject({ version: true });
+    expect(at('/api/tree', 'new-look.localhost:3000').kind).toBe('not-found');
+    expect(at('/metrics', 'new-look.localhost:3000').kind).toBe('not-found');
+    expect(at('/editor/', 'new-look.localhost:3000').kind).toBe('redirect');
+    expect(at('/', 'a.b.localhost').kind).toBe('site');
+    expect(at('/', 'editor.localhost').kind).toBe('platform');
+  });
+
   it('refuses a path it cannot read', () => {
     expect(at('/%E0%A4%A').kind).toBe('bad-request');
   });

@@ -10,18 +10,22 @@
  *     /api, /api/*       -> 404 (the editor's API lives on the editor's origin only)
  *     /editor, /editor/* -> 308 to the same path on the editor's origin
  *     anything else      -> the site
+ *   Host <name>.localhost a change request's preview (previews.ts): its site only; /version
+ *                        is the edge's own answer, /api and /editor as on the site host
  */
 import type http from 'node:http';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../http/session';
 
 export type EdgeTarget =
   | { kind: 'platform' }
   | { kind: 'site' }
+  | { kind: 'preview'; name: string; version: boolean }
   | { kind: 'not-found'; why: string }
   | { kind: 'redirect'; location: string }
   | { kind: 'bad-request'; why: string };
 
 /** Names of the platform's session cookie (plain over http, `__Host-` over https). */
-export const PLATFORM_COOKIES = ['reflex_session', '__Host-reflex_session'];
+export const PLATFORM_COOKIES: readonly string[] = [SESSION_COOKIE, SECURE_SESSION_COOKIE];
 
 /** The edge's own headers: whatever a client sends under these names is dropped. */
 const EDGE_HEADERS = [
@@ -65,6 +69,12 @@ export function isEditorHost(name: string, editorHost: string): boolean {
   return name === editorHost || name.startsWith('editor.');
 }
 
+/** The preview a host name names (`<name>.localhost`), or undefined. */
+export function previewName(host: string): string | undefined {
+  const match = /^([a-z0-9][a-z0-9-]{0,39})\.localhost$/.exec(host);
+  return match && match[1] !== 'editor' ? match[1] : undefined;
+}
+
 /**
  * The path as an upstream will see it: the request target parsed (origin-form or
  * absolute-form), without query or fragment, percent-decoded and with dot segments resolved.
@@ -101,8 +111,10 @@ export function route(
   const path = canonicalPath(req.url ?? '/');
   if (path === undefined) return { kind: 'bad-request', why: 'malformed request path' };
   if (under(path, '/metrics')) return { kind: 'not-found', why: 'not served at the edge' };
-  if (isEditorHost(hostName(req.headers.host), editorHost)) return { kind: 'platform' };
-  if (path === '/healthz' || path === '/version') return { kind: 'platform' };
+  const host = hostName(req.headers.host);
+  if (isEditorHost(host, editorHost)) return { kind: 'platform' };
+  const preview = previewName(host);
+  if (!preview && (path === '/healthz' || path === '/version')) return { kind: 'platform' };
   if (under(path, '/api')) {
     return { kind: 'not-found', why: `the editor's API is served on ${editorHost}` };
   }
@@ -111,6 +123,7 @@ export function route(
     const origin = `http://${editorHost}${port ? `:${port}` : ''}`;
     return { kind: 'redirect', location: `${origin}${req.url?.startsWith('/') ? req.url : path}` };
   }
+  if (preview) return { kind: 'preview', name: preview, version: path === '/version' };
   return { kind: 'site' };
 }
 
@@ -127,6 +140,7 @@ export function withoutPlatformCookies(cookie: string | undefined): string | und
 export interface ForwardContext {
   /** The client's address as the edge's socket sees it. */
   client: string;
+  /** The Host the client sent, port included (the origin the browser sees). */
   host: string;
   /** The release the request is served by, and when it was built. */
   release: string;

@@ -37,6 +37,8 @@ export interface FleetOptions {
   onScrapeTargets: (targets: ScrapeTarget[]) => void;
   /** A process of the live release exited on its own. */
   onCrash: (sha: string, why: string) => void;
+  /** Release folders others need kept (the previews'). */
+  alsoKeep?: () => string[];
 }
 
 export class Fleet {
@@ -171,6 +173,7 @@ export class Fleet {
     const protect = new Set<string>([...this.earlier.slice(0, 2)]);
     if (this.current) protect.add(this.current.sha);
     for (const instance of this.running) protect.add(instance.sha);
+    for (const sha of this.o.alsoKeep?.() ?? []) protect.add(sha);
     this.o.store.prune(this.o.keepReleases, protect);
   }
 

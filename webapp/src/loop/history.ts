@@ -1,6 +1,7 @@
 /** Release history (state/releases.json, newest first) and the pipeline's event stream. */
 import { readFileSync } from 'node:fs';
 import { writeAtomically } from '../files';
+import { EventBuffer } from '../pipeline/eventBuffer';
 import type { ReleaseRecord, StageEvent } from '../pipeline/types';
 
 const KEEP_RECORDS = 50;
@@ -45,22 +46,13 @@ export class History {
   }
 }
 
-export class EventBus {
-  private readonly listeners = new Set<(event: StageEvent) => void>();
-  private readonly recent: StageEvent[] = [];
-
-  emit(event: StageEvent): void {
-    this.recent.push(event);
-    if (this.recent.length > KEEP_EVENTS) this.recent.shift();
-    for (const listener of this.listeners) listener(event);
-  }
-
-  subscribe(listener: (event: StageEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+/** The pipeline's stage events: the recent ones for a client that connects mid-run, then each new one. */
+export class EventBus extends EventBuffer<StageEvent> {
+  constructor() {
+    super(KEEP_EVENTS);
   }
 
   recentEvents(): StageEvent[] {
-    return [...this.recent];
+    return this.recent();
   }
 }

@@ -39,8 +39,16 @@ export interface LauncherOptions {
 export class Launcher {
   constructor(private readonly o: LauncherOptions) {}
 
-  /** Starts `kind` from the release folder of `sha`; resolves once it listens. */
-  async start(kind: InstanceKind, sha: string, builtAt: string): Promise<Instance> {
+  /**
+   * Starts `kind` from the release folder of `sha`; resolves once it listens. `env` replaces
+   * the environment the options give (a preview's site).
+   */
+  async start(
+    kind: InstanceKind,
+    sha: string,
+    builtAt: string,
+    env?: NodeJS.ProcessEnv,
+  ): Promise<Instance> {
     const dir = path.join(this.o.releases, sha);
     const workdir =
       kind === 'platform'
@@ -50,12 +58,11 @@ export class Launcher {
       kind === 'platform'
         ? ['--enable-source-maps', path.join(dir, 'webapp/dist/server.js')]
         : siteArgs(process.version, dir, this.o.releases);
-    const env = workdir ? this.o.platformEnv(sha, workdir) : this.o.siteEnv(sha, builtAt);
     const started = await startInstance({
       sha,
       cwd: dir,
       args,
-      env,
+      env: env ?? (workdir ? this.o.platformEnv(sha, workdir) : this.o.siteEnv(sha, builtAt)),
       logFile: path.join(this.o.logDir(sha), `${kind}.log`),
       timeoutMs: this.o.healthTimeoutMs,
     });

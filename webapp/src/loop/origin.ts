@@ -70,6 +70,21 @@ export class Origin {
     }
   }
 
+  /** Branch heads under `prefix` (`refs/heads/reflex/`), by ref. */
+  async refs(prefix: string): Promise<Map<string, string>> {
+    try {
+      const lines = await this.git(['for-each-ref', '--format=%(refname) %(objectname)', prefix]);
+      return new Map(
+        lines
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.split(' ') as [string, string]),
+      );
+    } catch {
+      return new Map();
+    }
+  }
+
   /** The tree object of a commit: equal trees gate alike. */
   async tree(sha: string): Promise<string | undefined> {
     try {

@@ -17,6 +17,7 @@ import type { Origin } from './origin';
 import type { BuildInfo, ReleaseStore } from './releases';
 import type { Recorder } from './recorder';
 import { Scheduler, type Job, type RestoreReason } from './scheduler';
+import type { PipelineSlot } from './slot';
 
 export interface PipelineOptions {
   origin: Origin;
@@ -25,6 +26,8 @@ export interface PipelineOptions {
   fleet: Fleet;
   recorder: Recorder;
   gate: Gate;
+  /** The machine's one pipeline slot, shared with the previews (this branch goes first). */
+  slot: PipelineSlot;
   logger: Logger;
   logDir: (sha: string) => string;
   buildTimeoutMs: number;
@@ -131,6 +134,7 @@ export class Pipeline {
   private stageNow: StageName | undefined;
 
   private async run(job: Job, signal: AbortSignal): Promise<void> {
+    const release = await this.o.slot.acquire('main');
     try {
       if (job.kind === 'build') await this.build(job.sha, signal);
       else await this.restore(job.sha, job.reason, signal);
@@ -138,6 +142,7 @@ export class Pipeline {
       this.o.logger.error({ err, sha: job.sha }, 'pipeline job failed unexpectedly');
     } finally {
       this.stageNow = undefined;
+      release();
     }
   }
 
@@ -163,7 +168,7 @@ export class Pipeline {
       );
       const live = this.o.fleet.live;
       const changedFiles =
-        (live && (await origin.changed(live.sha, sha))) ?? (await origin.files(sha, SITE));
+        (live ? await origin.changed(live.sha, sha) : undefined) ?? (await origin.files(sha, SITE));
       await this.stage(record, 'gate', signal, () =>
         gate.run({ sha, dir, changedFiles, logDir: logs, signal }),
       );

@@ -25,6 +25,8 @@ export class Recorder {
     private readonly metrics: LoopMetrics,
     private readonly origin: Origin,
     private readonly logger: Logger,
+    /** The preview whose runs this records; its events carry the name. */
+    private readonly preview?: string,
   ) {}
 
   /** A push reached the branch (the first report counts: edit-to-live starts there). */
@@ -160,7 +162,11 @@ export class Recorder {
   }
 
   private emit(event: Omit<StageEvent, 'at'>): void {
-    this.events.emit({ ...event, at: new Date().toISOString() });
+    this.events.emit({
+      ...event,
+      at: new Date().toISOString(),
+      ...(this.preview ? { preview: this.preview } : {}),
+    });
   }
 
   private async newRecord(sha: string): Promise<ReleaseRecord> {

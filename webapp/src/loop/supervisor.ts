@@ -23,10 +23,12 @@ import { Launcher } from './instances';
 import { createLoopMetrics, type LoopMetrics } from './metrics';
 import { Origin } from './origin';
 import { Pipeline } from './pipeline';
+import { Previews } from './previews';
 import { killAllChildren } from './processes';
 import { Recorder } from './recorder';
 import { ReleaseStore } from './releases';
 import { siteEnv } from './sandbox';
+import { PipelineSlot } from './slot';
 import { WarmGate } from './warmGate';
 import { activeScraper, finalScrapeMs, writeTargets } from './scraper';
 
@@ -51,6 +53,8 @@ export interface SupervisorOptions {
   editorHost?: string;
   /** Edge limits other than the defaults (tests, benchmarks). */
   edgeLimits?: Partial<EdgeLimits>;
+  /** Previews of change requests: how many run at once, and when an unused one sleeps. */
+  previews?: { maxRunning: number; idleMs: number };
   /** Operator settings passed on to the platform (REFLEX_EDITABLE and the like). */
   releaseSettings: Record<string, string>;
   /** The environment public site settings (`REFLEX_SITE_*`) are taken from. */
@@ -61,6 +65,9 @@ export interface SupervisorOptions {
 }
 
 export class SupervisorError extends Error {}
+
+/** Where change requests' branches live: `reflex/<user>/<name>`. */
+const PREVIEW_REFS = 'refs/heads/reflex/';
 
 /** The largest body the platform accepts: a file save of the default size limit, twice, as JSON. */
 function largestBody(settings: Record<string, string>): number {
@@ -78,6 +85,7 @@ export class Supervisor {
   private readonly edge: Edge;
   private readonly fleet: Fleet;
   private readonly gate: Gate;
+  readonly previews: Previews;
   private readonly history: History;
   private readonly metrics: LoopMetrics;
   private readonly editorHost: string;
@@ -102,6 +110,7 @@ export class Supervisor {
       logger: o.logger,
       editorHost: this.editorHost,
       edgeToken: randomBytes(24).toString('base64url'),
+      previews: (name) => this.previews.route(name),
       limits: {
         ...DEFAULT_EDGE_LIMITS,
         maxBodyBytes: largestBody(o.releaseSettings),
@@ -140,6 +149,7 @@ export class Supervisor {
       finalScrapeMs: () => finalScrapeMs(activeScraper(this.paths.prometheus)),
       onScrapeTargets: (targets) => this.publishTargets(targets),
       onCrash: (sha, why) => this.pipeline.crashed(sha, why),
+      alsoKeep: () => this.previews.protectedShas(),
     });
     this.gate = new Gate({
       steps: o.gate,
@@ -161,6 +171,38 @@ export class Supervisor {
             }),
     });
     const recorder = new Recorder(this.history, this.events, this.metrics, this.origin, o.logger);
+    const slot = new PipelineSlot();
+    const previewHistory = new History(path.join(this.paths.state, 'previews.json'));
+    // A preview's runs are not the deploy branch's: their counters go to a registry no one scrapes.
+    const previewMetrics = createLoopMetrics(() => 0);
+    this.previews = new Previews({
+      origin: this.origin,
+      store,
+      launcher,
+      gate: this.gate,
+      slot,
+      logger: o.logger,
+      logDir,
+      recorder: (name) =>
+        new Recorder(previewHistory, this.events, previewMetrics, this.origin, o.logger, name),
+      siteEnv: (name, sha, builtAt) => ({
+        ...siteEnv({
+          sha,
+          builtAt,
+          releases: this.paths.releases,
+          logLevel: o.releaseSettings.REFLEX_LOG_LEVEL ?? 'info',
+          from: {},
+        }),
+        REFLEX_SITE_PREVIEW: name,
+      }),
+      mainLive: () => this.fleet.live?.sha,
+      url: (name) => `http://${name}.localhost:${this.edgePort}/`,
+      maxRunning: o.previews?.maxRunning ?? 3,
+      idleMs: o.previews?.idleMs ?? 30 * 60_000,
+      buildTimeoutMs: o.gateTimeoutMs,
+      drainTimeoutMs: o.drainTimeoutMs,
+      drained: (upstream, timeoutMs) => this.edge.drained(upstream, timeoutMs),
+    });
     this.pipeline = new Pipeline({
       origin: this.origin,
       store,
@@ -168,6 +210,7 @@ export class Supervisor {
       fleet: this.fleet,
       recorder,
       gate: this.gate,
+      slot,
       logger: o.logger,
       logDir,
       buildTimeoutMs: o.gateTimeoutMs,
@@ -225,6 +268,8 @@ export class Supervisor {
           home: paths.root,
         }),
         onPush: (sha) => this.pipeline.notify(sha),
+        onBranch: (ref, sha) => this.previews.update(ref, sha),
+        previews: () => this.previews.list(),
       }),
     );
     this.control = control.server;
@@ -278,15 +323,20 @@ export class Supervisor {
       o.say(`Building release ${head.slice(0, 12)} of ${o.branch}…`);
       this.pipeline.notify(head);
     }
+    for (const [ref, sha] of await this.origin.refs(PREVIEW_REFS)) this.previews.update(ref, sha);
     this.poll = setInterval(() => void this.checkBranch(), o.pollIntervalMs);
     this.poll.unref();
   }
 
-  /** Safety net for a missed hook: compare the branch with what was last seen. */
+  /** Safety net for a missed hook: compare the branches with what was last seen. */
   private async checkBranch(): Promise<void> {
     const seen = this.origin.knownHead;
     const head = await this.origin.head();
     if (head && head !== seen) this.pipeline.notify(head);
+    const branches = await this.origin.refs(PREVIEW_REFS);
+    const known = new Map(this.previews.list().map((p) => [`refs/heads/${p.branch}`, p.sha]));
+    for (const [ref, sha] of branches) if (known.get(ref) !== sha) this.previews.update(ref, sha);
+    for (const ref of known.keys()) if (!branches.has(ref)) this.previews.update(ref, undefined);
   }
 
   private publishTargets(targets: ScrapeTarget[]): void {
@@ -300,13 +350,17 @@ export class Supervisor {
   }
 
   private report(event: StageEvent): void {
-    const short = event.sha.slice(0, 12);
+    const short = `${event.preview ? `preview ${event.preview} ` : ''}${event.sha.slice(0, 12)}`;
     if (event.status === 'started') return;
     const seconds =
       event.durationMs === undefined ? '' : ` ${(event.durationMs / 1000).toFixed(2)} s`;
     if (event.status === 'succeeded') {
       this.o.say(`  [${short}] ${event.stage.padEnd(9)} ok${seconds}`);
-      if (event.stage === 'live')
+      if (event.stage === 'live' && event.preview)
+        this.o.say(
+          `Preview ${event.preview} is live at http://${event.preview}.localhost:${this.edgePort}/`,
+        );
+      else if (event.stage === 'live')
         this.o.say(`Reflex is live at ${this.url}  (editor: ${this.editorUrl}/editor/)`);
     } else {
       this.o.say(`  [${short}] ${event.stage.padEnd(9)} FAILED${seconds}`);
@@ -334,7 +388,6 @@ export class Supervisor {
       REFLEX_SESSION_SECRET: sessionSecret,
       REFLEX_STATE_DIR: paths.state,
       REFLEX_AUDIT_FILE: paths.auditFile,
-      REFLEX_TRUST_PROXY: 'true',
       REFLEX_EDGE_TOKEN: this.edge.token,
       REFLEX_PUBLIC_URL: this.url,
       REFLEX_EDITOR_URL: this.editorUrl,
@@ -354,7 +407,7 @@ export class Supervisor {
   close(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.poll) clearInterval(this.poll);
-      await this.pipeline.close();
+      await Promise.all([this.pipeline.close(), this.previews.close()]);
       this.gate.close();
       await this.fleet.close();
       await this.edge.close();

@@ -19,6 +19,7 @@ import type {
   StageRecord,
   StageStatus,
 } from './types';
+import { EventBuffer } from './eventBuffer';
 
 export interface GitHubTrackerOptions {
   /** GitHub's REST API root, e.g. https://api.github.com. */
@@ -112,8 +113,7 @@ interface Followed {
 }
 
 export class GitHubPipelineTracker implements PipelineTracker {
-  private readonly listeners = new Set<(event: StageEvent) => void>();
-  private readonly events: StageEvent[] = [];
+  private readonly events = new EventBuffer<StageEvent>(MAX_EVENTS);
   private readonly followed = new Map<string, Followed>();
   private readonly workflowFile: string;
   private readonly pollIntervalMs: number;
@@ -137,12 +137,11 @@ export class GitHubPipelineTracker implements PipelineTracker {
   }
 
   subscribe(listener: (event: StageEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.subscribe(listener);
   }
 
   recentEvents(): StageEvent[] {
-    return [...this.events];
+    return this.events.recent();
   }
 
   follow(sha: string): void {
@@ -164,7 +163,7 @@ export class GitHubPipelineTracker implements PipelineTracker {
   close(): void {
     this.closed = true;
     for (const state of this.followed.values()) clearTimeout(state.timer);
-    this.listeners.clear();
+    this.events.clearListeners();
   }
 
   async releases(): Promise<ReleaseRecord[]> {
@@ -317,9 +316,7 @@ export class GitHubPipelineTracker implements PipelineTracker {
     if (durationMs !== undefined) event.durationMs = durationMs;
     if (extra.url) event.url = extra.url;
     if (extra.log) event.log = extra.log.slice(-4096);
-    this.events.push(event);
-    if (this.events.length > MAX_EVENTS) this.events.shift();
-    for (const listener of this.listeners) listener(event);
+    this.events.emit(event);
   }
 
   // --- GitHub's REST API and the public /version ---------------------------------------------

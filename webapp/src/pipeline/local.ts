@@ -5,14 +5,14 @@
  */
 import http from 'node:http';
 import type { Logger } from '../logger';
+import { EventBuffer } from './eventBuffer';
 import { SseReader } from './sse';
 import type { PipelineTracker, ReleaseRecord, StageEvent } from './types';
 
 const KEEP = 300;
 
 export class LocalPipelineTracker implements PipelineTracker {
-  private readonly listeners = new Set<(event: StageEvent) => void>();
-  private readonly recent: StageEvent[] = [];
+  private readonly events = new EventBuffer<StageEvent>(KEEP);
   private readonly seen = new Set<string>();
   private request: http.ClientRequest | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -29,12 +29,11 @@ export class LocalPipelineTracker implements PipelineTracker {
   }
 
   subscribe(listener: (event: StageEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.subscribe(listener);
   }
 
   recentEvents(): StageEvent[] {
-    return [...this.recent];
+    return this.events.recent();
   }
 
   async releases(): Promise<ReleaseRecord[]> {
@@ -98,14 +97,14 @@ export class LocalPipelineTracker implements PipelineTracker {
   }
 
   private received(event: StageEvent): void {
-    const key = `${event.sha}|${event.stage}|${event.status}|${event.at}`;
+    const key = eventKey(event);
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    this.recent.push(event);
-    if (this.recent.length > KEEP) {
-      const dropped = this.recent.shift()!;
-      this.seen.delete(`${dropped.sha}|${dropped.stage}|${dropped.status}|${dropped.at}`);
-    }
-    for (const listener of this.listeners) listener(event);
+    const dropped = this.events.emit(event);
+    if (dropped) this.seen.delete(eventKey(dropped));
   }
+}
+
+function eventKey(event: StageEvent): string {
+  return `${event.sha}|${event.stage}|${event.status}|${event.at}`;
 }

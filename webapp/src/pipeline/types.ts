@@ -33,6 +33,8 @@ export interface StageEvent {
   log?: string;
   /** A link for more (e.g. the GitHub Actions run). */
   url?: string;
+  /** The change request's preview this run is for; absent for the deploy branch. */
+  preview?: string;
 }
 
 export type ReleaseOutcome =
@@ -71,3 +73,6 @@ export interface PipelineTracker {
   follow(sha: string): void;
   close(): void;
 }
+
+/** Outcomes of a release that served: the ones a rollback may return to. */
+export const WAS_LIVE: readonly ReleaseOutcome[] = ['live', 'retired', 'restored'];

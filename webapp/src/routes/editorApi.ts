@@ -3,29 +3,27 @@
  * deleting files, recent commits. Routes parse the request and shape the response; the rules
  * live in EditorService. Paths in URLs are repository paths with each segment URL-encoded.
  */
-import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
+import type { EditorSettings, SeenHeader } from '../api/contract';
 import type { AuditLog } from '../audit';
-import type { RateLimiter } from '../auth/rateLimit';
 import type { SessionManager } from '../auth/sessions';
+import type { SignInGuard } from '../auth/signin';
 import type { UserStore } from '../auth/users';
 import type { EditorConfig } from '../config';
 import type { EditorService } from '../editor/service';
-import { AppError } from '../errors';
+import { DomainError } from '../errors';
 import { readJson } from '../http/body';
 import { clearCookie, writeCookie } from '../http/cookies';
-import { SESSION_COOKIE, currentSession, currentUser, secureCookies } from '../http/session';
+import { currentSession, currentUser, secureCookies, sessionCookie } from '../http/session';
 
 export interface EditorApiDeps {
   editor: EditorService;
   users: UserStore;
   sessions: SessionManager;
-  signinLimiter: RateLimiter;
+  signin: SignInGuard;
   audit: AuditLog;
   config: EditorConfig;
-  /** Extra routes on the same authenticated /api router (pipeline, releases). */
-  extend?: (router: Router) => void;
 }
 
 const SMALL_BODY = 16 * 1024;
@@ -47,10 +45,7 @@ export function parseBody<T>(schema: z.ZodType<T>, value: unknown): T {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const field = issue.path.join('.') || 'body';
-  throw new AppError(400, `${field}: ${issue.message}`, {
-    code: 'invalid_request',
-    details: { field },
-  });
+  throw new DomainError('invalid_request', `${field}: ${issue.message}`, { details: { field } });
 }
 
 /**
@@ -66,124 +61,111 @@ export function filePathFrom(ctx: Context, prefix: string): string {
       try {
         decoded = decodeURIComponent(segment);
       } catch {
-        throw new AppError(400, 'invalid path: malformed URL encoding', { code: 'invalid_path' });
+        throw new DomainError('invalid_path', 'invalid path: malformed URL encoding');
       }
       if (decoded.includes('/')) {
-        throw new AppError(400, 'invalid path: encoded "/" inside a segment', {
-          code: 'invalid_path',
-        });
+        throw new DomainError('invalid_path', 'invalid path: encoded "/" inside a segment');
       }
       return decoded;
     })
     .join('/');
 }
 
-export function editorApiRoutes(deps: EditorApiDeps): Router {
-  const { editor, users, sessions, signinLimiter, audit, config } = deps;
-  const fileBodyLimit = config.maxFileBytes * 2 + 64 * 1024;
-  const router = new Router({ prefix: '/api' });
+/**
+ * The newest commit the client has seen (it sends what its saves and listings returned), so
+ * that no answer is older than that (read your writes across releases and instances).
+ */
+export const SEEN_HEADER: SeenHeader = 'X-Reflex-Seen';
 
-  router.post('/session', async (ctx) => {
-    const retryAfter = signinLimiter.retryAfter(ctx.ip);
-    if (retryAfter > 0) {
-      ctx.set('Retry-After', String(retryAfter));
-      throw new AppError(429, `too many failed sign-ins; try again in ${retryAfter} s`, {
-        code: 'rate_limited',
+function seenBy(ctx: Context): string | undefined {
+  return ctx.get(SEEN_HEADER) || undefined;
+}
+
+/** POST /api/session: the one route that needs no session. */
+export function signInEndpoint({ sessions, signin, audit, config }: EditorApiDeps) {
+  return {
+    'POST /api/session': async (ctx: Context): Promise<void> => {
+      signin.admitClient(ctx.ip);
+      const { username, password } = parseBody(signIn, await readJson(ctx, SMALL_BODY));
+      const outcome = await signin.attempt(ctx.ip, username, password);
+      if (!outcome.ok) {
+        await audit.record({
+          user: username.slice(0, 64),
+          action: 'signin',
+          result: 'refused',
+          address: ctx.ip,
+        });
+        throw new DomainError('bad_credentials', outcome.reason);
+      }
+      const account = outcome.user;
+      const { value } = sessions.issue(account.username, account.passwordHash);
+      writeCookie(ctx, sessionCookie(ctx, config.cookieSecure), value, {
+        maxAgeSeconds: config.sessionIdleSeconds,
+        secure: secureCookies(ctx, config.cookieSecure),
       });
-    }
-    const { username, password } = parseBody(signIn, await readJson(ctx, SMALL_BODY));
-    const account = await users.authenticate(username, password);
-    if (!account) {
-      signinLimiter.record(ctx.ip);
       await audit.record({
-        user: username.slice(0, 64),
+        user: account.username,
         action: 'signin',
-        result: 'refused',
-        reason: `from ${ctx.ip}`,
+        result: 'ok',
+        address: ctx.ip,
       });
-      throw new AppError(401, 'wrong username or password', { code: 'bad_credentials' });
-    }
-    const { value } = sessions.issue(account.username, account.passwordHash);
-    writeCookie(ctx, SESSION_COOKIE, value, {
-      maxAgeSeconds: config.sessionIdleSeconds,
-      secure: secureCookies(ctx, config.cookieSecure),
-    });
-    await audit.record({
-      user: account.username,
-      action: 'signin',
-      result: 'ok',
-      reason: `from ${ctx.ip}`,
-    });
-    ctx.status = 204;
-  });
+    },
+  };
+}
 
-  // Everything below needs a session.
-  router.use(async (ctx, next) => {
-    currentUser(ctx);
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
+/** Everything else: behind a session (the router checks it first). */
+export function editorEndpoints({ editor, sessions, config }: EditorApiDeps) {
+  const fileBodyLimit = config.maxFileBytes * 2 + 64 * 1024;
+  const settings: EditorSettings = {
+    branch: config.branch,
+    editable: config.editable,
+    maxFileBytes: config.maxFileBytes,
+    wideScope: config.wideScope,
+    siteUrl: config.siteUrl ?? null,
+  };
+  return {
+    'GET /api/session': (ctx: Context) => currentUser(ctx),
 
-  router.get('/session', (ctx) => {
-    ctx.body = currentUser(ctx);
-  });
+    'DELETE /api/session': async (ctx: Context): Promise<void> => {
+      const session = currentSession(ctx);
+      if (session) await sessions.revoke(session);
+      clearCookie(
+        ctx,
+        sessionCookie(ctx, config.cookieSecure),
+        secureCookies(ctx, config.cookieSecure),
+      );
+    },
 
-  router.delete('/session', async (ctx) => {
-    const session = currentSession(ctx);
-    if (session) await sessions.revoke(session);
-    clearCookie(ctx, SESSION_COOKIE, secureCookies(ctx, config.cookieSecure));
-    ctx.status = 204;
-  });
+    'GET /api/settings': () => settings,
 
-  router.get('/settings', (ctx) => {
-    ctx.body = {
-      branch: config.branch,
-      editable: config.editable,
-      maxFileBytes: config.maxFileBytes,
-    };
-  });
+    'GET /api/tree': async (ctx: Context) => {
+      const listing = await editor.listing(currentUser(ctx), seenBy(ctx));
+      ctx.set('ETag', `"${listing.commit}-${currentUser(ctx).role}"`);
+      return listing;
+    },
 
-  router.get('/tree', async (ctx) => {
-    const { commit, json } = await editor.listingJson();
-    ctx.set('ETag', `"${commit}"`);
-    if (ctx.get('If-None-Match') === `"${commit}"`) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.type = 'json';
-    ctx.body = json;
-  });
+    'GET /api/files/{*path}': (ctx: Context) =>
+      editor.read(filePathFrom(ctx, '/api/files/'), seenBy(ctx)),
 
-  router.get('/files/{*path}', async (ctx) => {
-    ctx.body = await editor.read(filePathFrom(ctx, '/api/files/'));
-  });
+    'PUT /api/files/{*path}': async (ctx: Context) => {
+      const body = parseBody(saveBody, await readJson(ctx, fileBodyLimit));
+      return editor.save(currentUser(ctx), filePathFrom(ctx, '/api/files/'), body);
+    },
 
-  router.put('/files/{*path}', async (ctx) => {
-    const body = parseBody(saveBody, await readJson(ctx, fileBodyLimit));
-    ctx.body = await editor.save(currentUser(ctx), filePathFrom(ctx, '/api/files/'), body);
-  });
+    'DELETE /api/files/{*path}': (ctx: Context) => {
+      const baseCommit = typeof ctx.query.baseCommit === 'string' ? ctx.query.baseCommit : '';
+      const message = typeof ctx.query.message === 'string' ? ctx.query.message : undefined;
+      return editor.remove(currentUser(ctx), filePathFrom(ctx, '/api/files/'), baseCommit, message);
+    },
 
-  router.delete('/files/{*path}', async (ctx) => {
-    const baseCommit = typeof ctx.query.baseCommit === 'string' ? ctx.query.baseCommit : '';
-    const message = typeof ctx.query.message === 'string' ? ctx.query.message : undefined;
-    ctx.body = await editor.remove(
-      currentUser(ctx),
-      filePathFrom(ctx, '/api/files/'),
-      baseCommit,
-      message,
-    );
-  });
+    'POST /api/diff/{*path}': async (ctx: Context) => {
+      const { content, baseCommit } = parseBody(diffBody, await readJson(ctx, fileBodyLimit));
+      return editor.diff(filePathFrom(ctx, '/api/diff/'), content, baseCommit);
+    },
 
-  router.post('/diff/{*path}', async (ctx) => {
-    const { content, baseCommit } = parseBody(diffBody, await readJson(ctx, fileBodyLimit));
-    ctx.body = await editor.diff(filePathFrom(ctx, '/api/diff/'), content, baseCommit);
-  });
-
-  router.get('/commits', async (ctx) => {
-    const limit = Math.min(100, Math.max(1, Number(ctx.query.limit ?? 20) || 20));
-    ctx.body = { commits: await editor.commits(limit) };
-  });
-
-  deps.extend?.(router);
-  return router;
+    'GET /api/commits': async (ctx: Context) => {
+      const limit = Math.min(100, Math.max(1, Number(ctx.query.limit ?? 20) || 20));
+      return { commits: await editor.commits(limit) };
+    },
+  };
 }

@@ -2,58 +2,66 @@
  * The pipeline as the editor sees it, under the authenticated /api router:
  *   GET  /api/pipeline/events        Server-Sent Events (`event: stage`), recent ones first
  *   GET  /api/releases               release history, newest first
+ *   GET  /api/releases/:sha/rollback what a rollback to that release would change, and
+ *                                    whether this user may run it
  *   POST /api/releases/:sha/rollback a commit restoring that release's tree, pushed to main
  */
-import { PassThrough } from 'node:stream';
 import type Router from '@koa/router';
-import type { EditorService } from '../editor/service';
+import type { Context } from 'koa';
+import type { EditorConfig } from '../config';
+import type { RollbackService } from '../editor/rollback';
 import type { Lifecycle } from '../http/lifecycle';
-import { currentUser } from '../http/session';
-import { sseFrame } from '../pipeline/sse';
+import { currentSession, currentUser } from '../http/session';
+import { StreamSlots } from '../http/streamSlots';
+import { EventStream, SSE_HEADERS } from '../pipeline/sse';
 import type { PipelineTracker } from '../pipeline/types';
 
 export interface PipelineApiDeps {
   tracker: PipelineTracker;
-  editor: EditorService;
+  rollbacks: RollbackService;
   lifecycle: Lifecycle;
+  streams: EditorConfig['streams'];
 }
 
-export function pipelineRoutes(
-  router: Router,
-  { tracker, editor, lifecycle }: PipelineApiDeps,
-): void {
+export function pipelineEndpoints({ tracker, rollbacks }: PipelineApiDeps) {
+  return {
+    'GET /api/releases': async () => ({ releases: await tracker.releases() }),
+
+    'GET /api/releases/:sha/rollback': (ctx: Context) =>
+      rollbacks.preview(currentUser(ctx), (ctx.params as { sha?: string }).sha ?? ''),
+
+    'POST /api/releases/:sha/rollback': async (ctx: Context) => {
+      const sha = (ctx.params as { sha?: string }).sha ?? '';
+      const commit = await rollbacks.rollback(currentUser(ctx), sha);
+      tracker.follow(commit);
+      return { commit };
+    },
+  };
+}
+
+/**
+ * The stage stream. Capped per session and per client; ended by the server after a lifetime
+ * (the browser's EventSource reconnects by itself, replaying the recent events) and at once
+ * when the instance drains (the browser reconnects through the edge to the new release).
+ */
+export function pipelineEvents(router: Router, deps: PipelineApiDeps): void {
+  const slots = new StreamSlots(deps.streams);
   router.get('/pipeline/events', (ctx) => {
+    const release = slots.take(currentSession(ctx)?.sid ?? ctx.ip, ctx.ip);
     ctx.state.longLived = true;
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setNoDelay(true);
-    const stream = new PassThrough();
-    ctx.type = 'text/event-stream';
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('X-Accel-Buffering', 'no');
-    ctx.body = stream;
-    stream.write('retry: 1000\n\n');
-    for (const event of tracker.recentEvents()) stream.write(sseFrame('stage', event));
-    const unsubscribe = tracker.subscribe((event) => stream.write(sseFrame('stage', event)));
-    const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), 15_000);
-    // When this instance drains (a newer release took over), end the stream at once: the
-    // browser reconnects through the edge to the new release.
-    const stopDrainHook = lifecycle.onDrain(() => stream.end());
-    const cleanup = () => {
-      clearInterval(heartbeat);
+    const stream = new EventStream({ maxMs: deps.streams.maxSeconds * 1000 });
+    ctx.set(SSE_HEADERS);
+    ctx.body = stream.body;
+    for (const event of deps.tracker.recentEvents()) stream.send('stage', event);
+    const unsubscribe = deps.tracker.subscribe((event) => stream.send('stage', event));
+    const stopDrainHook = deps.lifecycle.onDrain(() => stream.end());
+    stream.onEnd(() => {
+      release();
       unsubscribe();
       stopDrainHook();
-    };
-    ctx.res.once('close', cleanup);
-    stream.once('end', cleanup);
-  });
-
-  router.get('/releases', async (ctx) => {
-    ctx.body = { releases: await tracker.releases() };
-  });
-
-  router.post('/releases/:sha/rollback', async (ctx) => {
-    const commit = await editor.rollback(currentUser(ctx), ctx.params.sha ?? '');
-    tracker.follow(commit);
-    ctx.body = { commit };
+    });
+    ctx.res.once('close', () => stream.end());
   });
 }

@@ -6,9 +6,11 @@ import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import type { Middleware } from 'koa';
 import { createApp } from '../../src/app';
+import type { Role } from '../../src/api/contract';
 import type { UserStore } from '../../src/auth/users';
+import { composeEditor, composePipeline, type RunningEditor } from '../../src/compose';
+import { LocalPipelineTracker } from '../../src/pipeline/local';
 import { loadConfig, type Config } from '../../src/config';
-import { startEditor, type RunningEditor } from '../../src/editor/start';
 import { Lifecycle } from '../../src/http/lifecycle';
 import { createMetrics, type Metrics } from '../../src/metrics/registry';
 import { captureLogs, type CapturedLogs } from './logs';
@@ -25,8 +27,8 @@ export interface EditorHarness {
   logs: CapturedLogs;
   users: UserStore;
   dir: string;
-  /** A supertest agent signed in as `username` (created as an editor unless it exists). */
-  signedIn(username?: string): Promise<TestAgent>;
+  /** A supertest agent signed in as `username` (created as a developer unless it exists). */
+  signedIn(username?: string, role?: Role): Promise<TestAgent>;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,8 @@ export async function editorHarness(
     env?: Record<string, string>;
     /** The editor's pages and assets (see test/support/browser.ts). */
     editorUi?: Middleware;
+    /** A supervisor's control API to follow (see supervisorStandIn.ts): the pipeline routes. */
+    supervisorUrl?: string;
   } = {},
 ): Promise<EditorHarness> {
   const origin = createOrigin(options.files ?? SITE_FILES, { symlinks: options.symlinks ?? {} });
@@ -63,9 +67,17 @@ export async function editorHarness(
   });
   const logs = captureLogs();
   const metrics = createMetrics();
-  const editor = await startEditor(config.editor!, logs.logger, metrics, () => undefined);
+  const editor = await composeEditor(config.editor!, {
+    logger: logs.logger,
+    metrics,
+    announce: () => undefined,
+  });
+  await editor.clone.whenReady();
   const lifecycle = new Lifecycle();
   lifecycle.markReady();
+  const tracker = options.supervisorUrl
+    ? new LocalPipelineTracker(options.supervisorUrl, logs.logger)
+    : undefined;
   const app = createApp({
     config,
     logger: logs.logger,
@@ -73,6 +85,7 @@ export async function editorHarness(
     lifecycle,
     buildInfo: { sha: 'test', builtAt: 'test' },
     editor: editor.api,
+    pipeline: tracker && composePipeline(editor, tracker, lifecycle),
     editorUi: options.editorUi,
   });
   const users = editor.api.users;
@@ -85,13 +98,13 @@ export async function editorHarness(
     logs,
     users,
     dir,
-    async signedIn(username = 'admin') {
+    async signedIn(username = 'admin', role: Role = 'developer') {
       if (!(await users.find(username))) {
         await users.add({
           username,
           name: `${username} Person`,
           email: `${username}@example.com`,
-          role: 'editor',
+          role,
           password: PASSWORD,
         });
       }
@@ -102,6 +115,7 @@ export async function editorHarness(
       return agent;
     },
     async close() {
+      tracker?.close();
       await editor.close();
       origin.cleanup();
       rmSync(dir, { recursive: true, force: true });

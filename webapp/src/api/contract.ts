@@ -1,0 +1,153 @@
+/**
+ * The editor's HTTP API as the browser sees it: every route's request and response body,
+ * written once. Types only (no code), so that the server's routes and services and the
+ * browser's client import the same shapes. `webapp/test/contract.types.ts` fails to compile
+ * when a route's response and this file disagree.
+ */
+import type { ReleaseRecord, StageEvent } from '../pipeline/types';
+
+export type { ReleaseRecord, StageEvent } from '../pipeline/types';
+
+/** `viewer` reads; `author` changes site content; `developer` also site code; `admin` also accounts. */
+export type Role = 'viewer' | 'author' | 'developer' | 'admin';
+
+export interface SessionUser {
+  username: string;
+  name: string;
+  email: string;
+  role: Role;
+}
+
+export interface SignInRequest {
+  username: string;
+  password: string;
+}
+
+export interface EditorSettings {
+  branch: string;
+  /** Globs of the editable scope (the protected paths are refused whatever they say). */
+  editable: string[];
+  maxFileBytes: number;
+  /** Whether the operator widened the scope beyond the site (REFLEX_WIDE_SCOPE). */
+  wideScope: boolean;
+  /** The site's public URL (REFLEX_PUBLIC_URL), where redirect-when-live goes; null when unset. */
+  siteUrl: string | null;
+}
+
+export interface TreeFile {
+  path: string;
+  size: number;
+  /** Whether this user may change it. */
+  editable: boolean;
+  /** Why not, for this user, when not editable. */
+  reason?: string;
+}
+
+export interface TreeListing {
+  commit: string;
+  files: TreeFile[];
+}
+
+export interface FileContent {
+  path: string;
+  content: string;
+  blobSha: string;
+  commit: string;
+}
+
+export interface SaveRequest {
+  content: string;
+  baseCommit: string;
+  message?: string;
+}
+
+export interface SaveResult {
+  commit: string;
+  path: string;
+  blobSha?: string;
+}
+
+export interface DiffRequest {
+  content: string;
+  baseCommit: string;
+}
+
+export interface DiffResult {
+  diff: string;
+  commit: string;
+  changedUpstream: boolean;
+}
+
+export interface CommitSummary {
+  sha: string;
+  author: { name: string; email: string };
+  date: string;
+  message: string;
+}
+
+export interface CommitList {
+  commits: CommitSummary[];
+}
+
+export interface ReleaseList {
+  releases: ReleaseRecord[];
+}
+
+/** What a rollback to a release would change, asked before it runs. */
+export interface RollbackPreview {
+  sha: string;
+  /** Every path the revert commit would change. */
+  paths: string[];
+  /** Those of them that are protected (only an admin may roll back across them). */
+  protectedPaths: string[];
+  /** Whether this user may run it; `reason` says why not. */
+  allowed: boolean;
+  reason?: string;
+}
+
+export interface RollbackResult {
+  commit: string;
+}
+
+export interface Version {
+  sha: string;
+  builtAt: string;
+}
+
+/** The JSON error body of every refusal: `{error, code?, ...details, requestId}`. */
+export interface ErrorBody {
+  error?: string;
+  code?: string;
+  reason?: string;
+  line?: number;
+  column?: number;
+  upstream?: { content: string | null; blobSha: string | null; commit: string };
+  requestId?: string;
+}
+
+/**
+ * Read your writes: `GET /api/tree` and `GET /api/files/…` take the newest commit the client has
+ * seen (from a save's or a listing's `commit`) in this request header, and never answer with an
+ * older one.
+ */
+export type SeenHeader = 'X-Reflex-Seen';
+
+/** Every JSON route, by `METHOD path`; `void` is an empty 204 response. */
+export interface ApiContract {
+  'POST /api/session': { request: SignInRequest; response: void };
+  'GET /api/session': { response: SessionUser };
+  'DELETE /api/session': { response: void };
+  'GET /api/settings': { response: EditorSettings };
+  'GET /api/tree': { response: TreeListing };
+  'GET /api/files/{*path}': { response: FileContent };
+  'PUT /api/files/{*path}': { request: SaveRequest; response: SaveResult };
+  'DELETE /api/files/{*path}': { response: SaveResult };
+  'POST /api/diff/{*path}': { request: DiffRequest; response: DiffResult };
+  'GET /api/commits': { response: CommitList };
+  'GET /api/releases': { response: ReleaseList };
+  'GET /api/releases/:sha/rollback': { response: RollbackPreview };
+  'POST /api/releases/:sha/rollback': { response: RollbackResult };
+}
+
+/** `GET /api/pipeline/events` is a stream of Server-Sent Events `stage` with this data. */
+export type PipelineEvent = StageEvent;
