@@ -111,6 +111,14 @@ interface RuleFile {
   }[];
 }
 
+/** The rule files the host's Prometheus loads (prometheus/prometheus.yml), as absolute paths. */
+export function hostRuleFiles(): string[] {
+  const config = YAML.parse(readFileSync(path.join(ROOT, 'prometheus/prometheus.yml'), 'utf8')) as {
+    rule_files: string[];
+  };
+  return config.rule_files.map((file) => path.join(ROOT, 'prometheus', file)).sort();
+}
+
 export function ruleFiles(dir = RULES_DIR): string[] {
   return readdirSync(dir)
     .filter((file) => file.endsWith('.yml') || file.endsWith('.yaml'))
