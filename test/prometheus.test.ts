@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { FILE_SD_JOBS, localPrometheusConfig } from '../scripts/monitoring/config';
-import { ROOT, loadAlertRules } from './support/dashboards';
+import { ECS_RULE_FILES } from '../pulumi/monitoringConfig';
+import { ROOT, loadAlertRules, promtoolTestFiles, ruleFiles } from './support/dashboards';
 
 const hostConfig = YAML.parse(
   readFileSync(path.join(ROOT, 'prometheus/prometheus.yml'), 'utf8'),
@@ -92,16 +93,27 @@ interface PromtoolTests {
 }
 
 describe('promtool unit tests (prometheus/tests/)', () => {
-  const testFile = path.join(ROOT, 'prometheus/tests/reflex.test.yml');
-  const tests = YAML.parse(readFileSync(testFile, 'utf8')) as PromtoolTests;
-  const cases = tests.tests.flatMap((t) => t.alert_rule_test ?? []);
+  const testFiles = promtoolTestFiles();
+  const suites = testFiles.map((file) => ({
+    file,
+    tests: YAML.parse(readFileSync(file, 'utf8')) as PromtoolTests,
+  }));
+  const loadedBy = (suite: (typeof suites)[number]) =>
+    suite.tests.rule_files.map((rules) => path.resolve(path.dirname(suite.file), rules)).sort();
+  const cases = suites.flatMap((suite) =>
+    suite.tests.tests.flatMap((t) => t.alert_rule_test ?? []),
+  );
 
-  it('load every rule file', () => {
-    const loaded = tests.rule_files
-      .map((file) => path.resolve(path.dirname(testFile), file))
-      .sort();
-    const rules = [...new Set(loadAlertRules().map((rule) => path.join(ROOT, rule.file)))].sort();
-    expect(loaded).toEqual(rules);
+  it('test the host (every rule file, as its rules/*.yml loads them) and the ecs runtime (no host rules)', () => {
+    expect(suites.map((suite) => path.relative(ROOT, suite.file))).toEqual([
+      'prometheus/tests/ecs.test.yml',
+      'prometheus/tests/reflex.test.yml',
+    ]);
+    const [ecs, host] = suites as [(typeof suites)[0], (typeof suites)[0]];
+    expect(loadedBy(host)).toEqual(ruleFiles());
+    expect(loadedBy(ecs)).toEqual(
+      ECS_RULE_FILES.map((file) => path.join(ROOT, 'prometheus', file)).sort(),
+    );
   });
 
   it.each(loadAlertRules().map((rule) => rule.alert))('cover %s both firing and quiet', (alert) => {
