@@ -17,7 +17,7 @@ import type { Upstream } from './edge';
 import type { Gate } from './gate';
 import type { Instance, Launcher } from './instances';
 import type { Origin } from './origin';
-import { siteCodeUnchanged } from './pipeline';
+import { siteCodeUnchanged } from './reuse';
 import type { Recorder } from './recorder';
 import type { ReleaseStore } from './releases';
 import { Scheduler, type Job } from './scheduler';
