@@ -56,15 +56,12 @@ export class Reuse {
   async build(sha: string, plan: Plan, signal: AbortSignal): Promise<BuildInfo> {
     const { store } = this.o;
     if (plan.site && plan.platform) return store.reuseBuild(sha, plan.site.sha);
-    await store.build(
+    return store.build(
       sha,
       path.join(this.o.logDir(sha), 'build.log'),
       this.o.buildTimeoutMs,
       signal,
     );
-    const info = store.buildInfo(sha);
-    if (!info) throw new Error('the build wrote no build-info.json for this commit');
-    return info;
   }
 
   private async reusable(kind: InstanceKind, sha: string): Promise<Instance | undefined> {
