@@ -36,6 +36,9 @@ COPY webapp/scripts/ webapp/scripts/
 COPY webapp/src/ webapp/src/
 # The site's code that the server bundles (its routes); its pages and assets are not built.
 COPY webapp/site/*.ts webapp/site/
+# The paths the editor may never change: build.mjs bakes the list into the platform's bundle (an
+# image has no .github/ to read it from at run time).
+COPY .github/workflows/protected-paths.txt .github/workflows/
 # /version reports the image's REFLEX_SHA (below); the bundle itself does not name a commit.
 RUN REFLEX_BUILD_SHA=unknown node webapp/scripts/build.mjs
 
