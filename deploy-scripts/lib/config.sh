@@ -62,6 +62,7 @@ load_config() {
   : "${REFLEX_SITE_MEMORY:=256m}"
   : "${REFLEX_SITE_PIDS:=64}"
   : "${REFLEX_SITE_NETWORK:=reflex-site}"
+  : "${REFLEX_PLATFORM_NETWORK:=reflex-platform}"
   : "${REFLEX_STATE_DIR:=/var/lib/reflex}"
   : "${REFLEX_TEXTFILE_DIR:=$REFLEX_STATE_DIR/textfile}"
   : "${REFLEX_FILE_SD:=$REFLEX_STATE_DIR/prometheus/app.json}"
@@ -116,8 +117,10 @@ validate_config() {
   [[ $REFLEX_SITE_USER =~ ^[1-9][0-9]*:[1-9][0-9]*$ ]] || die "REFLEX_SITE_USER must be UID:GID, neither 0, got '$REFLEX_SITE_USER'" 78
   [[ $REFLEX_SITE_MEMORY =~ ^[1-9][0-9]*[kmg]$ ]] || die "REFLEX_SITE_MEMORY must be a size such as 256m, got '$REFLEX_SITE_MEMORY'" 78
   [[ $REFLEX_SITE_PIDS -ge 16 ]] || die "REFLEX_SITE_PIDS must be at least 16 (node runs about a dozen threads), got '$REFLEX_SITE_PIDS'" 78
-  [[ $REFLEX_SITE_NETWORK =~ ^[a-z0-9][a-z0-9_.-]{0,62}$ ]] ||
-    die "REFLEX_SITE_NETWORK must be a network name, got '$REFLEX_SITE_NETWORK'" 78
+  for key in REFLEX_SITE_NETWORK REFLEX_PLATFORM_NETWORK; do
+    [[ ${!key} =~ ^[a-z0-9][a-z0-9_.-]{0,62}$ ]] || die "$key must be a network name, got '${!key}'" 78
+  done
+  [[ $REFLEX_SITE_NETWORK != "$REFLEX_PLATFORM_NETWORK" ]] || die "REFLEX_SITE_NETWORK and REFLEX_PLATFORM_NETWORK must differ" 78
   [[ $REFLEX_KEEP_RELEASES -ge 1 ]] || die "REFLEX_KEEP_RELEASES must be at least 1" 78
   [[ $CONTAINER_ENGINE == docker || $CONTAINER_ENGINE == podman ]] ||
     die "CONTAINER_ENGINE must be docker or podman, got '$CONTAINER_ENGINE'" 78

@@ -25,7 +25,7 @@ container_run_args() {
     --label io.reflex.service=reflex --label "io.reflex.sha=$sha" --label "io.reflex.color=$color" \
     --label io.reflex.role=platform \
     --label "io.reflex.image=$image" --restart unless-stopped --stop-timeout "$REFLEX_STOP_TIMEOUT" \
-    --publish "127.0.0.1:$port:$REFLEX_APP_PORT" --env "PORT=$REFLEX_APP_PORT" \
+    --network "$REFLEX_PLATFORM_NETWORK" --publish "127.0.0.1:$port:$REFLEX_APP_PORT" --env "PORT=$REFLEX_APP_PORT" \
     --env "REFLEX_SHUTDOWN_TIMEOUT_MS=$((REFLEX_STOP_TIMEOUT * 1000))" \
     --volume "$REFLEX_APP_DATA_DIR:/data"
   if [[ -f $REFLEX_APP_ENV_FILE ]]; then printf '%s\n' --env-file "$REFLEX_APP_ENV_FILE"; fi
@@ -77,8 +77,9 @@ site_container_run_args() {
   printf '%s\n' "$image" "${SITE_COMMAND[@]}"
 }
 
-# Print the `network create` arguments of network $1: a bridge of its own, kept apart from every
-# other network, so that a site reaches the platform's container only through nginx.
+# Print the `network create` arguments of network $1: a bridge of its own, isolated. The platform
+# and the site each have one, so that the site reaches the platform's container only through
+# nginx: engines block traffic between two isolated bridges, not from one to the default bridge.
 network_create_args() {
   printf '%s\n' network create --driver bridge --label io.reflex.service=reflex
   # docker isolates user-defined bridges from each other by default; podman only when asked.

@@ -49,6 +49,7 @@ start_release() {
       fail_release "$1" "port $port_ (${started[color]}) is in use by something that is not a container of this service"
     fi
   done
+  ensure_network "$REFLEX_PLATFORM_NETWORK"
   ensure_network "$REFLEX_SITE_NETWORK"
   built_at=$(image_built_at "${started[image]}")
   mapfile -t args < <(container_run_args "${started[sha]}" "${started[image]}" "${started[color]}")

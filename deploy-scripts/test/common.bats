@@ -98,11 +98,13 @@ digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 }
 
 @test "container_run_args builds the engine's run command: app data at /data, the app env file when present" {
+  load_config
   CONTAINER_ENGINE=podman REFLEX_STOP_TIMEOUT=30 REFLEX_APP_PORT=3000
   mapfile -t args < <(container_run_args "$sha_a" "reg/reflex@$digest" green)
   expected=(run --detach --name reflex-green-aaaaaaaaaaaa --label io.reflex.service=reflex
     --label "io.reflex.sha=$sha_a" --label io.reflex.color=green --label io.reflex.role=platform
-    --label "io.reflex.image=reg/reflex@$digest" --restart unless-stopped --stop-timeout 30 --publish 127.0.0.1:8082:3000 --env PORT=3000
+    --label "io.reflex.image=reg/reflex@$digest" --restart unless-stopped --stop-timeout 30
+    --network reflex-platform --publish 127.0.0.1:8082:3000 --env PORT=3000
     --env REFLEX_SHUTDOWN_TIMEOUT_MS=30000 --volume "$REFLEX_APP_DATA_DIR:/data" "reg/reflex@$digest")
   [ "${args[*]}" = "${expected[*]}" ]
   touch "$REFLEX_APP_ENV_FILE"
