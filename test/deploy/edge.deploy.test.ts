@@ -221,10 +221,7 @@ describe('the host edge in a real nginx', () => {
     expect(signIns.slice(0, 6)).toEqual(Array(6).fill(200));
     expect(signIns.slice(6)).toEqual(Array(4).fill(429));
     const reads = await Promise.all(
-      Array.from(
-        { length: 10 },
-        async () => (await get(edge, '/api/session', EDITOR)).status,
-      ),
+      Array.from({ length: 10 }, async () => (await get(edge, '/api/session', EDITOR)).status),
     );
     expect(reads).toEqual(Array(10).fill(200));
   });
@@ -246,12 +243,17 @@ describe('the host edge in a real nginx', () => {
     for (const host of ['editor.example.test', 'example.test']) {
       for (const target of ['/metrics', '/metrics/x', '/METRICS', '/%6detrics', '/x/../metrics']) {
         const answer = await get(edge, target, { host });
-        expect([host, target, answer.status, answer.upstream]).toEqual([host, target, 404, undefined]);
+        expect([host, target, answer.status, answer.upstream]).toEqual([
+          host,
+          target,
+          404,
+          undefined,
+        ]);
       }
     }
   });
 
-  it('routes by host name: editor.* to the platform; any other host to the site, but for the platform\'s health and version', async () => {
+  it("routes by host name: editor.* to the platform; any other host to the site, but for the platform's health and version", async () => {
     const routes: [string, string, string][] = [
       ['editor.example.test', '/', 'platform'],
       ['editor.example.test', '/api/files', 'platform'],
@@ -268,7 +270,12 @@ describe('the host edge in a real nginx', () => {
     ];
     for (const [host, target, expected] of routes) {
       const answer = await get(edge, target, { host });
-      expect([host, target, answer.status, answer.upstream?.name]).toEqual([host, target, 200, expected]);
+      expect([host, target, answer.status, answer.upstream?.name]).toEqual([
+        host,
+        target,
+        200,
+        expected,
+      ]);
       expect(answer.upstream!.headers.host).toBe(host);
     }
   });
