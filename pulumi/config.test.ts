@@ -252,6 +252,12 @@ describe('stack configuration', () => {
         'from 3',
       ],
       [
+        'more ECS tasks than one DNS answer holds for Prometheus',
+        { 'reflex:ecsMaxCount': '9' },
+        'reflex:ecsMaxCount',
+        'more than 8: Prometheus finds tasks in one DNS answer',
+      ],
+      [
         'a Fargate CPU size that does not exist',
         { 'reflex:ecsCpu': '300' },
         'reflex:ecsCpu',

@@ -315,11 +315,34 @@ function readHost(check: Check, integer: Integer): HostConfig {
   };
 }
 
+/**
+ * The most tasks a service may run: Prometheus finds them in one Cloud Map DNS answer, and
+ * Route 53 answers a multivalue service with at most eight records (docs/MONITORING.md).
+ */
+export const MAX_TASKS_PER_SERVICE = 8;
+
 function readEcs(check: Check, integer: Integer): EcsConfig {
-  const desiredCount = integer('reflex:ecsDesiredCount', DEFAULTS.ecsDesiredCount, 2, 100);
-  const maxCount = check('reflex:ecsMaxCount', (v) =>
-    parseInteger(v, Math.max(DEFAULTS.ecsMaxCount, desiredCount ?? 0), desiredCount ?? 2, 100),
+  const desiredCount = integer(
+    'reflex:ecsDesiredCount',
+    DEFAULTS.ecsDesiredCount,
+    2,
+    MAX_TASKS_PER_SERVICE,
   );
+  const maxCount = check('reflex:ecsMaxCount', (v) => {
+    const most = parseInteger(
+      v,
+      Math.max(DEFAULTS.ecsMaxCount, desiredCount ?? 0),
+      desiredCount ?? 2,
+      100,
+    );
+    if (most > MAX_TASKS_PER_SERVICE) {
+      throw new Error(
+        `${most} is more than ${MAX_TASKS_PER_SERVICE}: Prometheus finds tasks in one DNS answer, ` +
+          `which holds ${MAX_TASKS_PER_SERVICE}; give each task more (ecsCpu, ecsMemory) instead`,
+      );
+    }
+    return most;
+  });
   const cpu = check('reflex:ecsCpu', (v) =>
     Number(oneOf(v ?? String(DEFAULTS.ecsCpu), FARGATE_CPU.map(String))),
   );

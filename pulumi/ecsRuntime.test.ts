@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 import type { EcsConfig } from './config';
 import {
   ECS_TARGETS,
@@ -73,6 +75,7 @@ describe('the ecs runtime (Pulumi mocks: nothing reaches AWS)', () => {
       },
       edge,
       settings: { ...SETTINGS, ...settings },
+      repoRoot: path.resolve(__dirname, '..'),
       tags,
     });
     await settle();
@@ -127,7 +130,7 @@ describe('the ecs runtime (Pulumi mocks: nothing reaches AWS)', () => {
     }
   });
 
-  it('gives tasks a public address for egress only (no NAT gateway): nothing but the ALB may connect', () => {
+  it('gives tasks a public address for egress only (no NAT gateway): only the ALB and the monitoring task may connect', () => {
     const { stack } = shared;
     for (const name of ['platform', 'site']) {
       const group = service(stack, name).inputs.networkConfiguration as {
@@ -145,7 +148,11 @@ describe('the ecs runtime (Pulumi mocks: nothing reaches AWS)', () => {
           r.inputs.referencedSecurityGroupId,
           r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6,
         ]),
-      ).toEqual([[3000, 3000, 'edge-sg-id', undefined]]);
+      ).toEqual([
+        [3000, 3000, 'edge-sg-id', undefined],
+        [3000, 3000, 'ecs-monitoring-sg-id', undefined],
+        [9779, 9779, 'ecs-monitoring-sg-id', undefined],
+      ]);
     }
   });
 
@@ -212,7 +219,9 @@ describe('the ecs runtime (Pulumi mocks: nothing reaches AWS)', () => {
     expect(
       stack.named('aws:ecs/taskDefinition:TaskDefinition', 'ecs-site-task').inputs.volumes,
     ).toEqual([]);
-    expect(stack.one('aws:efs/fileSystem:FileSystem').inputs.encrypted).toBe(true);
+    expect(stack.named('aws:efs/fileSystem:FileSystem', 'ecs-state-fs').inputs.encrypted).toBe(
+      true,
+    );
   });
 
   it('starts the platform with its session secret from Secrets Manager, never in the task definition', async () => {
@@ -224,7 +233,7 @@ describe('the ecs runtime (Pulumi mocks: nothing reaches AWS)', () => {
       { name: 'REFLEX_GIT_TOKEN', valueFrom: `${secretArn}:REFLEX_GIT_TOKEN::` },
     ]);
     expect(JSON.stringify(container.environment)).not.toMatch(/SECRET|TOKEN|PASSWORD/);
-    const version = stack.one('aws:secretsmanager/secretVersion:SecretVersion');
+    const version = stack.named('aws:secretsmanager/secretVersion:SecretVersion', 'ecs-secret');
     expect(
       Object.keys(JSON.parse(unsecret(version.inputs.secretString) as string) as object),
     ).toEqual(['REFLEX_SESSION_SECRET']);
@@ -287,6 +296,7 @@ describe('the ecs runtime (Pulumi mocks: nothing reaches AWS)', () => {
   it('keeps logs in CloudWatch for the configured retention', async () => {
     const { stack } = await build({ logRetentionDays: 90 });
     expect(stack.ofType('aws:cloudwatch/logGroup:LogGroup').map((g) => g.inputs)).toEqual([
+      { name: '/reflex-dev/monitoring', retentionInDays: 90, tags },
       { name: '/reflex-dev/platform', retentionInDays: 90, tags },
       { name: '/reflex-dev/site', retentionInDays: 90, tags },
     ]);
@@ -303,8 +313,11 @@ describe('the ecs runtime (Pulumi mocks: nothing reaches AWS)', () => {
   it('lets the deploy workflow update these two services in this cluster, and pass only their roles', async () => {
     const { stack, ecs } = shared;
     const policy = statements(await resolve(ecs.deployPolicies['deploy-services']!));
+    // The app's two services; the monitoring service is Pulumi's alone.
+    const app = (name: string) => /^ecs-(platform|site)-/.test(name);
     const services = stack
       .ofType(SERVICE)
+      .filter((s) => app(s.name))
       .map(
         (s: RecordedResource) =>
           `arn:aws:ecs:${REGION}:${ACCOUNT}:service/${s.name}-cluster/${String(s.inputs.name)}`,
@@ -318,10 +331,13 @@ describe('the ecs runtime (Pulumi mocks: nothing reaches AWS)', () => {
         ArnEquals: { 'ecs:cluster': `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/reflex-dev` },
       },
     });
+    const update = policy.find((s) => [s.Action].flat().includes('ecs:UpdateService'))!;
+    expect([update.Resource].flat()).toHaveLength(services.length);
     const pass = policy.find((s) => s.Action === 'iam:PassRole')!;
     expect([pass.Resource].flat().sort()).toEqual(
       stack
         .ofType('aws:iam/role:Role')
+        .filter((r) => app(r.name))
         .map((r) => `arn:aws:iam::${ACCOUNT}:role/${r.name}-1a2b3c4`)
         .sort(),
     );

@@ -2,13 +2,15 @@
 // platform (editor, API, git, accounts) shares its state through EFS and takes its session
 // secret from Secrets Manager; the site runs apart, as an unprivileged user with a read-only
 // file system, no secret, no AWS role and its own security group. The ALB routes by host name,
-// as nginx does on a host.
+// as nginx does on a host. Prometheus and Grafana run beside them (ecsMonitoring.ts) and find
+// every task through Cloud Map.
 import { randomBytes } from 'node:crypto';
 
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import type { EcsConfig, OperatorSecret } from './config';
+import { EcsMonitoring, TASK_METRICS_SIDECAR } from './ecsMonitoring';
 import type { Edge, RouteSpec, TargetSpec } from './edge';
 import { FargateService } from './fargateService';
 import { SharedState, clientPolicy } from './sharedState';
@@ -29,6 +31,8 @@ export interface EcsRuntimeArgs {
   urls: pulumi.Input<AppUrls>;
   edge: Edge;
   settings: EcsConfig;
+  /** The repository: the monitoring task runs its prometheus/, grafana/ and compose.yaml. */
+  repoRoot: string;
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
@@ -147,6 +151,7 @@ export class EcsRuntime extends pulumi.ComponentResource {
   readonly siteService: FargateService;
   readonly fileSystemId: pulumi.Output<string>;
   readonly secretArn: pulumi.Output<string>;
+  readonly monitoring: EcsMonitoring;
   /** The deploy workflow's access: roll these two services onto new revisions. */
   readonly deployPolicies: Record<string, pulumi.Output<string>>;
 
@@ -160,6 +165,29 @@ export class EcsRuntime extends pulumi.ComponentResource {
     );
     const secret = this.platformSecret(name, args);
     const platformGroup = this.securityGroup(`${name}-platform`, 'platform', args);
+    const siteGroup = this.securityGroup(`${name}-site`, 'site', args);
+    this.monitoring = new EcsMonitoring(
+      `${name}-monitoring`,
+      {
+        stackName: args.stackName,
+        vpcId: args.vpcId,
+        subnetIds: args.subnetIds,
+        cluster: { arn: cluster.arn },
+        targets: [
+          { service: 'platform', securityGroupId: platformGroup.id, appPort: APP_PORT },
+          { service: 'site', securityGroupId: siteGroup.id, appPort: APP_PORT },
+        ],
+        repoRoot: args.repoRoot,
+        logRetentionDays: args.settings.logRetentionDays,
+        region: args.region,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const watched = (service: string) => ({
+      sidecars: [TASK_METRICS_SIDECAR],
+      discovery: { registryArn: this.monitoring.registryArns[service]! },
+    });
     const state = new SharedState(
       `${name}-state`,
       {
@@ -175,6 +203,7 @@ export class EcsRuntime extends pulumi.ComponentResource {
       `${name}-platform`,
       {
         ...common,
+        ...watched('platform'),
         serviceName: 'platform',
         securityGroupId: platformGroup.id,
         alb: { ...common.alb, targetGroup: args.edge.targetGroups.platform! },
@@ -215,8 +244,9 @@ export class EcsRuntime extends pulumi.ComponentResource {
       `${name}-site`,
       {
         ...common,
+        ...watched('site'),
         serviceName: 'site',
-        securityGroupId: this.securityGroup(`${name}-site`, 'site', args).id,
+        securityGroupId: siteGroup.id,
         alb: { ...common.alb, targetGroup: args.edge.targetGroups.site! },
         container: {
           name: 'site',
@@ -287,7 +317,7 @@ export class EcsRuntime extends pulumi.ComponentResource {
     return secret;
   }
 
-  /** A service's own group; its rules (the ALB only) come with the service. */
+  /** A service's own group; its rules come with the service (the ALB) and the monitoring. */
   private securityGroup(
     name: string,
     service: string,
@@ -297,7 +327,7 @@ export class EcsRuntime extends pulumi.ComponentResource {
       `${name}-sg`,
       {
         vpcId: args.vpcId,
-        description: `Reflex ${service} tasks: from the ALB only`,
+        description: `Reflex ${service} tasks: from the ALB, and scrapes from the monitoring task`,
         tags: args.tags,
       },
       { parent: this },

@@ -25,6 +25,20 @@ export interface ContainerSpec {
   sharedState?: { fileSystemId: string; accessPointId: string; path: string };
 }
 
+/**
+ * A container beside the app in each task (the task-metrics sidecar): not essential (the app
+ * serves on without it), read-only, no capability, its own port, its logs in the service's group.
+ */
+export interface SidecarSpec {
+  name: string;
+  image: string;
+  port: number;
+  command: string[];
+  user: string;
+  /** MiB the task keeps for it, out of the task's memory. */
+  memoryReservation: number;
+}
+
 /** A ContainerSpec whose values may still be outputs of other resources. */
 export interface ContainerArgs {
   name: string;
@@ -71,6 +85,10 @@ export interface FargateServiceArgs {
   secretArns: pulumi.Input<string>[];
   /** The task role's policy: what the container may do in AWS. Absent: no role, no credentials. */
   taskPolicy?: pulumi.Input<string>;
+  /** Containers beside the app in each task. */
+  sidecars?: SidecarSpec[];
+  /** The Cloud Map service ECS registers each task in (an SRV record: the app's port). */
+  discovery?: { registryArn: pulumi.Input<string> };
   logRetentionDays: pulumi.Input<number>;
   region: pulumi.Input<string>;
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -82,14 +100,23 @@ export interface FargateServiceArgs {
  */
 export const STOP_TIMEOUT = 35;
 
-/** The task definition's containers, as ECS's JSON. */
+/** The task definition's containers, as ECS's JSON: the app, then its sidecars. */
 export function containerDefinitions(
   spec: ContainerSpec,
   image: string,
   logGroup: string,
   region: string,
+  sidecars: readonly SidecarSpec[] = [],
 ): string {
   const { sharedState } = spec;
+  const logs = (prefix: string) => ({
+    logDriver: 'awslogs',
+    options: {
+      'awslogs-group': logGroup,
+      'awslogs-region': region,
+      'awslogs-stream-prefix': prefix,
+    },
+  });
   return JSON.stringify([
     {
       name: spec.name,
@@ -106,15 +133,20 @@ export function containerDefinitions(
         : [],
       linuxParameters: { capabilities: { drop: ['ALL'] }, initProcessEnabled: true },
       stopTimeout: STOP_TIMEOUT,
-      logConfiguration: {
-        logDriver: 'awslogs',
-        options: {
-          'awslogs-group': logGroup,
-          'awslogs-region': region,
-          'awslogs-stream-prefix': spec.name,
-        },
-      },
+      logConfiguration: logs(spec.name),
     },
+    ...sidecars.map((sidecar) => ({
+      name: sidecar.name,
+      image: sidecar.image,
+      essential: false,
+      command: sidecar.command,
+      user: sidecar.user,
+      readonlyRootFilesystem: true,
+      memoryReservation: sidecar.memoryReservation,
+      portMappings: [{ containerPort: sidecar.port, protocol: 'tcp' }],
+      linuxParameters: { capabilities: { drop: ['ALL'] } },
+      logConfiguration: logs(sidecar.name),
+    })),
   ]);
 }
 
@@ -253,7 +285,9 @@ export class FargateService extends pulumi.ComponentResource {
         ...(roles.task ? { taskRoleArn: roles.task.arn } : {}),
         containerDefinitions: pulumi
           .all([container, args.image, logGroupName, args.region])
-          .apply(([spec, image, logs, region]) => containerDefinitions(spec, image, logs, region)),
+          .apply(([spec, image, logs, region]) =>
+            containerDefinitions(spec, image, logs, region, args.sidecars),
+          ),
         volumes: container.apply((spec) =>
           spec.sharedState
             ? [
@@ -343,6 +377,15 @@ export class FargateService extends pulumi.ComponentResource {
             containerPort: args.container.port,
           },
         ],
+        ...(args.discovery === undefined
+          ? {}
+          : {
+              serviceRegistries: {
+                registryArn: args.discovery.registryArn,
+                containerName: args.container.name,
+                containerPort: args.container.port,
+              },
+            }),
         propagateTags: 'SERVICE',
         enableEcsManagedTags: true,
         waitForSteadyState: false,

@@ -115,6 +115,11 @@ const RESOURCELESS = [
   'ec2:DescribeInstanceConnectEndpoints',
   'ecs:DescribeTaskDefinition',
   'ecs:RegisterTaskDefinition',
+  // ECS Exec's agent in the monitoring task (ecsMonitoring.ts).
+  'ssmmessages:CreateControlChannel',
+  'ssmmessages:CreateDataChannel',
+  'ssmmessages:OpenControlChannel',
+  'ssmmessages:OpenDataChannel',
 ];
 
 const HOST_OUTPUTS = [
@@ -129,11 +134,13 @@ const HOST_OUTPUTS = [
 ];
 const ECS_OUTPUTS = [
   'ecsCluster',
+  'ecsMonitoringService',
   'ecsPlatformSecretArn',
   'ecsPlatformService',
   'ecsPlatformTaskFamily',
   'ecsSiteService',
   'ecsSiteTaskFamily',
+  'grafanaPasswordSecretArn',
   'sharedStateFileSystemId',
 ];
 const COMMON_OUTPUTS = [
@@ -320,7 +327,7 @@ describe('the program (Pulumi mocks: nothing reaches AWS)', () => {
     );
   });
 
-  it('keeps the ECS services behind the ALB with routing rules, and no host at all', () => {
+  it('keeps the ECS services behind the ALB with routing rules, their monitoring beside them, and no host at all', () => {
     const ecs = run('prod on ecs').stack;
     expect(ecs.ofType('aws:ec2/instance:Instance')).toEqual([]);
     expect(
@@ -328,7 +335,7 @@ describe('the program (Pulumi mocks: nothing reaches AWS)', () => {
         .ofType('aws:ecs/service:Service')
         .map((s) => s.inputs.name)
         .sort(),
-    ).toEqual(['platform', 'site']);
+    ).toEqual(['monitoring', 'platform', 'site']);
     expect(ecs.ofType('aws:lb/listenerRule:ListenerRule').length).toBeGreaterThan(0);
   });
 

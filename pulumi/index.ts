@@ -97,6 +97,7 @@ export = async () => {
         subnetIds,
         edge,
         settings: config.ecs,
+        repoRoot: path.resolve(__dirname, '..'),
       });
   const ci = new CiAccess('ci', {
     githubRepository: config.githubRepository,
@@ -150,6 +151,8 @@ function ecsOutputs(ecs: EcsRuntime) {
     ecsSiteTaskFamily: ecs.siteService.taskFamily,
     ecsPlatformSecretArn: ecs.secretArn,
     sharedStateFileSystemId: ecs.fileSystemId,
+    ecsMonitoringService: ecs.monitoring.serviceName,
+    grafanaPasswordSecretArn: ecs.monitoring.grafanaSecretArn,
   };
 }
 

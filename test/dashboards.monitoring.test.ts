@@ -117,12 +117,15 @@ function routesWith(original: string, note: string): string {
 /** The app's scrape targets as `component sha`, sorted. */
 async function appTargets(prometheusUrl: string): Promise<string[]> {
   return (await activeTargets(prometheusUrl))
-    .filter((t) => t.job === 'reflex-app' && t.health === 'up')
-    .map((t) => `${t.labels.component} ${t.labels.sha}`)
+    .filter((t) => t.job === 'reflex-app')
+    .map((t) => `${t.labels.component} ${t.labels.sha}${t.health === 'up' ? '' : ` (${t.health})`}`)
     .sort();
 }
 
-/** Waits until the app's scrape targets are exactly `expected` (`component sha`). */
+/**
+ * Waits until the app's scrape targets are exactly `expected` (`component sha`), all up: a
+ * retired process that Prometheus has not yet dropped from its file-SD list shows as down.
+ */
 async function waitForAppTargets(prometheusUrl: string, expected: string[]): Promise<void> {
   const deadline = Date.now() + 60_000;
   let seen: string[] = [];

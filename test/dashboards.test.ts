@@ -7,7 +7,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { ECS_DASHBOARDS, ecsPrometheusConfig } from '../pulumi/monitoringConfig';
 import {
+  ECS_DASHBOARD_DIR,
   ROOT,
   allPanels,
   loadAlertRules,
@@ -17,6 +19,7 @@ import {
   provisionedDatasources,
 } from './support/dashboards';
 import {
+  EXTERNAL_SECTIONS,
   catalogue,
   exportedSeriesNames,
   registryMetrics,
@@ -37,8 +40,12 @@ const DASHBOARD_UIDS = {
   'host.json': 'reflex-host',
   'pipeline.json': 'reflex-pipeline',
 };
+const ECS_DASHBOARD_UIDS = { 'tasks.json': 'reflex-ecs-tasks' };
 
-const dashboards = loadDashboards();
+const hostDashboards = loadDashboards();
+const ecsOnlyDashboards = loadDashboards(ECS_DASHBOARD_DIR);
+/** Every dashboard of every runtime: the checks below hold for each. */
+const dashboards = [...hostDashboards, ...ecsOnlyDashboards];
 const queries = panelQueries(dashboards);
 const rules = loadAlertRules();
 const [datasource] = provisionedDatasources();
@@ -80,8 +87,19 @@ describe('Grafana provisioning', () => {
 describe('dashboards', () => {
   it('are the app, the pipeline and the host, with their pinned uids', () => {
     expect(
-      Object.fromEntries(dashboards.map(({ file, dashboard }) => [file, dashboard.uid])),
+      Object.fromEntries(hostDashboards.map(({ file, dashboard }) => [file, dashboard.uid])),
     ).toEqual(DASHBOARD_UIDS);
+  });
+
+  it('on ECS are the same app and pipeline dashboards, and the tasks dashboard instead of the host', () => {
+    expect(
+      Object.fromEntries(ecsOnlyDashboards.map(({ file, dashboard }) => [file, dashboard.uid])),
+    ).toEqual(ECS_DASHBOARD_UIDS);
+    expect(ECS_DASHBOARDS).toEqual([
+      'grafana/dashboards/app.json',
+      'grafana/dashboards/pipeline.json',
+      'grafana/dashboards-ecs/tasks.json',
+    ]);
   });
 
   it('have unique uids and titles, and no numeric id (Grafana assigns it)', () => {
@@ -94,7 +112,9 @@ describe('dashboards', () => {
 
   it('are plain dashboards, not "export for sharing" copies with datasource inputs', () => {
     for (const { file } of dashboards) {
-      const text = readFileSync(path.join(ROOT, 'grafana/dashboards', file), 'utf8');
+      const dir =
+        file in ECS_DASHBOARD_UIDS ? ECS_DASHBOARD_DIR : path.join(ROOT, 'grafana/dashboards');
+      const text = readFileSync(path.join(dir, file), 'utf8');
       expect({ file, inputs: text.includes('__inputs') || text.includes('${DS_') }).toEqual({
         file,
         inputs: false,
@@ -190,16 +210,27 @@ describe('dashboards', () => {
 });
 
 describe('alert rules', () => {
-  it('are the seven alerts the monitoring design asks for', () => {
-    expect(rules.map((rule) => rule.alert).sort()).toEqual([
+  it('are the alerts the monitoring design asks for: everywhere, on the host, on ECS', () => {
+    const byFile = (file: string) =>
+      rules
+        .filter((rule) => rule.file === file)
+        .map((rule) => rule.alert)
+        .sort();
+    expect(byFile('prometheus/rules/reflex.yml')).toEqual([
       'ReflexAppDown',
       'ReflexDeployFailed',
-      'ReflexDiskNearlyFull',
       'ReflexHighErrorRatio',
       'ReflexHighLatencyP95',
-      'ReflexHostDown',
       'ReflexMainNotLive',
+      'ReflexServiceDown',
     ]);
+    expect(byFile('prometheus/rules/host.yml')).toEqual(['ReflexDiskNearlyFull', 'ReflexHostDown']);
+    expect(byFile('prometheus/rules/ecs.yml')).toEqual([
+      'ReflexTaskCpuSaturated',
+      'ReflexTaskMemoryNearLimit',
+      'ReflexTaskMetricsDown',
+    ]);
+    expect(rules).toHaveLength(11);
   });
 
   it.each(rules.map((rule) => [rule.alert, rule] as const))(
@@ -286,7 +317,7 @@ describe('every metric a panel or an alert reads is exported by the project', ()
     const defined = new Set(registryMetrics().map((metric) => metric.name));
     const host = new Set(
       catalogue()
-        .filter((e) => e.section === 'host')
+        .filter((e) => EXTERNAL_SECTIONS.includes(e.section))
         .map((e) => e.name),
     );
     const notYetDefined = catalogue()
@@ -321,7 +352,11 @@ describe('job names', () => {
       job_name: string;
     }[]
   ).map((job) => job.job_name);
-  const jobs = new Set([...hostJobs, 'reflex-supervisor']);
+  const ecsJobs = (
+    ecsPrometheusConfig(ROOT, { namespace: 'reflex-dev.internal', services: ['platform', 'site'] })
+      .scrape_configs as { job_name: string }[]
+  ).map((job) => job.job_name);
+  const jobs = new Set([...hostJobs, 'reflex-supervisor', ...ecsJobs]);
 
   it('every job="…" a panel or an alert selects is scraped', () => {
     const exprs = [...queries.map((q) => q.expr), ...rules.map((r) => r.expr)];

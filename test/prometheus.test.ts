@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { FILE_SD_JOBS, localPrometheusConfig } from '../scripts/monitoring/config';
-import { ROOT, loadAlertRules } from './support/dashboards';
+import { ECS_RULE_FILES } from '../pulumi/monitoringConfig';
+import { ROOT, hostRuleFiles, loadAlertRules, promtoolTestFiles } from './support/dashboards';
 
 const hostConfig = YAML.parse(
   readFileSync(path.join(ROOT, 'prometheus/prometheus.yml'), 'utf8'),
@@ -46,8 +47,8 @@ describe('the host configuration (prometheus/prometheus.yml)', () => {
     ]);
   });
 
-  it('loads the rules beside it', () => {
-    expect(hostConfig.rule_files).toEqual(['rules/*.yml']);
+  it('loads the host rules beside it, not the ecs runtime rules', () => {
+    expect(hostConfig.rule_files).toEqual(['rules/reflex.yml', 'rules/host.yml']);
   });
 });
 
@@ -79,7 +80,10 @@ describe('the local configuration derived from it', () => {
     expect(job(local, 'node')?.static_configs).toEqual([{ targets: ['127.0.0.1:19100'] }]);
     expect(job(local, 'prometheus')?.static_configs).toEqual([{ targets: ['127.0.0.1:19090'] }]);
     expect(local.global).toMatchObject({ scrape_interval: '1s', evaluation_interval: '1s' });
-    expect(local.rule_files).toEqual([path.join(ROOT, 'prometheus/rules/*.yml')]);
+    expect(local.rule_files).toEqual([
+      path.join(ROOT, 'prometheus/rules/reflex.yml'),
+      path.join(ROOT, 'prometheus/rules/host.yml'),
+    ]);
   });
 });
 
@@ -92,16 +96,27 @@ interface PromtoolTests {
 }
 
 describe('promtool unit tests (prometheus/tests/)', () => {
-  const testFile = path.join(ROOT, 'prometheus/tests/reflex.test.yml');
-  const tests = YAML.parse(readFileSync(testFile, 'utf8')) as PromtoolTests;
-  const cases = tests.tests.flatMap((t) => t.alert_rule_test ?? []);
+  const testFiles = promtoolTestFiles();
+  const suites = testFiles.map((file) => ({
+    file,
+    tests: YAML.parse(readFileSync(file, 'utf8')) as PromtoolTests,
+  }));
+  const loadedBy = (suite: (typeof suites)[number]) =>
+    suite.tests.rule_files.map((rules) => path.resolve(path.dirname(suite.file), rules)).sort();
+  const cases = suites.flatMap((suite) =>
+    suite.tests.tests.flatMap((t) => t.alert_rule_test ?? []),
+  );
 
-  it('load every rule file', () => {
-    const loaded = tests.rule_files
-      .map((file) => path.resolve(path.dirname(testFile), file))
-      .sort();
-    const rules = [...new Set(loadAlertRules().map((rule) => path.join(ROOT, rule.file)))].sort();
-    expect(loaded).toEqual(rules);
+  it('test the host (the rule files its prometheus.yml loads) and the ecs runtime (no host rules)', () => {
+    expect(suites.map((suite) => path.relative(ROOT, suite.file))).toEqual([
+      'prometheus/tests/ecs.test.yml',
+      'prometheus/tests/reflex.test.yml',
+    ]);
+    const [ecs, host] = suites as [(typeof suites)[0], (typeof suites)[0]];
+    expect(loadedBy(host)).toEqual(hostRuleFiles());
+    expect(loadedBy(ecs)).toEqual(
+      ECS_RULE_FILES.map((file) => path.join(ROOT, 'prometheus', file)).sort(),
+    );
   });
 
   it.each(loadAlertRules().map((rule) => rule.alert))('cover %s both firing and quiet', (alert) => {

@@ -5,7 +5,10 @@ import YAML from 'yaml';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const DASHBOARD_DIR = path.join(ROOT, 'grafana/dashboards');
+/** Dashboards only the ecs runtime provisions (pulumi/monitoringConfig.ts, ECS_DASHBOARDS). */
+export const ECS_DASHBOARD_DIR = path.join(ROOT, 'grafana/dashboards-ecs');
 export const RULES_DIR = path.join(ROOT, 'prometheus/rules');
+export const RULE_TESTS_DIR = path.join(ROOT, 'prometheus/tests');
 export const DATASOURCES_DIR = path.join(ROOT, 'grafana/provisioning/datasources');
 
 export interface DatasourceRef {
@@ -108,9 +111,25 @@ interface RuleFile {
   }[];
 }
 
+/** The rule files the host's Prometheus loads (prometheus/prometheus.yml), as absolute paths. */
+export function hostRuleFiles(): string[] {
+  const config = YAML.parse(readFileSync(path.join(ROOT, 'prometheus/prometheus.yml'), 'utf8')) as {
+    rule_files: string[];
+  };
+  return config.rule_files.map((file) => path.join(ROOT, 'prometheus', file)).sort();
+}
+
 export function ruleFiles(dir = RULES_DIR): string[] {
   return readdirSync(dir)
     .filter((file) => file.endsWith('.yml') || file.endsWith('.yaml'))
+    .sort()
+    .map((file) => path.join(dir, file));
+}
+
+/** The promtool unit-test files (`promtool test rules`), sorted. */
+export function promtoolTestFiles(dir = RULE_TESTS_DIR): string[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.test.yml'))
     .sort()
     .map((file) => path.join(dir, file));
 }

@@ -1,8 +1,9 @@
 /**
  * What the project exports, for the rule "no panel or alert reads a metric the project does not
  * export": the metrics its prom-client registries define (found in the source by their
- * `name: '…'`), prom-client's default metrics, the host's textfile metrics from the catalogue
- * (docs/METRICS.md; the deploy scripts write them), Prometheus' own series and node-exporter's.
+ * `name: '…'`), prom-client's default metrics, the host's textfile metrics and the ECS task
+ * sidecar's from the catalogue (docs/METRICS.md; the deploy scripts and ecs_exporter export
+ * them), Prometheus' own series and node-exporter's.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -56,7 +57,10 @@ export function promClientDefaultMetrics(): MetricDefinition[] {
   }));
 }
 
-export type CatalogueSection = 'app' | 'supervisor' | 'host';
+export type CatalogueSection = 'app' | 'supervisor' | 'host' | 'ecs';
+
+/** Sections whose metrics come from outside the registries: the deploy scripts, ecs_exporter. */
+export const EXTERNAL_SECTIONS: readonly CatalogueSection[] = ['host', 'ecs'];
 
 export interface CatalogueEntry extends MetricDefinition {
   section: CatalogueSection;
@@ -66,6 +70,7 @@ const SECTION_HEADINGS: [RegExp, CatalogueSection][] = [
   [/^## The app instance/, 'app'],
   [/^## The local supervisor/, 'supervisor'],
   [/^## The host/, 'host'],
+  [/^## The ECS task/, 'ecs'],
 ];
 
 /** Every row of docs/METRICS.md's tables that names one metric: `| \`name\` | type | …`. */
@@ -114,13 +119,14 @@ export function isPrometheusOrNodeExporterSeries(name: string): boolean {
 
 /**
  * Every series name a dashboard or alert may read: registries, prom-client defaults, the host's
- * textfile metrics, plus `alsoAllowed` (metrics catalogued but not yet defined in code).
+ * textfile metrics, the ECS task sidecar's, plus `alsoAllowed` (metrics catalogued but not yet
+ * defined in code).
  */
 export function exportedSeriesNames(alsoAllowed: MetricDefinition[] = []): Set<string> {
   const definitions = [
     ...registryMetrics(),
     ...promClientDefaultMetrics(),
-    ...catalogue().filter((entry) => entry.section === 'host'),
+    ...catalogue().filter((entry) => EXTERNAL_SECTIONS.includes(entry.section)),
     ...alsoAllowed,
   ];
   return new Set(definitions.flatMap(seriesNames));

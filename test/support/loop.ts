@@ -173,7 +173,13 @@ export function request(
   base: string,
   method: string,
   urlPath: string,
-  options: { body?: unknown; cookie?: string; host?: string; authorization?: string } = {},
+  options: {
+    body?: unknown;
+    cookie?: string;
+    host?: string;
+    authorization?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Reply> {
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
@@ -189,6 +195,7 @@ export function request(
           ...(options.cookie ? { cookie: options.cookie } : {}),
           ...(options.host ? { host: options.host } : {}),
           ...(options.authorization ? { authorization: options.authorization } : {}),
+          ...options.headers,
         },
       },
       (res) => {

@@ -8,6 +8,7 @@
  *   expect(results.filter((r) => r.outcome !== 'data').map(describeEvaluation)).toEqual([]);
  */
 import {
+  hostRuleFiles,
   loadAlertRules,
   loadDashboards,
   panelQueries,
@@ -210,7 +211,7 @@ export async function evaluateAlertRules(options: {
     loaded.groups.flatMap((group) => group.rules.map((rule) => [rule.name, rule] as const)),
   );
   const results: RuleEvaluation[] = [];
-  for (const rule of options.rules ?? loadAlertRules()) {
+  for (const rule of options.rules ?? loadAlertRules(hostRuleFiles())) {
     const problems: string[] = [];
     let series = 0;
     try {

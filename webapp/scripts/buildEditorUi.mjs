@@ -31,8 +31,11 @@ const source = path.join(webapp, 'src/editor-ui');
 /** Where the page is served from (the routes in src/routes/editorUi.ts). */
 const ASSET_URL = '/editor/assets/';
 
-/** Files outside src/editor-ui the UI is built from (checked against esbuild's inputs). */
-const SHARED_INPUTS = ['src/pipeline/types.ts'];
+/**
+ * Files outside src/editor-ui the UI is built from: checked against esbuild's inputs, and, for
+ * the type-only imports esbuild never sees, by webapp/test/editorUiInputs.test.ts.
+ */
+export const SHARED_INPUTS = ['src/api/contract.ts', 'src/pipeline/types.ts'];
 /** Cached builds to keep. */
 const CACHE_KEEP = 4;
 

@@ -1,7 +1,6 @@
-import { beyondSite, canWrite, fileAccess, isWideScope, VIEWER_REASON } from './access';
-import type { Role } from './api';
+import type { Role, TreeFile } from '../api/contract';
+import { beyondSite, canWrite, fileAccess, VIEWER_REASON } from './access';
 import { liveUrlFor, siteBase } from './paths';
-import type { TreeFile } from './tree';
 
 const PAGE: TreeFile = { path: 'webapp/site/pages/index.html', size: 1, editable: true };
 const PROTECTED: TreeFile = {
@@ -25,7 +24,7 @@ describe('what the signed-in user may change', () => {
     expect(canWrite('viewer')).toBe(false);
   });
 
-  it.each<Role>(['editor', 'author', 'developer', 'admin'])(
+  it.each<Role>(['author', 'developer', 'admin'])(
     'a %s gets the server’s verdict on each path, with its reason',
     (role) => {
       expect(canWrite(role)).toBe(true);
@@ -49,13 +48,6 @@ describe('an editable scope beyond the site', () => {
   it('the default scope and narrower site globs stay in the site', () => {
     expect(beyondSite(['webapp/site/**'])).toEqual([]);
     expect(beyondSite(['webapp/site/pages/**', 'webapp/site/assets/*.css'])).toEqual([]);
-  });
-
-  it('the server’s word wins; a server that does not say is judged by the globs', () => {
-    expect(isWideScope({ editable: ['webapp/site/**'], wideScope: true })).toBe(true);
-    expect(isWideScope({ editable: ['webapp/**'], wideScope: false })).toBe(false);
-    expect(isWideScope({ editable: ['webapp/site/**', 'webapp/src/**'] })).toBe(true);
-    expect(isWideScope({ editable: ['webapp/site/**'] })).toBe(false);
   });
 
   it('names every glob that reaches the platform', () => {

@@ -3,8 +3,7 @@
  * explains its answers before the user tries: the lock and reason on each file, and whether
  * the editable scope reaches beyond the site. Pure, no DOM.
  */
-import type { Role } from './api';
-import type { TreeFile } from './tree';
+import type { Role, TreeFile } from '../api/contract';
 
 /** Whether the signed-in user may change a file, and if not, why. */
 export interface Access {
@@ -40,12 +39,4 @@ export function fileAccess(file: TreeFile | undefined, role: Role): Access {
  */
 export function beyondSite(editable: readonly string[]): string[] {
   return editable.filter((glob) => !glob.toLowerCase().startsWith(SITE_FOLDER));
-}
-
-/**
- * Whether the editable scope reaches the platform: what the server says (`wideScope`), or,
- * from a server that does not say, whether a glob reaches beyond the site.
- */
-export function isWideScope(settings: { editable: readonly string[]; wideScope?: boolean }) {
-  return settings.wideScope ?? beyondSite(settings.editable).length > 0;
 }

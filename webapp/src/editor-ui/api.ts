@@ -3,74 +3,27 @@
  * cookie; a refusal becomes an ApiError carrying the status and the JSON error body. A 401 on
  * any call made while signed in means the session ended: it goes to the one handler given to
  * `onUnauthorized` (and the call still fails, so no flow goes on as if it had worked). Listings
- * and file reads name the newest commit the page has seen (seen.ts).
+ * and file reads name the newest commit the page has seen (seen.ts). Every answer has the type
+ * the server's routes are held to (src/api/contract.ts); an older server's is adapted here.
  */
-import type { ReleaseRecord } from '../pipeline/types';
-import type { ErrorBody, Failure } from './messages';
+import type {
+  CommitList,
+  DiffResult,
+  EditorSettings,
+  ErrorBody,
+  FileContent,
+  ReleaseList,
+  RollbackPreview,
+  RollbackResult,
+  SaveResult,
+  SessionUser,
+  TreeListing,
+  Version,
+} from '../api/contract';
+import { editorSettings, sessionUser, type AnsweredSettings, type AnsweredUser } from './compat';
+import type { Failure } from './messages';
 import { apiPath } from './paths';
 import { SEEN_HEADER, SeenCommit } from './seen';
-import type { TreeFile } from './tree';
-
-/** `editor` is what servers before roles by path call a `developer`. */
-export type Role = 'viewer' | 'author' | 'developer' | 'admin' | 'editor';
-
-export interface SessionUser {
-  username: string;
-  name: string;
-  email: string;
-  role: Role;
-}
-
-export interface EditorSettings {
-  branch: string;
-  editable: string[];
-  maxFileBytes: number;
-  /** Whether the operator let the scope reach beyond the site (absent before servers said). */
-  wideScope?: boolean;
-  /** The site's public URL, when the server names one (the editor has an origin of its own). */
-  siteUrl?: string | null;
-}
-
-export interface TreeListing {
-  commit: string;
-  files: TreeFile[];
-}
-
-export interface FileContent {
-  path: string;
-  content: string;
-  blobSha: string;
-  commit: string;
-}
-
-export interface SaveResult {
-  commit: string;
-  path: string;
-  blobSha?: string;
-}
-
-export interface DiffResult {
-  diff: string;
-  commit: string;
-  changedUpstream: boolean;
-}
-
-export interface CommitSummary {
-  sha: string;
-  author: { name: string; email: string };
-  date: string;
-  message: string;
-}
-
-/** What a rollback to a release would change, and whether this user may run it. */
-export interface RollbackPreview {
-  sha: string;
-  paths: string[];
-  /** Those of `paths` that are protected (only an admin may roll back across them). */
-  protectedPaths: string[];
-  allowed: boolean;
-  reason?: string;
-}
 
 export class ApiError extends Error implements Failure {
   constructor(
@@ -174,7 +127,8 @@ async function call<T>(
 /** Who is signed in; undefined when nobody is. */
 async function session(): Promise<SessionUser | undefined> {
   try {
-    return await call<SessionUser>('GET', '/api/session', undefined, { session: false });
+    const user = await call<AnsweredUser>('GET', '/api/session', undefined, { session: false });
+    return sessionUser(user);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return undefined;
     throw err;
@@ -186,7 +140,8 @@ export const api = {
   signIn: (username: string, password: string) =>
     call<void>('POST', '/api/session', { username, password }, { session: false }),
   signOut: () => call<void>('DELETE', '/api/session', undefined, { session: false }),
-  settings: () => call<EditorSettings>('GET', '/api/settings'),
+  settings: (): Promise<EditorSettings> =>
+    call<AnsweredSettings>('GET', '/api/settings').then(editorSettings),
   tree: () => fresh<TreeListing>('/api/tree'),
   read: (path: string) => fresh<FileContent>(apiPath('/api/files/', path)),
   save: (path: string, content: string, baseCommit: string, message?: string) =>
@@ -197,15 +152,13 @@ export const api = {
     }).then(wrote),
   diff: (path: string, content: string, baseCommit: string) =>
     call<DiffResult>('POST', apiPath('/api/diff/', path), { content, baseCommit }),
-  commits: (limit = 20) => call<{ commits: CommitSummary[] }>('GET', `/api/commits?limit=${limit}`),
-  releases: () => call<{ releases: ReleaseRecord[] }>('GET', '/api/releases'),
+  commits: (limit = 20) => call<CommitList>('GET', `/api/commits?limit=${limit}`),
+  releases: () => call<ReleaseList>('GET', '/api/releases'),
   rollbackPreview: (sha: string) =>
     call<RollbackPreview>('GET', `/api/releases/${encodeURIComponent(sha)}/rollback`),
   rollback: (sha: string) =>
-    call<{ commit: string }>('POST', `/api/releases/${encodeURIComponent(sha)}/rollback`).then(
-      wrote,
-    ),
-  version: () => call<{ sha: string; builtAt: string }>('GET', '/version'),
+    call<RollbackResult>('POST', `/api/releases/${encodeURIComponent(sha)}/rollback`).then(wrote),
+  version: () => call<Version>('GET', '/version'),
   /** The pipeline's event stream, as an open response (the caller reads its body). */
   pipelineEvents: (signal: AbortSignal) =>
     send('GET', '/api/pipeline/events', undefined, { accept: 'text/event-stream', signal }),

@@ -1,5 +1,6 @@
 /** Recent commits on the branch (`GET /api/commits`), newest first. */
-import { api, type CommitSummary } from './api';
+import type { CommitSummary } from '../api/contract';
+import { api } from './api';
 import { h, replaceChildren } from './dom';
 import { firstLine, formatAgo, shortSha } from './format';
 

@@ -3,7 +3,7 @@
  * cancels, and focus returns where it was when the dialog closes.
  */
 import { h } from './dom';
-import type { DiffResult } from './api';
+import type { DiffResult } from '../api/contract';
 import { parseUnifiedDiff } from './format';
 
 let dialogIds = 0;

@@ -4,7 +4,8 @@
  * change to a tab goes through `dispatch`.
  */
 import type { Access } from './access';
-import { ApiError, api, type FileContent } from './api';
+import type { FileContent } from '../api/contract';
+import { ApiError, api } from './api';
 import { confirmDialog } from './dialogs';
 import type { DraftKeeper } from './draftKeeper';
 import type { EditorPane } from './editorPane';

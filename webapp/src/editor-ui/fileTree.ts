@@ -4,10 +4,11 @@
  * signed-in user may not change it and a dot when the browser holds unsaved changes for it.
  * Folders open at first and filter results come first by the editable scope, whatever the role.
  */
+import type { TreeFile } from '../api/contract';
 import type { Access } from './access';
 import { h, lockIcon, replaceChildren, srOnly } from './dom';
 import { basename } from './paths';
-import { buildTree, filterFiles, initiallyOpen, type Folder, type TreeFile } from './tree';
+import { buildTree, filterFiles, initiallyOpen, type Folder } from './tree';
 
 const FILTER_LIMIT = 200;
 

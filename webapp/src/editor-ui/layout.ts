@@ -3,8 +3,8 @@
  * account, an editable scope that reaches the platform), and where each part goes. The parts
  * render themselves; this only places them.
  */
-import { beyondSite, canWrite, isWideScope } from './access';
-import type { EditorSettings, SessionUser } from './api';
+import type { EditorSettings, SessionUser } from '../api/contract';
+import { beyondSite, canWrite } from './access';
 import { h } from './dom';
 
 export interface LayoutParts {
@@ -82,7 +82,7 @@ export function workbenchLayout(parts: LayoutParts): HTMLElement {
 
 function banners(user: SessionUser, settings: EditorSettings): HTMLElement[] {
   const shown: HTMLElement[] = [];
-  if (isWideScope(settings)) {
+  if (settings.wideScope) {
     const globs = beyondSite(settings.editable);
     const named = globs.length > 0 ? ` (${globs.join(', ')})` : '';
     shown.push(

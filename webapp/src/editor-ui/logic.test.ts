@@ -1,3 +1,4 @@
+import type { TreeFile } from '../api/contract';
 import type { ReleaseRecord } from '../pipeline/types';
 import { formatAgo, formatDuration, parseUnifiedDiff } from './format';
 import {
@@ -15,7 +16,7 @@ import {
   stageTimings,
   totalDurationMs,
 } from './releases';
-import { buildTree, filterFiles, initiallyOpen, type TreeFile } from './tree';
+import { buildTree, filterFiles, initiallyOpen } from './tree';
 
 const CONTEXT = { path: 'webapp/site/pages/index.html', maxFileBytes: 1024 * 1024 };
 

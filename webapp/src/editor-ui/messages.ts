@@ -1,15 +1,5 @@
 /** What the editor tells the user when the API refuses something. Pure, no DOM. */
-
-/** The JSON error body of the API: `{error, code?, ...details, requestId}`. */
-export interface ErrorBody {
-  error?: string;
-  code?: string;
-  reason?: string;
-  line?: number;
-  column?: number;
-  upstream?: { content: string | null; blobSha: string | null; commit: string };
-  requestId?: string;
-}
+import type { ErrorBody } from '../api/contract';
 
 /** A failed API call: `status` 0 when the server could not be reached at all. */
 export interface Failure {

@@ -1,6 +1,6 @@
 /** The releases view's rules and wording. Pure, no DOM. */
+import type { RollbackPreview } from '../api/contract';
 import type { ReleaseOutcome, ReleaseRecord } from '../pipeline/types';
-import type { RollbackPreview } from './api';
 import { formatDuration } from './format';
 
 const OUTCOMES: Record<ReleaseOutcome, string> = {

@@ -5,7 +5,9 @@
  * cannot be older: a write's own commit, or the answer to a read that carried the value still
  * current (a read sent before a save may answer after it). Pure, no DOM.
  */
-export const SEEN_HEADER = 'X-Reflex-Seen';
+import type { SeenHeader } from '../api/contract';
+
+export const SEEN_HEADER: SeenHeader = 'X-Reflex-Seen';
 
 export class SeenCommit {
   private commit: string | undefined;

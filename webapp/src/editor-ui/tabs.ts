@@ -4,8 +4,8 @@
  * text lives in its Monaco model; the state keeps what that text is compared with and saved
  * on. Pure, no DOM.
  */
+import type { ErrorBody } from '../api/contract';
 import type { Access } from './access';
-import type { ErrorBody } from './messages';
 
 export type Upstream = NonNullable<ErrorBody['upstream']>;
 

@@ -1,11 +1,5 @@
 /** The file list of `GET /api/tree` as folders and files, and filtering it. Pure, no DOM. */
-
-export interface TreeFile {
-  path: string;
-  size: number;
-  editable: boolean;
-  reason?: string;
-}
+import type { TreeFile } from '../api/contract';
 
 export interface Folder {
   name: string;

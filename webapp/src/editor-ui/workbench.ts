@@ -7,8 +7,9 @@
  * (drafts in the browser until a save lands), explains every refusal, and never retries a
  * save on its own. An ended session is handled once, by the `onUnauthorized` hook of api.ts.
  */
+import type { EditorSettings, SessionUser } from '../api/contract';
 import { canWrite, fileAccess } from './access';
-import { api, type EditorSettings, type SessionUser } from './api';
+import { api } from './api';
 import { CommitsPanel } from './commitsPanel';
 import { closeDialogs, isModalOpen } from './dialogs';
 import { h } from './dom';

@@ -169,13 +169,26 @@ export class Pipeline {
       const live = this.o.fleet.live;
       const changedFiles =
         (live ? await origin.changed(live.sha, sha) : undefined) ?? (await origin.files(sha, SITE));
-      await this.stage(record, 'gate', signal, () =>
-        gate.run({ sha, dir, changedFiles, logDir: logs, signal }),
-      );
       const plan = await this.plan(sha);
-      const info = await this.stage(record, 'build', signal, () =>
-        this.buildFor(sha, plan, signal),
-      );
+      // The build runs beside the gate: it runs only the build script, a protected path no edit
+      // can change, and nothing it makes starts unless the gate passes. A red gate stops it.
+      const stopBuild = new AbortController();
+      const onStop = () => stopBuild.abort();
+      signal.addEventListener('abort', onStop, { once: true });
+      const building = this.buildFor(sha, plan, stopBuild.signal);
+      building.catch(() => undefined);
+      try {
+        await this.stage(record, 'gate', signal, () =>
+          gate.run({ sha, dir, changedFiles, logDir: logs, signal }),
+        );
+      } catch (err) {
+        stopBuild.abort();
+        await building.catch(() => undefined);
+        throw err;
+      } finally {
+        signal.removeEventListener('abort', onStop);
+      }
+      const info = await this.stage(record, 'build', signal, () => building);
       await this.goLive(record, sha, plan, info, started, signal);
       recorder.markLive(record, 'built', this.previousLive);
       this.o.onLive?.(sha);
