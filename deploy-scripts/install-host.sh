@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the host side of Reflex from this folder (docs/HOST.md): copies the scripts to
-# REFLEX_SCRIPTS_DIR, creates the state folders, installs the nginx edge (nginx/reflex.conf,
-# with this host's listen address, blue/green ports and switch file), installs the systemd
-# units and enables the timers, and reloads nginx. Idempotent: run by the EC2 user data, and
-# again by `reconcile.sh --reset`.
+# REFLEX_SCRIPTS_DIR, creates the state folders, checks the site's public settings, installs the
+# nginx edge (nginx/reflex.conf, with this host's listen address, blue/green ports and switch
+# file), installs the systemd units, enables the timers, and reloads nginx when its
+# configuration changed. Idempotent: run by every host bundle (install-bundle.sh), and again by
+# `reconcile.sh --reset`.
 #
 #   install-host.sh        settings: /etc/reflex/deploy.env (see docs/HOST.md)
 set -o errexit -o nounset -o pipefail
@@ -42,6 +43,8 @@ chown "$REFLEX_APP_UID:$REFLEX_APP_UID" "$REFLEX_APP_DATA_DIR"
 chmod 0700 "$REFLEX_APP_DATA_DIR"
 # nginx's workers (www-data) stat the switch file; node-exporter reads the textfile folder.
 chmod 0755 "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR" "$(dirname "$REFLEX_EDGE_SWITCH")"
+# A line of site.env that is not a public site setting stops here, before any deploy reads it.
+site_settings_args "$REFLEX_SITE_ENV_FILE" >/dev/null
 
 # The token the platform trusts forwarded headers with: nginx sends it, app.env holds it.
 token=$(edge_token)

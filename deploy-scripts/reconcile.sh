@@ -40,23 +40,30 @@ if [[ -z $desired_image ]]; then
   exit 0
 fi
 
-running_sha=$(served_sha "$(edge_port)")
+# The release serves when the live color's platform and site both report it.
+platform_sha=$(served_sha "$(edge_port)")
+site_sha=$(served_site_sha "$(site_port "$(edge_color)")")
+if [[ $site_sha == "$platform_sha" ]]; then
+  running_sha=$platform_sha serving=${platform_sha:-nothing}
+else
+  running_sha="" serving="platform ${platform_sha:-nothing}, site ${site_sha:-nothing}"
+fi
 pin=$(pin_file)
 
 if [[ $reset -eq 1 ]]; then
   # A fresh container is the only way a changed app.env reaches the app.
-  log "reset: redeploying the desired release $desired_sha (serving ${running_sha:-nothing})"
+  log "reset: redeploying the desired release $desired_sha (serving $serving)"
   release "$desired_image" reconcile
   lag=0
 elif [[ $running_sha == "$desired_sha" ]]; then
   log "in sync: $desired_sha serves"
   lag=0
 elif [[ -f $pin ]]; then
-  log "WARNING: pinned to $(read_kv "$pin" sha) by rollback.sh at $(date -u -d "@$(read_kv "$pin" at)" +%FT%TZ) by $(read_kv "$pin" by): serving ${running_sha:-nothing}, desired $desired_sha, not redeploying; 'rollback.sh --unpin' (or the next deploy) ends the pin"
+  log "WARNING: pinned to $(read_kv "$pin" sha) by rollback.sh at $(date -u -d "@$(read_kv "$pin" at)" +%FT%TZ) by $(read_kv "$pin" by): serving $serving, desired $desired_sha, not redeploying; 'rollback.sh --unpin' (or the next deploy) ends the pin"
   lag=$(($(now_seconds) - ${desired_at:-$(now_seconds)}))
 else
-  log "drift: serving ${running_sha:-nothing}, desired $desired_sha: redeploying $desired_image"
-  audit "drift serving=${running_sha:-none} desired=$desired_sha"
+  log "drift: serving $serving, desired $desired_sha: redeploying $desired_image"
+  audit "drift platform=${platform_sha:-none} site=${site_sha:-none} desired=$desired_sha"
   release "$desired_image" reconcile
   lag=0
 fi

@@ -55,6 +55,14 @@ load_config() {
   : "${REFLEX_BLUE_PORT:=8081}"
   : "${REFLEX_GREEN_PORT:=8082}"
   : "${REFLEX_APP_PORT:=3000}"
+  : "${REFLEX_SITE_BLUE_PORT:=8091}"
+  : "${REFLEX_SITE_GREEN_PORT:=8092}"
+  : "${REFLEX_SITE_ENV_FILE:=/etc/reflex/site.env}"
+  : "${REFLEX_SITE_USER:=65534:65534}"
+  : "${REFLEX_SITE_MEMORY:=256m}"
+  : "${REFLEX_SITE_PIDS:=64}"
+  : "${REFLEX_SITE_NETWORK:=reflex-site}"
+  : "${REFLEX_PLATFORM_NETWORK:=reflex-platform}"
   : "${REFLEX_STATE_DIR:=/var/lib/reflex}"
   : "${REFLEX_TEXTFILE_DIR:=$REFLEX_STATE_DIR/textfile}"
   : "${REFLEX_FILE_SD:=$REFLEX_STATE_DIR/prometheus/app.json}"
@@ -86,13 +94,14 @@ load_config() {
 # Check every numeric setting and the engine name; exit 78 naming the first bad key.
 validate_config() {
   local key
-  for key in REFLEX_BLUE_PORT REFLEX_GREEN_PORT REFLEX_APP_PORT; do
+  for key in REFLEX_BLUE_PORT REFLEX_GREEN_PORT REFLEX_APP_PORT REFLEX_SITE_BLUE_PORT REFLEX_SITE_GREEN_PORT; do
     is_port "${!key}" || die "$key must be a TCP port (1-65535), got '${!key}'" 78
   done
   if ! is_port "${REFLEX_EDGE_LISTEN##*:}" || ! [[ $REFLEX_EDGE_LISTEN =~ ^([0-9.]+:|\[[0-9a-f:]+\]:)?[0-9]+$ ]]; then
     die "REFLEX_EDGE_LISTEN must be PORT or ADDRESS:PORT, got '$REFLEX_EDGE_LISTEN'" 78
   fi
-  for key in REFLEX_HEALTH_TIMEOUT REFLEX_DRAIN_SECONDS REFLEX_STOP_TIMEOUT REFLEX_LOCK_TIMEOUT REFLEX_KEEP_RELEASES; do
+  for key in REFLEX_HEALTH_TIMEOUT REFLEX_DRAIN_SECONDS REFLEX_STOP_TIMEOUT REFLEX_LOCK_TIMEOUT REFLEX_KEEP_RELEASES \
+    REFLEX_SITE_PIDS; do
     [[ ${!key} =~ ^[0-9]+$ ]] || die "$key must be a whole number, got '${!key}'" 78
   done
   local cidr
@@ -101,6 +110,17 @@ validate_config() {
       die "REFLEX_EDGE_TRUSTED_PROXIES must list CIDRs (comma or space separated), got '$cidr'" 78
   done
   [[ $REFLEX_BLUE_PORT != "$REFLEX_GREEN_PORT" ]] || die "REFLEX_BLUE_PORT and REFLEX_GREEN_PORT must differ" 78
+  local ports
+  ports=$(printf '%s\n' "$REFLEX_BLUE_PORT" "$REFLEX_GREEN_PORT" "$REFLEX_SITE_BLUE_PORT" "$REFLEX_SITE_GREEN_PORT" |
+    sort | uniq -d | awk 'NR == 1')
+  [[ -z $ports ]] || die "port $ports is given to two listeners: the platform's and the site's ports of both colors must all differ" 78
+  [[ $REFLEX_SITE_USER =~ ^[1-9][0-9]*:[1-9][0-9]*$ ]] || die "REFLEX_SITE_USER must be UID:GID, neither 0, got '$REFLEX_SITE_USER'" 78
+  [[ $REFLEX_SITE_MEMORY =~ ^[1-9][0-9]*[kmg]$ ]] || die "REFLEX_SITE_MEMORY must be a size such as 256m, got '$REFLEX_SITE_MEMORY'" 78
+  [[ $REFLEX_SITE_PIDS -ge 16 ]] || die "REFLEX_SITE_PIDS must be at least 16 (node runs about a dozen threads), got '$REFLEX_SITE_PIDS'" 78
+  for key in REFLEX_SITE_NETWORK REFLEX_PLATFORM_NETWORK; do
+    [[ ${!key} =~ ^[a-z0-9][a-z0-9_.-]{0,62}$ ]] || die "$key must be a network name, got '${!key}'" 78
+  done
+  [[ $REFLEX_SITE_NETWORK != "$REFLEX_PLATFORM_NETWORK" ]] || die "REFLEX_SITE_NETWORK and REFLEX_PLATFORM_NETWORK must differ" 78
   [[ $REFLEX_KEEP_RELEASES -ge 1 ]] || die "REFLEX_KEEP_RELEASES must be at least 1" 78
   [[ $CONTAINER_ENGINE == docker || $CONTAINER_ENGINE == podman ]] ||
     die "CONTAINER_ENGINE must be docker or podman, got '$CONTAINER_ENGINE'" 78

@@ -21,6 +21,15 @@ color_port() {
   esac
 }
 
+# Print the host port of the site of color $1.
+site_port() {
+  case $1 in
+    blue) echo "$REFLEX_SITE_BLUE_PORT" ;;
+    green) echo "$REFLEX_SITE_GREEN_PORT" ;;
+    *) die "not a color: '$1'" ;;
+  esac
+}
+
 # Print the color the edge sends traffic to now.
 edge_color() { if [[ -e $REFLEX_EDGE_SWITCH ]]; then echo green; else echo blue; fi; }
 
@@ -45,7 +54,9 @@ render_edge_conf() {
   sed -e "s#/var/lib/reflex/edge/live-green#$REFLEX_EDGE_SWITCH#" \
     -e "s#127\.0\.0\.1:8081;#127.0.0.1:$REFLEX_BLUE_PORT;#" \
     -e "s#127\.0\.0\.1:8082;#127.0.0.1:$REFLEX_GREEN_PORT;#" \
-    -e "s#^\([[:space:]]*\)listen 80 default_server;#\1listen $REFLEX_EDGE_LISTEN default_server;#" \
+    -e "s#127\.0\.0\.1:8091;#127.0.0.1:$REFLEX_SITE_BLUE_PORT;#" \
+    -e "s#127\.0\.0\.1:8092;#127.0.0.1:$REFLEX_SITE_GREEN_PORT;#" \
+    -e "s#^\([[:space:]]*\)listen 80\( default_server\)\{0,1\};#\1listen $REFLEX_EDGE_LISTEN\2;#" \
     -e "s|^\([[:space:]]*\)# @trusted-proxies@|\1${proxies:-# (no trusted proxy listed)}|" \
     -e "s#@edge-token@#$2#" \
     "$1"

@@ -47,10 +47,12 @@ lag_metrics_text() {
   printf 'reflex_desired_release_lag_seconds %s\n' "$1"
 }
 
-# Print the file-SD target list for the app on port $1, release $2, color $3.
+# Print the file-SD target list for the live release: its platform on port $1 and its site on
+# port $2, release $3, color $4 (labelled by component, as the local loop lists them).
 file_sd_json() {
-  jq -n --arg target "127.0.0.1:$1" --arg sha "$2" --arg color "$3" \
-    '[{targets: [$target], labels: {service: "reflex", sha: $sha, color: $color}}]'
+  jq -n --arg platform "127.0.0.1:$1" --arg site "127.0.0.1:$2" --arg sha "$3" --arg color "$4" \
+    '[{targets: [$platform], labels: {service: "reflex", sha: $sha, color: $color, component: "platform"}},
+      {targets: [$site], labels: {service: "reflex", sha: $sha, color: $color, component: "site"}}]'
 }
 
 # Print Alertmanager's configuration: every alert to one receiver, "operator", with a webhook,

@@ -30,45 +30,70 @@ release() {
   log "release $sha is live on ${rel[color]}"
 }
 
-# Start release $1 (the name of its array) on its color, and wait until it is healthy.
+# Start release $1 (the name of its array) on its color: the platform and the site, from the
+# same image, each on its own port; wait until both are healthy. Either one failing fails the
+# release: both are removed and the live color keeps serving.
 start_release() {
   local -n started=$1
-  local name port args
-  name=$(container_name "${started[sha]}" "${started[color]}")
+  local platform site port sport port_ args built_at deadline failed=""
+  platform=$(container_name "${started[sha]}" "${started[color]}")
+  site=$(container_name "${started[sha]}" "${started[color]}" site)
   port=$(color_port "${started[color]}")
-  log "release ${started[sha]}: starting $name on 127.0.0.1:$port (the edge serves $(edge_color) now)"
+  sport=$(site_port "${started[color]}")
+  log "release ${started[sha]}: starting $platform on 127.0.0.1:$port and $site on 127.0.0.1:$sport (the edge serves $(edge_color) now)"
   stop_color "${started[color]}"
-  engine rm --force "$name" >/dev/null 2>&1 || true
-  if port_answers "$port"; then
-    fail_release "$1" "port $port (${started[color]}) is in use by something that is not a container of this service"
-  fi
+  engine rm --force "$platform" >/dev/null 2>&1 || true
+  engine rm --force "$site" >/dev/null 2>&1 || true
+  for port_ in "$port" "$sport"; do
+    if port_answers "$port_"; then
+      fail_release "$1" "port $port_ (${started[color]}) is in use by something that is not a container of this service"
+    fi
+  done
+  ensure_network "$REFLEX_PLATFORM_NETWORK"
+  ensure_network "$REFLEX_SITE_NETWORK"
+  built_at=$(image_built_at "${started[image]}")
   mapfile -t args < <(container_run_args "${started[sha]}" "${started[image]}" "${started[color]}")
-  engine "${args[@]}" >/dev/null || fail_release "$1" "could not start $name"
-  if ! wait_healthy "$port" "$REFLEX_HEALTH_TIMEOUT" "$name"; then
-    engine logs --tail 20 "$name" >&2 2>&1 || true
+  engine "${args[@]}" >/dev/null || fail_release "$1" "could not start $platform"
+  mapfile -t args < <(site_container_run_args "${started[sha]}" "${started[image]}" "${started[color]}" "$built_at")
+  if ! engine "${args[@]}" >/dev/null; then
+    engine rm --force "$platform" >/dev/null 2>&1 || true
+    fail_release "$1" "could not start $site"
+  fi
+  # One bound for both: they start side by side.
+  deadline=$(($(now_seconds) + REFLEX_HEALTH_TIMEOUT))
+  wait_healthy "$port" "$REFLEX_HEALTH_TIMEOUT" "$platform" || failed=$platform
+  if [[ -z $failed ]] && ! wait_healthy "$sport" $((deadline - $(now_seconds) > 1 ? deadline - $(now_seconds) : 1)) "$site"; then
+    failed=$site
+  fi
+  if [[ -n $failed ]]; then
+    engine logs --tail 20 "$failed" >&2 2>&1 || true
     # Removed, not only stopped: a container that exited on its own may be restarting under its
     # restart policy, and a stop racing that restart can leave it running (podman) or let the
     # daemon start it again at boot (docker). Its last lines are above; its image stays.
-    engine rm --force "$name" >/dev/null 2>&1 || true
-    fail_release "$1" "$name did not become healthy; the live release keeps serving"
+    engine rm --force "$platform" >/dev/null 2>&1 || true
+    engine rm --force "$site" >/dev/null 2>&1 || true
+    fail_release "$1" "$failed did not become healthy; the live release keeps serving"
   fi
 }
 
 # Record release $1 (the name of its array) as live; as desired too when its mode is desired.
 record_live() {
   local -n live_rel=$1
-  local port
+  local port sport
   port=$(color_port "${live_rel[color]}")
-  printf 'sha=%s\nimage=%s\ncolor=%s\nport=%s\ncontainer=%s\nsince=%s\n' \
+  sport=$(site_port "${live_rel[color]}")
+  printf 'sha=%s\nimage=%s\ncolor=%s\nport=%s\ncontainer=%s\nsite_port=%s\nsite_container=%s\nsince=%s\n' \
     "${live_rel[sha]}" "${live_rel[image]}" "${live_rel[color]}" "$port" \
-    "$(container_name "${live_rel[sha]}" "${live_rel[color]}")" "$(now_seconds)" | write_atomic "$REFLEX_STATE_DIR/live"
-  file_sd_json "$port" "${live_rel[sha]}" "${live_rel[color]}" | write_atomic "$REFLEX_FILE_SD"
+    "$(container_name "${live_rel[sha]}" "${live_rel[color]}")" "$sport" \
+    "$(container_name "${live_rel[sha]}" "${live_rel[color]}" site)" "$(now_seconds)" | write_atomic "$REFLEX_STATE_DIR/live"
+  file_sd_json "$port" "$sport" "${live_rel[sha]}" "${live_rel[color]}" | write_atomic "$REFLEX_FILE_SD"
   if [[ ${live_rel[mode]} == desired ]]; then
     printf 'image=%s\nsha=%s\nat=%s\n' "${live_rel[image]}" "${live_rel[sha]}" "$(now_seconds)" | write_atomic "$REFLEX_STATE_DIR/desired"
   fi
 }
 
-# Let color $1 finish its in-flight requests, then stop it (kept, stopped, for rollback).
+# Let color $1 finish its in-flight requests, then stop its platform and site (kept, stopped, for
+# rollback).
 retire_color() {
   if [[ -n $(service_containers --filter "label=io.reflex.color=$1" --filter status=running) ]]; then
     log "draining $1 for ${REFLEX_DRAIN_SECONDS} s, then stopping it"

@@ -98,11 +98,13 @@ digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 }
 
 @test "container_run_args builds the engine's run command: app data at /data, the app env file when present" {
+  load_config
   CONTAINER_ENGINE=podman REFLEX_STOP_TIMEOUT=30 REFLEX_APP_PORT=3000
   mapfile -t args < <(container_run_args "$sha_a" "reg/reflex@$digest" green)
   expected=(run --detach --name reflex-green-aaaaaaaaaaaa --label io.reflex.service=reflex
-    --label "io.reflex.sha=$sha_a" --label io.reflex.color=green --label "io.reflex.image=reg/reflex@$digest"
-    --restart unless-stopped --stop-timeout 30 --publish 127.0.0.1:8082:3000 --env PORT=3000
+    --label "io.reflex.sha=$sha_a" --label io.reflex.color=green --label io.reflex.role=platform
+    --label "io.reflex.image=reg/reflex@$digest" --restart unless-stopped --stop-timeout 30
+    --network reflex-platform --publish 127.0.0.1:8082:3000 --env PORT=3000
     --env REFLEX_SHUTDOWN_TIMEOUT_MS=30000 --volume "$REFLEX_APP_DATA_DIR:/data" "reg/reflex@$digest")
   [ "${args[*]}" = "${expected[*]}" ]
   touch "$REFLEX_APP_ENV_FILE"
@@ -112,9 +114,44 @@ digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
   [ "${args[-1]}" = "reg/reflex@$digest" ]
 }
 
-@test "file_sd_json lists the live instance for Prometheus" {
-  run file_sd_json 8081 "$sha_a" blue
-  [ "$(jq -c . <<<"$output")" = '[{"targets":["127.0.0.1:8081"],"labels":{"service":"reflex","sha":"'"$sha_a"'","color":"blue"}}]' ]
+@test "site_container_run_args: the site's own user, read-only, no capability, bounded, no env file, no volume" {
+  load_config
+  CONTAINER_ENGINE=podman REFLEX_STOP_TIMEOUT=30 REFLEX_APP_PORT=3000
+  touch "$REFLEX_APP_ENV_FILE"
+  mapfile -t args < <(site_container_run_args "$sha_a" "reg/reflex@$digest" green 2026-01-01T00:00:00Z)
+  [ "$(container_name "$sha_a" green site)" = reflex-site-green-aaaaaaaaaaaa ]
+  [[ " ${args[*]} " == *" --name reflex-site-green-aaaaaaaaaaaa "* ]]
+  [[ " ${args[*]} " == *" --label io.reflex.role=site "* ]]
+  [[ " ${args[*]} " == *" --user 65534:65534 --read-only --cap-drop ALL --security-opt no-new-privileges "* ]]
+  [[ " ${args[*]} " == *" --pids-limit 64 --memory 256m --memory-swap 256m "* ]]
+  [[ " ${args[*]} " == *" --read-only-tmpfs=false "* ]]
+  [[ " ${args[*]} " == *" --network reflex-site --publish 127.0.0.1:8092:3000 "* ]]
+  [[ " ${args[*]} " != *" --env-file "* && " ${args[*]} " != *" --volume "* ]]
+  # The image, then the site's command under Node's permission model.
+  [[ " ${args[*]} " == *" reg/reflex@$digest node --permission --allow-fs-read=/app/webapp/site --allow-fs-read=/app/webapp/dist webapp/dist/site.js " ]]
+  mapfile -t envs < <(printf '%s\n' "${args[@]}" | awk 'prev == "--env" { print } { prev = $0 }')
+  [ "${envs[*]}" = "PORT=3000 HOST=0.0.0.0 REFLEX_SHA=$sha_a REFLEX_BUILT_AT=2026-01-01T00:00:00Z" ]
+}
+
+@test "site settings: only REFLEX_SITE_* keys of site.env reach the site; any other key is refused naming its line" {
+  printf '# public\nREFLEX_SITE_TITLE="Hello there"\n\nREFLEX_SITE_FLAG=1\n' >"$REFLEX_SITE_ENV_FILE"
+  run site_settings_args "$REFLEX_SITE_ENV_FILE"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf -- '--env\nREFLEX_SITE_TITLE=Hello there\n--env\nREFLEX_SITE_FLAG=1')" ]
+  printf 'REFLEX_SITE_TITLE=x\nREFLEX_SESSION_SECRET=hush\n' >"$REFLEX_SITE_ENV_FILE"
+  run site_settings_args "$REFLEX_SITE_ENV_FILE"
+  [ "$status" -eq 78 ]
+  [[ $output == *"site.env:2: REFLEX_SESSION_SECRET is not a public site setting"* ]]
+  [[ $output != *hush* ]]
+  rm "$REFLEX_SITE_ENV_FILE"
+  run site_settings_args "$REFLEX_SITE_ENV_FILE"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
+@test "file_sd_json lists the live platform and site for Prometheus" {
+  run file_sd_json 8081 8091 "$sha_a" blue
+  [ "$(jq -c . <<<"$output")" = '[{"targets":["127.0.0.1:8081"],"labels":{"service":"reflex","sha":"'"$sha_a"'","color":"blue","component":"platform"}},{"targets":["127.0.0.1:8091"],"labels":{"service":"reflex","sha":"'"$sha_a"'","color":"blue","component":"site"}}]' ]
 }
 
 @test "release history: kept_shas, previous_release_sha and resolve_release_sha" {

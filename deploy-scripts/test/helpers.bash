@@ -8,7 +8,7 @@ setup_common() {
   export REFLEX_DEPLOY_ENV="$TMP/deploy.env"
   export REFLEX_STATE_DIR="$TMP/state"
   export REFLEX_EDGE_SWITCH="$TMP/edge/live-green"
-  export REFLEX_APP_ENV_FILE="$TMP/app.env"
+  export REFLEX_APP_ENV_FILE="$TMP/app.env" REFLEX_SITE_ENV_FILE="$TMP/site.env"
   export REFLEX_BLUE_PORT=8081 REFLEX_GREEN_PORT=8082
   mkdir -p "$REFLEX_STATE_DIR"
   # shellcheck source-path=SCRIPTDIR/..

@@ -6,9 +6,10 @@
  * The tests share one lab and run in order: each starts from the host state the previous left.
  */
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import { DeployLab, ROOT, randomSha, run, runOk } from './lab';
+import { steadyLoad, type LoadResult } from './load';
 
 /** The base image the Dockerfile names (the stand-in carries the same name). */
 const BASE_IMAGE = 'docker.io/library/node:24-trixie-slim';
@@ -58,6 +59,71 @@ afterAll(() => lab.close(), 300_000);
 const last = () => lab.history().at(-1)!;
 const hostMetrics = () => lab.readState('textfile/reflex_host.prom');
 const colorPort = (color: string) => (color === 'blue' ? lab.ports.blue : lab.ports.green);
+const sitePort = (color: string) => (color === 'blue' ? lab.ports.siteBlue : lab.ports.siteGreen);
+/** The editor's host name at the lab's edge (every other host name is the site). */
+const editorHost = () => `editor.localhost:${lab.ports.edge}`;
+
+/** GET `target` through the edge with this Host header (fetch always sends the URL's). */
+function edgeGet(
+  target: string,
+  host: string,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${lab.edgeUrl}${target}`, { headers: { host } }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * What code run inside `container` can learn: every environment it can read (its own and every
+ * process's it can see), the listing of /data, and whether each target address answers a TCP
+ * connection. Run by `exec`, outside Node's permission model: the container alone must hold.
+ */
+async function probeFrom(
+  container: string,
+  targets: { host: string; port: number }[],
+): Promise<{ environments: string; data: string[] | string; reach: Record<string, string> }> {
+  const script = `
+    const fs = require('fs'), net = require('net');
+    const environments = [JSON.stringify(process.env)];
+    for (const pid of fs.readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p))) {
+      try { environments.push(fs.readFileSync('/proc/' + pid + '/environ', 'latin1')); } catch {}
+    }
+    let data;
+    try { data = fs.readdirSync('/data'); } catch (err) { data = err.code; }
+    const targets = JSON.parse(process.argv[1]);
+    Promise.all(targets.map((t) => new Promise((resolve) => {
+      const socket = net.connect({ host: t.host, port: t.port, timeout: 3000 });
+      const done = (how) => { socket.destroy(); resolve([t.host + ':' + t.port, how]); };
+      socket.on('connect', () => done('open'));
+      socket.on('timeout', () => done('timeout'));
+      socket.on('error', (err) => done(err.code));
+    }))).then((reach) => console.log(JSON.stringify({
+      environments: environments.join('\\n'), data, reach: Object.fromEntries(reach),
+    })));`;
+  const probed = await lab.podman('host', [
+    'exec',
+    container,
+    'node',
+    '-e',
+    script,
+    JSON.stringify(targets),
+  ]);
+  if (probed.code !== 0) throw new Error(`probe in ${container} failed: ${probed.stderr}`);
+  return JSON.parse(probed.stdout) as {
+    environments: string;
+    data: string[] | string;
+    reach: Record<string, string>;
+  };
+}
 
 async function hostContainers(): Promise<{ name: string; sha: string; state: string }[]> {
   const listed = await lab.podman('host', [
@@ -170,7 +236,7 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect(b!.durationSeconds).toBeGreaterThanOrEqual(b!.switchSeconds!);
 
     // The edge serves the site from the image, never the metrics; Prometheus scrapes the
-    // file-SD target directly.
+    // file-SD targets directly.
     expect((await fetch(`${lab.edgeUrl}/healthz`)).status).toBe(200);
     const home = await fetch(`${lab.edgeUrl}/`);
     expect(home.status).toBe(200);
@@ -180,11 +246,17 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect(fileSd).toEqual([
       {
         targets: [`127.0.0.1:${colorPort(b!.color)}`],
-        labels: { service: 'reflex', sha: shas[1], color: b!.color },
+        labels: { service: 'reflex', sha: shas[1], color: b!.color, component: 'platform' },
+      },
+      {
+        targets: [`127.0.0.1:${sitePort(b!.color)}`],
+        labels: { service: 'reflex', sha: shas[1], color: b!.color, component: 'site' },
       },
     ]);
-    const scraped = await fetch(`http://${fileSd[0].targets[0]}/metrics`);
-    expect(await scraped.text()).toContain('http_requests_total');
+    for (const target of fileSd) {
+      const scraped = await fetch(`http://${target.targets[0]}/metrics`);
+      expect(await scraped.text()).toContain('http_requests_total');
+    }
 
     expect(hostMetrics()).toContain('reflex_host_deploys_total{result="success"} 2');
     expect(hostMetrics()).toContain(`reflex_release_info{sha="${shas[1]}",color="${b!.color}"} 1`);
@@ -192,17 +264,137 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect(lab.readState('audit.log')).toContain(`release sha=${shas[1]}`);
     expect(lab.readState('desired')).toContain(`sha=${shas[1]}`);
 
-    // The old release is stopped but kept for rollback; the new one runs as the image's user.
+    // The old release is stopped but kept for rollback, both its containers.
     const containers = await hostContainers();
-    expect(containers.find((c) => c.sha === shas[0])?.state).toBe('exited');
-    expect(containers.find((c) => c.sha === shas[1])?.state).toBe('running');
-    const user = await lab.podman('host', [
-      'inspect',
-      '--format',
-      '{{.Config.User}}',
-      containers.find((c) => c.sha === shas[1])!.name,
+    const states = (sha: string) =>
+      containers
+        .filter((c) => c.sha === sha)
+        .map((c) => `${c.name} ${c.state}`)
+        .sort();
+    const id = (sha: string) => sha.slice(0, 12);
+    expect(states(shas[0]!)).toEqual([
+      `reflex-${a!.color}-${id(shas[0]!)} exited`,
+      `reflex-site-${a!.color}-${id(shas[0]!)} exited`,
     ]);
-    expect(user.stdout.trim()).toBe('node');
+    expect(states(shas[1]!)).toEqual([
+      `reflex-${b!.color}-${id(shas[1]!)} running`,
+      `reflex-site-${b!.color}-${id(shas[1]!)} running`,
+    ]);
+  });
+
+  it('each color runs the platform and the site from one image; the site has its own user, a read-only root, no capability, bounded pids and memory, no env file, no volume, its own network', async () => {
+    const live = last();
+    const platformName = `reflex-${live.color}-${live.sha.slice(0, 12)}`;
+    const siteName = `reflex-site-${live.color}-${live.sha.slice(0, 12)}`;
+    const inspected = await lab.podman('host', ['inspect', platformName, siteName]);
+    expect(inspected.code).toBe(0);
+    const [platform, site] = JSON.parse(inspected.stdout);
+    expect(site.Image).toBe(platform.Image);
+
+    expect(platform.Config.User).toBe('node');
+    expect(platform.Mounts.map((m: { Destination: string }) => m.Destination)).toEqual(['/data']);
+    expect(platform.Config.Env).toContainEqual(expect.stringMatching(/^REFLEX_EDGE_TOKEN=/));
+
+    expect(site.Config.User).toBe('65534:65534');
+    expect(site.HostConfig.ReadonlyRootfs).toBe(true);
+    expect(site.EffectiveCaps ?? []).toEqual([]);
+    expect(site.HostConfig.SecurityOpt.join(' ')).toContain('no-new-privileges');
+    expect(site.HostConfig.PidsLimit).toBe(64);
+    expect(site.HostConfig.Memory).toBe(256 * 1024 * 1024);
+    expect(site.Mounts).toEqual([]);
+    // Its environment: the image's own and the allowlist, nothing from app.env.
+    const imageEnv = JSON.parse(
+      (await lab.podman('host', ['image', 'inspect', live.image])).stdout,
+    )[0].Config.Env as string[];
+    const keys = (env: string[]) => env.map((line) => line.split('=')[0]!);
+    // (HOSTNAME, TERM and container are podman's own.)
+    const added = keys(site.Config.Env).filter(
+      (key) => !keys(imageEnv).includes(key) && !['HOSTNAME', 'TERM', 'container'].includes(key),
+    );
+    expect(added).toEqual(['REFLEX_BUILT_AT']);
+    expect(site.Config.Env).toEqual(
+      expect.arrayContaining([`REFLEX_SHA=${live.sha}`, 'PORT=3000', 'HOST=0.0.0.0']),
+    );
+    expect(keys(platform.Config.Env)).toContain('REFLEX_LOG_LEVEL');
+    expect(keys(site.Config.Env)).not.toContain('REFLEX_LOG_LEVEL');
+    expect([site.Path, ...site.Args].join(' ')).toBe(
+      'node --permission --allow-fs-read=/app/webapp/site --allow-fs-read=/app/webapp/dist webapp/dist/site.js',
+    );
+    expect(Object.keys(site.NetworkSettings.Networks)).toEqual([
+      `reflex-site-${lab.ports.siteBlue}`,
+    ]);
+    expect(Object.keys(platform.NetworkSettings.Networks)).toEqual([
+      `reflex-platform-${lab.ports.siteBlue}`,
+    ]);
+
+    // The site answers its own health check with its release, on its own port.
+    const health = await fetch(`http://127.0.0.1:${sitePort(live.color)}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ sha: live.sha });
+  });
+
+  it("code run in the site's container reads none of the platform's secrets, environment or data, and reaches the platform only through nginx", async () => {
+    const live = last();
+    const platformName = `reflex-${live.color}-${live.sha.slice(0, 12)}`;
+    const siteName = `reflex-site-${live.color}-${live.sha.slice(0, 12)}`;
+    const [platform, site] = JSON.parse(
+      (await lab.podman('host', ['inspect', platformName, siteName])).stdout,
+    );
+    const token = readFileSync(path.join(lab.dir, 'host/etc/reflex/edge-token'), 'utf8').trim();
+    expect(token.length).toBeGreaterThan(20);
+    const platformAddress = (
+      Object.values(platform.NetworkSettings.Networks)[0] as { IPAddress: string }
+    ).IPAddress;
+    const siteGateway = (Object.values(site.NetworkSettings.Networks)[0] as { Gateway: string })
+      .Gateway;
+    const targets = [
+      // The platform's container, directly.
+      { host: platformAddress, port: 3000 },
+      // The host, at the site network's gateway, on the platform's published port.
+      { host: siteGateway, port: colorPort(live.color) },
+    ];
+
+    // The same probe in the platform's container finds what it looks for: it can find it.
+    const inPlatform = await probeFrom(platformName, targets);
+    expect(inPlatform.environments).toContain(token);
+    expect(Array.isArray(inPlatform.data)).toBe(true);
+    expect(inPlatform.reach[`${platformAddress}:3000`]).toBe('open');
+
+    const inSite = await probeFrom(siteName, targets);
+    expect(inSite.environments).toContain(live.sha);
+    expect(inSite.environments).not.toContain(token);
+    expect(inSite.environments).not.toContain('REFLEX_LOG_LEVEL');
+    expect(inSite.data).toBe('ENOENT');
+    for (const [target, how] of Object.entries(inSite.reach)) {
+      expect([target, how]).not.toEqual([target, 'open']);
+    }
+    // nginx is the way in: the site's host routes to the site, the editor's to the platform.
+    const home = await edgeGet('/', `127.0.0.1:${lab.ports.edge}`);
+    expect(home.status).toBe(200);
+    expect(home.headers['content-type']).toContain('text/html');
+  });
+
+  it("the edge routes the release by host name: the editor's host to the platform; the site's host to the site, with the platform's /version, the API 404 and /editor redirected", async () => {
+    const live = last();
+    const siteHost = `127.0.0.1:${lab.ports.edge}`;
+    const version = await edgeGet('/version', siteHost);
+    expect(JSON.parse(version.body)).toMatchObject({ sha: live.sha });
+    const api = await edgeGet('/api/session', siteHost);
+    expect(api.status).toBe(404);
+    expect(api.headers['content-type']).toBe('application/json');
+    const editor = await edgeGet('/editor/', siteHost);
+    expect(editor.status).toBe(308);
+    expect(editor.headers.location).toBe(`//editor.${siteHost}/editor/`);
+    expect(api.body).toContain("the editor's API is served on the editor's host");
+    // On the editor's host the platform answers the API itself (this lab's platform has no
+    // editor configured: its own 404, not the edge's).
+    const session = await edgeGet('/api/session', editorHost());
+    expect(session.headers['content-type']).toContain('application/json');
+    expect(session.body).not.toContain("the editor's API is served on the editor's host");
+    expect(JSON.parse((await edgeGet('/version', editorHost())).body)).toMatchObject({
+      sha: live.sha,
+    });
+    expect((await edgeGet('/metrics', editorHost())).status).toBe(404);
   });
 
   it('the image: non-root, healthcheck on /healthz, SHA as label and environment', async () => {
@@ -250,7 +442,7 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     const context = path.join(lab.dir, 'context');
     await runOk('bash', [
       '-c',
-      `mkdir -p ${context} && git ls-files -co --exclude-standard -z package.json package-lock.json .npmrc Dockerfile .dockerignore webapp pulumi/package.json | xargs -0 cp --parents -t ${context}`,
+      `mkdir -p ${context} && git ls-files -co --exclude-standard -z package.json package-lock.json .npmrc Dockerfile .dockerignore .github/workflows/protected-paths.txt webapp pulumi/package.json | xargs -0 cp --parents -t ${context}`,
     ]);
     const build = async (sha: string) => {
       const built = await lab.podman('builder', [
@@ -410,7 +602,8 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
 
     try {
       const reconciled = await lab.script('reconcile.sh');
-      expect(reconciled.stderr).toContain(`drift: serving ${shas[0]}, desired ${desired}`);
+      expect(reconciled.stderr).toContain(`drift: serving platform ${shas[0]}, site `);
+      expect(reconciled.stderr).toContain(`desired ${desired}: redeploying`);
       expect(reconciled.code).toBe(0);
       expect(await lab.edgeSha()).toBe(desired);
     } finally {
@@ -446,7 +639,8 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect(await hostImageShas()).not.toContain(brokenSha);
     const containers = await hostContainers();
     expect(containers.every((c) => newestFive.includes(c.sha))).toBe(true);
-    expect(containers.filter((c) => c.state === 'running').map((c) => c.sha)).toEqual([live]);
+    // The live release's platform and site.
+    expect(containers.filter((c) => c.state === 'running').map((c) => c.sha)).toEqual([live, live]);
     expect(await lab.edgeSha()).toBe(live);
 
     const again = await lab.script('cleanup.sh');
@@ -458,7 +652,12 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     const site = path.join(lab.dir, 'host/etc/nginx/conf.d/reflex.conf');
     const unit = path.join(lab.dir, 'host/etc/systemd/system/reflex-reconcile.timer');
     const original = readFileSync(site, 'utf8');
-    writeFileSync(site, original.replace(/location = \/metrics \{\s*return 404;\s*\}/, ''));
+    const changed = original.replace(
+      /location ~\* \^\/metrics\(\?:\/\|\$\) \{\s*return 404;\s*\}/,
+      '',
+    );
+    expect(changed).not.toBe(original);
+    writeFileSync(site, changed);
     rmSync(unit);
     const pinned = await lab.script('rollback.sh');
     expect(pinned.code).toBe(0);
@@ -473,50 +672,41 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect((await fetch(`${lab.edgeUrl}/metrics`)).status).toBe(404);
   });
 
-  it('zero downtime: 10 consecutive deploys through nginx under 100+ req/s lose no request', async () => {
+  it('zero downtime: 10 consecutive deploys through nginx under 100+ req/s, to the site and the platform, lose no request', async () => {
     const before = lab.history().length;
-    const started = Date.now();
-    let instance: autocannon.Instance | undefined;
-    const load = new Promise<autocannon.Result>((resolve, reject) => {
-      instance = autocannon(
-        {
-          url: `${lab.edgeUrl}/healthz`,
-          connections: 10,
-          overallRate: 150,
-          duration: 900,
-          timeout: 10,
-        },
-        (err: Error | null, result) => (err ? reject(err) : resolve(result)),
-      );
+    const siteHost = `127.0.0.1:${lab.ports.edge}`;
+    const load = steadyLoad({
+      url: lab.edgeUrl,
+      requests: [
+        { path: '/', host: siteHost },
+        { path: '/healthz', host: siteHost },
+        { path: '/version', host: editorHost() },
+      ],
+      rate: 150,
+      connections: 10,
     });
-    const socketErrors: string[] = [];
-    instance!.on('reqError', (err: NodeJS.ErrnoException) =>
-      socketErrors.push(err.code ?? err.message),
-    );
     const deployed: number[] = [];
+    let result: LoadResult;
     try {
       for (let i = 0; i < 10; i++) {
         const image = images[images.length - 1 - (i % 2)]!;
         deployed.push((await lab.script('deploy.sh', [image])).code);
       }
     } finally {
-      instance!.stop();
+      result = await load.stop();
     }
-    const result = await load;
-    const seconds = (Date.now() - started) / 1000;
 
     expect(deployed).toEqual(Array(10).fill(0));
     const added = lab.history().slice(before);
     expect(added.map((r) => r.outcome)).toEqual(Array(10).fill('success'));
     for (let i = 1; i < added.length; i++) expect(added[i]!.color).not.toBe(added[i - 1]!.color);
-    expect(result.non2xx).toBe(0);
-    expect(socketErrors).toEqual([]);
-    expect(result.errors).toBe(0);
+    expect(result.statuses).toEqual({ 200: result['2xx'] });
+    expect(result.errors).toEqual([]);
     expect(result.timeouts).toBe(0);
-    expect(result['2xx']).toBeGreaterThanOrEqual(100 * seconds);
+    expect(result['2xx']).toBeGreaterThanOrEqual(100 * result.seconds);
     console.log(
-      `zero-downtime: ${result['2xx']} responses, all 2xx, over ${seconds.toFixed(1)} s ` +
-        `(${(result['2xx'] / seconds).toFixed(0)} req/s) across 10 deploys`,
+      `zero-downtime: ${result['2xx']} responses (site and platform), all 200, over ` +
+        `${result.seconds.toFixed(1)} s (${(result['2xx'] / result.seconds).toFixed(0)} req/s) across 10 deploys`,
     );
   });
 

@@ -115,7 +115,7 @@ interface Daemon {
 
 export class DeployLab {
   readonly dir = mkdtempSync(path.join(os.tmpdir(), 'reflex-deploy-lab-'));
-  readonly ports = { registry: 0, ssh: 0, edge: 0, blue: 0, green: 0 };
+  readonly ports = { registry: 0, ssh: 0, edge: 0, blue: 0, green: 0, siteBlue: 0, siteGreen: 0 };
   /** The folder install-host.sh installs the scripts into (the host's /opt/reflex/deploy-scripts). */
   readonly scriptsDir = path.join(this.dir, 'host/opt/reflex/deploy-scripts');
   readonly stateDir = path.join(this.dir, 'host/var/lib/reflex');
@@ -155,7 +155,12 @@ export class DeployLab {
   private writeEngineConfig(): void {
     const conf = path.join(this.dir, 'containers.conf');
     // Without these, crun fails on setrlimit and on hybrid cgroups here.
-    writeFileSync(conf, '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n');
+    // Networks the scripts create (the site's) live in the lab's folder and go with it.
+    writeFileSync(
+      conf,
+      '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n' +
+        `[network]\nnetwork_config_dir = "${this.dir}/networks"\n`,
+    );
     const registries = path.join(this.dir, 'registries.conf');
     writeFileSync(registries, `[[registry]]\nlocation = "${this.registry}"\ninsecure = true\n`);
     for (const side of ['builder', 'host'] as const) {
@@ -242,6 +247,12 @@ export class DeployLab {
         `REFLEX_EDGE_LISTEN=127.0.0.1:${this.ports.edge}`,
         `REFLEX_BLUE_PORT=${this.ports.blue}`,
         `REFLEX_GREEN_PORT=${this.ports.green}`,
+        `REFLEX_SITE_BLUE_PORT=${this.ports.siteBlue}`,
+        `REFLEX_SITE_GREEN_PORT=${this.ports.siteGreen}`,
+        // Its own name: another lab on this machine may have a site network too.
+        `REFLEX_SITE_NETWORK=reflex-site-${this.ports.siteBlue}`,
+        `REFLEX_PLATFORM_NETWORK=reflex-platform-${this.ports.siteBlue}`,
+        `REFLEX_SITE_ENV_FILE=${host}/etc/reflex/site.env`,
         `REFLEX_SCRIPTS_DIR=${this.scriptsDir}`,
         `REFLEX_HOME=${host}/opt/reflex`,
         `REFLEX_SYSTEMD_DIR=${host}/etc/systemd/system`,
@@ -488,6 +499,7 @@ export class DeployLab {
       if (!this.engines[side].CONTAINERS_CONF) continue;
       await this.podman(side, ['rm', '--all', '--force', '--time', '0'], 120_000);
       await this.podman(side, ['rmi', '--all', '--force'], 120_000);
+      await this.podman(side, ['network', 'prune', '--force'], 120_000);
     }
     for (const { child } of this.daemons.reverse()) {
       if (child.exitCode !== null || child.pid === undefined) continue;

@@ -12,7 +12,7 @@
  * Everything it starts is stopped by `close()`, which is safe after a partial start.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deployEnvironment, readHostFiles, renderUserData } from '../../pulumi/userData';
 import { DeployLab, ROOT, run, runOk, type RunResult } from '../deploy/lab';
@@ -23,6 +23,8 @@ const ECR_HOST = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 const HOST_KEY_PARAMETER = { name: '/reflex/dev/ssh-host-key', region: 'eu-west-1' };
 /** The instance id the workflow targets; the stand-in tunnel ignores it, as ssh's %h. */
 const INSTANCE_ID = 'i-0123456789abcdef0';
+/** The data volume as the user data names it inside the host: a link to the loop device. */
+const DATA_VOLUME_PATH = '/srv/host-tier-volume/data';
 const SSH_HOST_SCRIPT = path.join(ROOT, 'deploy-scripts/ci/ssh-host.sh');
 
 export class HostLab {
@@ -111,7 +113,7 @@ export class HostLab {
       }),
       registryHost: ECR_HOST,
       deployPublicKey: this.keyPair('deploy_key').publicKey,
-      dataDevice: this.dataDevice,
+      dataDevice: DATA_VOLUME_PATH,
       hostKeyParameter: HOST_KEY_PARAMETER,
     });
     const seed = path.join(this.dir, 'seed');
@@ -147,6 +149,8 @@ export class HostLab {
       `${path.join(this.dir, 'seed')}:/var/lib/cloud/seed/nocloud:ro`,
       '--volume',
       `${path.join(this.dir, 'host-docker')}:/var/lib/docker`,
+      '--volume',
+      `${path.join(this.dir, 'data-volume')}:${path.dirname(DATA_VOLUME_PATH)}:ro`,
       // SSM: the AWS CLI stand-in stores the published host key where the tier reads it.
       '--volume',
       `${path.join(ROOT, 'test/host/aws')}:/usr/local/bin/aws:ro`,
@@ -226,12 +230,23 @@ export class HostLab {
     ]);
   }
 
-  /** The EBS data volume: a loop device over a sparse file, formatted by data-volume.sh. */
+  /**
+   * The EBS data volume: a loop device over a sparse file, formatted by data-volume.sh. The user
+   * data names it by a link outside /dev (DATA_VOLUME_PATH): systemd waits for a /dev node's device
+   * unit before mounting it, and without udev (in a container) that unit never appears, so the
+   * mount and Docker, which requires it, would fail at every boot after the first. On EC2 udev
+   * announces the EBS device.
+   */
   private dataDevice = '';
   private async attachDataVolume(): Promise<void> {
     const file = path.join(this.dir, 'data-volume.img');
     await runOk('truncate', ['--size', '4G', file]);
     this.dataDevice = (await runOk('losetup', ['--find', '--show', file])).trim();
+    mkdirSync(path.join(this.dir, 'data-volume'), { recursive: true });
+    symlinkSync(
+      this.dataDevice,
+      path.join(this.dir, 'data-volume', path.basename(DATA_VOLUME_PATH)),
+    );
   }
 
   /** The environment of ssh-host.sh: the workflow's, with the loopback tunnel as ProxyCommand. */
