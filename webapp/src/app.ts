@@ -46,12 +46,8 @@ function largestBody(deps: AppDeps): number {
 
 export function createApp(deps: AppDeps): Koa {
   const { config } = deps;
-  const app = new Koa({
-    proxy: config.trustProxy || config.edgeToken !== undefined,
-    // The edge sets X-Forwarded-For to the one address it saw: take the last, never a
-    // client-supplied one further left.
-    maxIpsCount: 1,
-  });
+  // Forwarded headers that survive clientAddress are trusted; it decides the client's address.
+  const app = new Koa({ proxy: config.trustProxy || config.edgeToken !== undefined });
   // Errors are logged by errorHandler, once; Koa's own stderr printing would be a second copy.
   app.silent = true;
 
