@@ -13,6 +13,8 @@ export interface AuditRecord {
   action: 'save' | 'delete' | 'rollback' | 'signin';
   path?: string;
   base?: string;
+  /** The branch changed when it is not the deploy branch (a change request's). */
+  branch?: string;
   result: string;
   commit?: string;
   reason?: string;

@@ -65,6 +65,12 @@ export interface SaveResult {
   commit: string;
   path: string;
   blobSha?: string;
+  /**
+   * Present when the file had changed on the branch since `baseCommit` and the two changes did
+   * not overlap: they were merged three-way, and `content` is the text committed (both
+   * changes). The editor shows it; the client's own text is not what the branch has now.
+   */
+  merged?: { content: string; theirs: string };
 }
 
 export interface DiffRequest {
