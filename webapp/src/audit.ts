@@ -10,7 +10,7 @@ import type { Logger } from './logger';
 
 export interface AuditRecord {
   user: string;
-  action: 'save' | 'delete' | 'rollback' | 'signin';
+  action: 'save' | 'delete' | 'rollback' | 'signin' | 'change-request' | 'publish';
   path?: string;
   base?: string;
   /** The branch changed when it is not the deploy branch (a change request's). */

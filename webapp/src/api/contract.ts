@@ -32,6 +32,68 @@ export interface EditorSettings {
   wideScope: boolean;
   /** The site's public URL (REFLEX_PUBLIC_URL), where redirect-when-live goes; null when unset. */
   siteUrl: string | null;
+  /** Where this user's saves go unless they choose otherwise. */
+  saveTarget: SaveTarget;
+  /** Whether this user may save straight to the deploy branch (REFLEX_DIRECT_SAVE_ROLES). */
+  directSaves: boolean;
+  /** Whether this user may publish a change request (REFLEX_PUBLISH_ROLES). */
+  canPublish: boolean;
+  /** Where change requests live: branches of the origin (`local`) or pull requests (`github`). */
+  changeRequests: 'local' | 'github';
+}
+
+/** `direct`: a save is a commit on the deploy branch; `change-request`: on a change request's branch. */
+export type SaveTarget = 'direct' | 'change-request';
+
+export type ChangeRequestStatus = 'open' | 'published' | 'closed';
+
+/** The CI status of a change request's head (GitHub's combined status; null when unknown). */
+export type ChecksState = 'pending' | 'success' | 'failure' | 'error';
+
+/** The review state of a pull request: the latest verdict of its reviewers. */
+export type ReviewState = 'approved' | 'changes_requested' | 'commented' | 'none';
+
+/** A change request: a branch `reflex/<author>/<slug>` with a title and a description. */
+export interface ChangeRequest {
+  /** `<author>/<slug>`: the URL segment of `/api/changes/<author>/<slug>`. */
+  id: string;
+  branch: string;
+  title: string;
+  description: string;
+  author: string;
+  status: ChangeRequestStatus;
+  /** The branch's head; null once the branch is gone (published or closed). */
+  head: string | null;
+  /** Paths the change request changes, relative to where it left the deploy branch. */
+  files: string[];
+  /** Where its live preview is served; null when previews are not configured. */
+  previewUrl: string | null;
+  /** The pull request on GitHub; null on one machine. */
+  url: string | null;
+  checks: ChecksState | null;
+  review: ReviewState | null;
+  /** The commit that brought it into the deploy branch, once published. */
+  mergeCommit?: string;
+}
+
+export interface CreateChangeRequest {
+  title: string;
+  description?: string;
+}
+
+export interface UpdateChangeRequest {
+  title?: string;
+  description?: string;
+}
+
+export interface ChangeRequestList {
+  changeRequests: ChangeRequest[];
+}
+
+export interface PublishResult {
+  /** The merge commit on the deploy branch; the pipeline takes it from there. */
+  commit: string;
+  changeRequest: ChangeRequest;
 }
 
 export interface TreeFile {
@@ -151,6 +213,16 @@ export interface ApiContract {
   'POST /api/diff/{*path}': { request: DiffRequest; response: DiffResult };
   'GET /api/commits': { response: CommitList };
   'GET /api/releases': { response: ReleaseList };
+  'GET /api/changes': { response: ChangeRequestList };
+  'POST /api/changes': { request: CreateChangeRequest; response: ChangeRequest };
+  'GET /api/changes/:user/:slug': { response: ChangeRequest };
+  'PATCH /api/changes/:user/:slug': { request: UpdateChangeRequest; response: ChangeRequest };
+  'GET /api/changes/:user/:slug/tree': { response: TreeListing };
+  'GET /api/changes/:user/:slug/files/{*path}': { response: FileContent };
+  'PUT /api/changes/:user/:slug/files/{*path}': { request: SaveRequest; response: SaveResult };
+  'DELETE /api/changes/:user/:slug/files/{*path}': { response: SaveResult };
+  'POST /api/changes/:user/:slug/publish': { response: PublishResult };
+  'POST /api/changes/:user/:slug/close': { response: ChangeRequest };
   'GET /api/releases/:sha/rollback': { response: RollbackPreview };
   'POST /api/releases/:sha/rollback': { response: RollbackResult };
 }
