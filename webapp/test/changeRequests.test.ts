@@ -8,6 +8,7 @@
 import type { ChangeRequest } from '../src/api/contract';
 import { editorHarness, fileUrl, type EditorHarness } from './support/editorApp';
 import { git } from './support/repos';
+import { loadConfig } from '../src/config';
 
 const PAGE = 'webapp/site/pages/index.html';
 const WORKFLOW = '.github/workflows/ci.yml';
@@ -232,7 +233,6 @@ describe('where saves go, per role', () => {
   });
 
   it('a role list naming an unknown role stops the start naming the key', async () => {
-    const { loadConfig } = await import('../src/config');
     expect(() => loadConfig({ REFLEX_PUBLISH_ROLES: 'admin,owner' })).toThrow(
       /REFLEX_PUBLISH_ROLES/,
     );

@@ -24,7 +24,8 @@ export interface Origin {
   /** The bare repository's folder (also usable as the remote URL). */
   dir: string;
   root: string;
-  head(): string;
+  /** The head of `ref` (default: the branch). */
+  head(ref?: string): string;
   /** Content of `file` on `branch` of the origin, or undefined. */
   show(file: string, ref?: string): string | undefined;
   /** Commits on the branch, newest first: `sha subject`. */
