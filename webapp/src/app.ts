@@ -61,7 +61,7 @@ export function createApp(deps: AppDeps): Koa {
   if (deps.editor) {
     app.use(csrfGuard({ editorOrigin: config.editorOrigin }));
     app.use(loadSession({ ...deps.editor, cookieSecure: deps.editor.config.cookieSecure }));
-    const api = apiRouter(deps.editor, deps.pipeline);
+    const api = apiRouter(deps.editor, deps.pipeline, deps.lifecycle);
     app.use(api.routes()).use(api.allowedMethods());
   }
   if (deps.editorUi) app.use(deps.editorUi);
@@ -69,7 +69,11 @@ export function createApp(deps: AppDeps): Koa {
 }
 
 /** /api: sign-in, then everything else behind a session. */
-function apiRouter(editor: EditorApiDeps, pipeline: PipelineApiDeps | undefined): Router {
+function apiRouter(
+  editor: EditorApiDeps,
+  pipeline: PipelineApiDeps | undefined,
+  lifecycle: Lifecycle,
+): Router {
   const router = new Router({ prefix: '/api' });
   mount(router, signInEndpoint(editor));
   router.use(async (ctx, next) => {
@@ -78,9 +82,12 @@ function apiRouter(editor: EditorApiDeps, pipeline: PipelineApiDeps | undefined)
     await next();
   });
   mount(router, editorEndpoints(editor));
-  if (pipeline) {
-    pipelineEvents(router, pipeline);
-    mount(router, pipelineEndpoints(pipeline));
-  }
+  pipelineEvents(router, {
+    tracker: pipeline?.tracker,
+    presence: editor.presence,
+    lifecycle,
+    streams: editor.config.streams,
+  });
+  if (pipeline) mount(router, pipelineEndpoints(pipeline));
   return router;
 }

@@ -19,6 +19,7 @@ import { ChangeRequestService, type ChangeRequestBackend } from './editor/change
 import { GitHubChangeRequests } from './editor/githubChangeRequests';
 import { LocalChangeRequests } from './editor/localChangeRequests';
 import { EditPolicy } from './editor/policy';
+import { Presence } from './editor/presence';
 import { RollbackService } from './editor/rollback';
 import { EditorService } from './editor/service';
 import { BackgroundClone, type BackgroundCloneOptions } from './git/clone';
@@ -102,6 +103,7 @@ export async function composeEditor(
   );
   const audit = new AuditLog(logger, config.auditFile);
   const policy = new EditPolicy(config.editable);
+  const presence = new Presence();
   const editor = new EditorService({
     workspace: clone,
     policy,
@@ -109,6 +111,7 @@ export async function composeEditor(
     audit,
     logger,
     onResult: (result) => metrics.savesTotal.inc({ result }),
+    onSaved: (saved) => presence.saved(saved),
   });
   const sessions = new SessionManager({
     secret: config.sessionSecret,
@@ -140,9 +143,10 @@ export async function composeEditor(
 
   return {
     clone,
-    api: { editor, users, sessions, signin, audit, config, changes },
+    api: { editor, users, sessions, signin, audit, config, changes, presence },
     close: async () => {
       clearInterval(refresh);
+      presence.close();
       await clone.close();
     },
   };

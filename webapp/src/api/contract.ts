@@ -193,6 +193,40 @@ export interface ErrorBody {
   requestId?: string;
 }
 
+/** A file a session has open in the editor, on the deploy branch or a change request's. */
+export interface OpenFile {
+  path: string;
+  branch: string;
+  /** Whether it has changes not saved yet. */
+  dirty: boolean;
+}
+
+/** `PUT /api/presence`: every file this session has open now (an empty list: none). */
+export interface PresenceReport {
+  files: OpenFile[];
+}
+
+/** Someone's open file. */
+export interface PresenceEntry extends OpenFile {
+  user: string;
+  name: string;
+  /** Since when they have it open. */
+  since: string;
+}
+
+/** Everyone's open files on this instance; also the data of the event stream's `presence`. */
+export interface PresenceSnapshot {
+  files: PresenceEntry[];
+}
+
+/** The data of the event stream's `saved`: a commit a save made to a file. */
+export interface SavedEvent {
+  path: string;
+  branch: string;
+  commit: string;
+  user: string;
+}
+
 /**
  * Read your writes: `GET /api/tree` and `GET /api/files/…` take the newest commit the client has
  * seen (from a save's or a listing's `commit`) in this request header, and never answer with an
@@ -223,9 +257,20 @@ export interface ApiContract {
   'DELETE /api/changes/:user/:slug/files/{*path}': { response: SaveResult };
   'POST /api/changes/:user/:slug/publish': { response: PublishResult };
   'POST /api/changes/:user/:slug/close': { response: ChangeRequest };
+  'GET /api/presence': { response: PresenceSnapshot };
+  'PUT /api/presence': { request: PresenceReport; response: PresenceSnapshot };
   'GET /api/releases/:sha/rollback': { response: RollbackPreview };
   'POST /api/releases/:sha/rollback': { response: RollbackResult };
 }
 
-/** `GET /api/pipeline/events` is a stream of Server-Sent Events `stage` with this data. */
+/**
+ * `GET /api/pipeline/events` is a stream of Server-Sent Events: `stage` (a StageEvent, when a
+ * pipeline is followed), `presence` (a PresenceSnapshot, whenever anyone's open files change)
+ * and `saved` (a SavedEvent, whenever a save makes a commit).
+ */
 export type PipelineEvent = StageEvent;
+export interface EventStreamData {
+  stage: StageEvent;
+  presence: PresenceSnapshot;
+  saved: SavedEvent;
+}

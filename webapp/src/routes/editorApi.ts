@@ -12,6 +12,8 @@ import type { SignInGuard } from '../auth/signin';
 import type { UserStore } from '../auth/users';
 import type { EditorConfig } from '../config';
 import { saveTargetFor, type ChangeRequestService } from '../editor/changeRequests';
+import { MAX_OPEN_FILES, type Presence } from '../editor/presence';
+import { parsePath } from '../editor/service';
 import type { EditorService } from '../editor/service';
 import { DomainError } from '../errors';
 import { readJson } from '../http/body';
@@ -26,6 +28,7 @@ export interface EditorApiDeps {
   audit: AuditLog;
   config: EditorConfig;
   changes: ChangeRequestService;
+  presence: Presence;
 }
 
 const SMALL_BODY = 16 * 1024;
@@ -43,6 +46,17 @@ const diffBody = z.object({ content: z.string(), baseCommit: z.string().min(1).m
 const createBody = z.object({
   title: z.string().max(200),
   description: z.string().max(10_000).optional(),
+});
+const presenceBody = z.object({
+  files: z
+    .array(
+      z.object({
+        path: z.string().min(1).max(1024),
+        branch: z.string().regex(/^[A-Za-z0-9._/-]{1,200}$/, 'must be a branch name'),
+        dirty: z.boolean(),
+      }),
+    )
+    .max(MAX_OPEN_FILES),
 });
 const updateBody = z.object({
   title: z.string().max(200).optional(),
@@ -124,7 +138,7 @@ export function signInEndpoint({ sessions, signin, audit, config }: EditorApiDep
 }
 
 /** Everything else: behind a session (the router checks it first). */
-export function editorEndpoints({ editor, sessions, config, changes }: EditorApiDeps) {
+export function editorEndpoints({ editor, sessions, config, changes, presence }: EditorApiDeps) {
   const fileBodyLimit = config.maxFileBytes * 2 + 64 * 1024;
   const settingsFor = (ctx: Context): EditorSettings => {
     const user = currentUser(ctx);
@@ -197,6 +211,15 @@ export function editorEndpoints({ editor, sessions, config, changes }: EditorApi
     'GET /api/commits': async (ctx: Context) => {
       const limit = Math.min(100, Math.max(1, Number(ctx.query.limit ?? 20) || 20));
       return { commits: await editor.commits(limit) };
+    },
+
+    'GET /api/presence': () => ({ files: presence.snapshot() }),
+
+    'PUT /api/presence': async (ctx: Context) => {
+      const { files } = parseBody(presenceBody, await readJson(ctx, SMALL_BODY));
+      const open = files.map((f) => ({ ...f, path: parsePath(f.path) }));
+      const session = currentSession(ctx)?.sid ?? currentUser(ctx).username;
+      return { files: presence.report(session, currentUser(ctx), open) };
     },
 
     'GET /api/changes': async () => ({ changeRequests: await changes.list() }),

@@ -9,6 +9,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { EditorConfig } from '../config';
+import type { Presence } from '../editor/presence';
 import type { RollbackService } from '../editor/rollback';
 import type { Lifecycle } from '../http/lifecycle';
 import { currentSession, currentUser } from '../http/session';
@@ -40,11 +41,18 @@ export function pipelineEndpoints({ tracker, rollbacks }: PipelineApiDeps) {
 }
 
 /**
- * The stage stream. Capped per session and per client; ended by the server after a lifetime
+ * The event stream: the pipeline's stages (when one is followed), everyone's open files
+ * (`presence`) and saves (`saved`). Capped per session and per client; ended by the server after a lifetime
  * (the browser's EventSource reconnects by itself, replaying the recent events) and at once
  * when the instance drains (the browser reconnects through the edge to the new release).
  */
-export function pipelineEvents(router: Router, deps: PipelineApiDeps): void {
+export function pipelineEvents(
+  router: Router,
+  deps: Pick<PipelineApiDeps, 'lifecycle' | 'streams'> & {
+    tracker: PipelineTracker | undefined;
+    presence: Presence;
+  },
+): void {
   const slots = new StreamSlots(deps.streams);
   router.get('/pipeline/events', (ctx) => {
     const release = slots.take(currentSession(ctx)?.sid ?? ctx.ip, ctx.ip);
@@ -54,12 +62,18 @@ export function pipelineEvents(router: Router, deps: PipelineApiDeps): void {
     const stream = new EventStream({ maxMs: deps.streams.maxSeconds * 1000 });
     ctx.set(SSE_HEADERS);
     ctx.body = stream.body;
-    for (const event of deps.tracker.recentEvents()) stream.send('stage', event);
-    const unsubscribe = deps.tracker.subscribe((event) => stream.send('stage', event));
+    for (const event of deps.tracker?.recentEvents() ?? []) stream.send('stage', event);
+    const unsubscribe = deps.tracker?.subscribe((event) => stream.send('stage', event));
+    stream.send('presence', { files: deps.presence.snapshot() });
+    const unsubscribePresence = deps.presence.subscribe((event) => {
+      if (event.kind === 'presence') stream.send('presence', { files: event.files });
+      else stream.send('saved', event.saved);
+    });
     const stopDrainHook = deps.lifecycle.onDrain(() => stream.end());
     stream.onEnd(() => {
       release();
-      unsubscribe();
+      unsubscribe?.();
+      unsubscribePresence();
       stopDrainHook();
     });
     ctx.res.once('close', () => stream.end());
