@@ -61,7 +61,7 @@ export function createApp(deps: AppDeps): Koa {
   if (deps.editor) {
     app.use(csrfGuard({ editorOrigin: config.editorOrigin }));
     app.use(loadSession({ ...deps.editor, cookieSecure: deps.editor.config.cookieSecure }));
-    const api = apiRouter(deps.editor, deps.pipeline, deps.lifecycle);
+    const api = apiRouter(deps.editor, deps.pipeline);
     app.use(api.routes()).use(api.allowedMethods());
   }
   if (deps.editorUi) app.use(deps.editorUi);
@@ -69,11 +69,7 @@ export function createApp(deps: AppDeps): Koa {
 }
 
 /** /api: sign-in, then everything else behind a session. */
-function apiRouter(
-  editor: EditorApiDeps,
-  pipeline: PipelineApiDeps | undefined,
-  lifecycle: Lifecycle,
-): Router {
+function apiRouter(editor: EditorApiDeps, pipeline: PipelineApiDeps | undefined): Router {
   const router = new Router({ prefix: '/api' });
   mount(router, signInEndpoint(editor));
   router.use(async (ctx, next) => {
@@ -82,12 +78,10 @@ function apiRouter(
     await next();
   });
   mount(router, editorEndpoints(editor));
-  pipelineEvents(router, {
-    tracker: pipeline?.tracker,
-    presence: editor.presence,
-    lifecycle,
-    streams: editor.config.streams,
-  });
-  if (pipeline) mount(router, pipelineEndpoints(pipeline));
+  if (pipeline) {
+    // The editor reads a 404 here as "no pipeline"; presence is then at GET /api/presence.
+    pipelineEvents(router, { ...pipeline, presence: editor.presence });
+    mount(router, pipelineEndpoints(pipeline));
+  }
   return router;
 }

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { PresenceEntry, SavedEvent } from '../src/api/contract';
 import { Presence } from '../src/editor/presence';
 import { editorHarness, fileUrl, PASSWORD, type EditorHarness } from './support/editorApp';
+import { supervisorStandIn, type SupervisorStandIn } from './support/supervisorStandIn';
 
 const PAGE = 'webapp/site/pages/index.html';
 
@@ -50,8 +51,10 @@ describe('presence over the event stream', () => {
   let h: EditorHarness;
   let server: Server;
   let base: string;
+  let supervisor: SupervisorStandIn;
   beforeEach(async () => {
-    h = await editorHarness();
+    supervisor = await supervisorStandIn();
+    h = await editorHarness({ supervisorUrl: supervisor.url });
     const handle = h.app.callback();
     server = createServer((req, res) => void handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -61,6 +64,7 @@ describe('presence over the event stream', () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await h.close();
+    await supervisor.close();
   });
 
   async function cookieOf(username: string): Promise<string> {

@@ -41,17 +41,14 @@ export function pipelineEndpoints({ tracker, rollbacks }: PipelineApiDeps) {
 }
 
 /**
- * The event stream: the pipeline's stages (when one is followed), everyone's open files
+ * The event stream: the pipeline's stages, everyone's open files
  * (`presence`) and saves (`saved`). Capped per session and per client; ended by the server after a lifetime
  * (the browser's EventSource reconnects by itself, replaying the recent events) and at once
  * when the instance drains (the browser reconnects through the edge to the new release).
  */
 export function pipelineEvents(
   router: Router,
-  deps: Pick<PipelineApiDeps, 'lifecycle' | 'streams'> & {
-    tracker: PipelineTracker | undefined;
-    presence: Presence;
-  },
+  deps: PipelineApiDeps & { presence: Presence },
 ): void {
   const slots = new StreamSlots(deps.streams);
   router.get('/pipeline/events', (ctx) => {
@@ -62,8 +59,8 @@ export function pipelineEvents(
     const stream = new EventStream({ maxMs: deps.streams.maxSeconds * 1000 });
     ctx.set(SSE_HEADERS);
     ctx.body = stream.body;
-    for (const event of deps.tracker?.recentEvents() ?? []) stream.send('stage', event);
-    const unsubscribe = deps.tracker?.subscribe((event) => stream.send('stage', event));
+    for (const event of deps.tracker.recentEvents()) stream.send('stage', event);
+    const unsubscribe = deps.tracker.subscribe((event) => stream.send('stage', event));
     stream.send('presence', { files: deps.presence.snapshot() });
     const unsubscribePresence = deps.presence.subscribe((event) => {
       if (event.kind === 'presence') stream.send('presence', { files: event.files });
@@ -72,7 +69,7 @@ export function pipelineEvents(
     const stopDrainHook = deps.lifecycle.onDrain(() => stream.end());
     stream.onEnd(() => {
       release();
-      unsubscribe?.();
+      unsubscribe();
       unsubscribePresence();
       stopDrainHook();
     });
