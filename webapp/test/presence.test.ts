@@ -81,7 +81,7 @@ describe('presence over the event stream', () => {
     const ann = await cookieOf('ann');
     const bob = await cookieOf('bob');
     const controller = new AbortController();
-    const stream = await fetch(`${base}/api/pipeline/events`, {
+    const stream = await fetch(`${base}/api/pipeline/events?presence=1`, {
       headers: { cookie: bob },
       signal: controller.signal,
     });

@@ -264,9 +264,9 @@ export interface ApiContract {
 }
 
 /**
- * `GET /api/pipeline/events` is a stream of Server-Sent Events: `stage` (a StageEvent, when a
- * pipeline is followed), `presence` (a PresenceSnapshot, whenever anyone's open files change)
- * and `saved` (a SavedEvent, whenever a save makes a commit).
+ * `GET /api/pipeline/events` is a stream of Server-Sent Events `stage` (a StageEvent); with
+ * `?presence=1` also `presence` (a PresenceSnapshot: at once, then whenever anyone's open files
+ * change) and `saved` (a SavedEvent, whenever a save makes a commit).
  */
 export type PipelineEvent = StageEvent;
 export interface EventStreamData {

@@ -1,6 +1,7 @@
 /**
  * The pipeline as the editor sees it, under the authenticated /api router:
- *   GET  /api/pipeline/events        Server-Sent Events (`event: stage`), recent ones first
+ *   GET  /api/pipeline/events        Server-Sent Events (`event: stage`), recent ones first;
+ *                                    `?presence=1`: also `presence` and `saved`
  *   GET  /api/releases               release history, newest first
  *   GET  /api/releases/:sha/rollback what a rollback to that release would change, and
  *                                    whether this user may run it
@@ -41,10 +42,11 @@ export function pipelineEndpoints({ tracker, rollbacks }: PipelineApiDeps) {
 }
 
 /**
- * The event stream: the pipeline's stages, everyone's open files
- * (`presence`) and saves (`saved`). Capped per session and per client; ended by the server after a lifetime
- * (the browser's EventSource reconnects by itself, replaying the recent events) and at once
- * when the instance drains (the browser reconnects through the edge to the new release).
+ * The event stream: the pipeline's stages and, asked for with `?presence=1`, everyone's open
+ * files (`presence`) and saves (`saved`). Capped per session and per client; ended by the
+ * server after a lifetime (the browser's EventSource reconnects by itself, replaying the
+ * recent events) and at once when the instance drains (the browser reconnects through the
+ * edge to the new release).
  */
 export function pipelineEvents(
   router: Router,
@@ -61,11 +63,9 @@ export function pipelineEvents(
     ctx.body = stream.body;
     for (const event of deps.tracker.recentEvents()) stream.send('stage', event);
     const unsubscribe = deps.tracker.subscribe((event) => stream.send('stage', event));
-    stream.send('presence', { files: deps.presence.snapshot() });
-    const unsubscribePresence = deps.presence.subscribe((event) => {
-      if (event.kind === 'presence') stream.send('presence', { files: event.files });
-      else stream.send('saved', event.saved);
-    });
+    // Opt-in (`?presence=1`): readers that know only `stage` frames get nothing else.
+    const unsubscribePresence =
+      ctx.query.presence === '1' ? followPresence(stream, deps.presence) : () => undefined;
     const stopDrainHook = deps.lifecycle.onDrain(() => stream.end());
     stream.onEnd(() => {
       release();
@@ -74,5 +74,14 @@ export function pipelineEvents(
       stopDrainHook();
     });
     ctx.res.once('close', () => stream.end());
+  });
+}
+
+/** Everyone's open files now and whenever they change, and every save's commit. */
+function followPresence(stream: EventStream, presence: Presence): () => void {
+  stream.send('presence', { files: presence.snapshot() });
+  return presence.subscribe((event) => {
+    if (event.kind === 'presence') stream.send('presence', { files: event.files });
+    else stream.send('saved', event.saved);
   });
 }
