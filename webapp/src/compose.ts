@@ -159,6 +159,8 @@ export function composePipeline(
   lifecycle: Lifecycle,
 ): PipelineApiDeps {
   const { config, audit } = editor.api;
+  const previews = tracker.previews?.bind(tracker);
+  if (previews) editor.api.changes.followPreviews(previews);
   return {
     tracker,
     lifecycle,

@@ -8,6 +8,7 @@
 import type { ChangeRequest } from '../src/api/contract';
 import { editorHarness, fileUrl, type EditorHarness } from './support/editorApp';
 import { git } from './support/repos';
+import { supervisorStandIn } from './support/supervisorStandIn';
 import { loadConfig } from '../src/config';
 
 const PAGE = 'webapp/site/pages/index.html';
@@ -189,6 +190,35 @@ describe('change requests on one machine', () => {
     expect([400, 404]).toContain(res.status);
     const bad = await agent.get('/api/changes/ann/Bad_Slug');
     expect(bad.status).toBe(400);
+  });
+});
+
+describe('a change request with the local pipeline', () => {
+  it("shows its preview's link and state as the supervisor reports them, a failure with its reason", async () => {
+    const supervisor = await supervisorStandIn();
+    const h = await editorHarness({ supervisorUrl: supervisor.url });
+    try {
+      const agent = await h.signedIn('ann', 'author');
+      const cr = (await agent.post('/api/changes').send({ title: 'Spring sale' }))
+        .body as ChangeRequest;
+      supervisor.previews = [
+        {
+          name: 'spring-sale',
+          branch: cr.branch,
+          state: 'failed',
+          url: 'http://spring-sale.localhost:41234/',
+          error: 'gate: tests failed',
+        },
+      ];
+      const res = await agent.get(changeUrl(cr.id));
+      expect(res.body).toMatchObject({
+        previewUrl: 'http://spring-sale.localhost:41234/',
+        preview: { state: 'failed', error: 'gate: tests failed' },
+      });
+    } finally {
+      await h.close();
+      await supervisor.close();
+    }
   });
 });
 

@@ -4,7 +4,7 @@
  * browser's client import the same shapes. `webapp/test/contract.types.ts` fails to compile
  * when a route's response and this file disagree.
  */
-import type { ReleaseRecord, StageEvent } from '../pipeline/types';
+import type { PreviewInfo, ReleaseRecord, StageEvent } from '../pipeline/types';
 
 export type { ReleaseRecord, StageEvent } from '../pipeline/types';
 
@@ -68,6 +68,8 @@ export interface ChangeRequest {
   files: string[];
   /** Where its live preview is served; null when previews are not configured. */
   previewUrl: string | null;
+  /** The preview as the pipeline reports it (one machine); null when it does not say. */
+  preview: { state: PreviewInfo['state']; error?: string } | null;
   /** The pull request on GitHub; null on one machine. */
   url: string | null;
   checks: ChecksState | null;

@@ -17,6 +17,7 @@ import type {
   SaveTarget,
 } from '../api/contract';
 import type { AuditLog } from '../audit';
+import type { PreviewInfo } from '../pipeline/types';
 import { DomainError } from '../errors';
 import type { WorkspaceSource } from '../git/clone';
 import type { GitWorkspace } from '../git/workspace';
@@ -128,7 +129,14 @@ export function saveTargetFor(
 }
 
 export class ChangeRequestService {
+  private previews: (() => Promise<PreviewInfo[]>) | undefined;
+
   constructor(private readonly options: ChangeRequestServiceOptions) {}
+
+  /** Where the previews' states come from (the local pipeline's supervisor). */
+  followPreviews(previews: () => Promise<PreviewInfo[]>): void {
+    this.previews = previews;
+  }
 
   get kind(): 'local' | 'github' {
     return this.options.backend.kind;
@@ -221,12 +229,29 @@ export class ChangeRequestService {
   }
 
   async list(): Promise<ChangeRequest[]> {
-    const records = await this.options.backend.list();
-    return Promise.all(records.map((record) => this.describe(record)));
+    const [records, previews] = await Promise.all([
+      this.options.backend.list(),
+      this.previewStates(),
+    ]);
+    return Promise.all(records.map((record) => this.describe(record, previews)));
   }
 
   async get(user: string, slug: string): Promise<ChangeRequest> {
-    return this.describe(await this.record(branchOf(user, slug)));
+    const [record, previews] = await Promise.all([
+      this.record(branchOf(user, slug)),
+      this.previewStates(),
+    ]);
+    return this.describe(record, previews);
+  }
+
+  /** The previews by branch; none when the pipeline does not say (or cannot be reached now). */
+  private async previewStates(): Promise<Map<string, PreviewInfo>> {
+    try {
+      const previews = (await this.previews?.()) ?? [];
+      return new Map(previews.map((p) => [p.branch, p]));
+    } catch {
+      return new Map();
+    }
   }
 
   async update(
@@ -378,7 +403,10 @@ export class ChangeRequestService {
   }
 
   /** The record with what git says it changes, and its preview. */
-  private async describe(record: ChangeRequestRecord): Promise<ChangeRequest> {
+  private async describe(
+    record: ChangeRequestRecord,
+    previews?: Map<string, PreviewInfo>,
+  ): Promise<ChangeRequest> {
     const parts = partsOf(record.branch)!;
     let head: string | null = null;
     let files: string[] = [];
@@ -396,10 +424,13 @@ export class ChangeRequestService {
       head = found?.head ?? null;
       files = found?.files ?? [];
     }
+    const preview = record.status === 'open' ? previews?.get(record.branch) : undefined;
     const previewUrl =
-      record.status === 'open' && this.options.previewUrl
-        ? this.options.previewUrl(parts.slug)
-        : null;
+      record.status !== 'open'
+        ? null
+        : this.options.previewUrl
+          ? this.options.previewUrl(parts.slug)
+          : (preview?.url ?? null);
     return {
       id: `${parts.user}/${parts.slug}`,
       branch: record.branch,
@@ -410,6 +441,9 @@ export class ChangeRequestService {
       head,
       files,
       previewUrl,
+      preview: preview
+        ? { state: preview.state, ...(preview.error ? { error: preview.error } : {}) }
+        : null,
       url: record.url,
       checks: record.checks,
       review: record.review,
