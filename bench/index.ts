@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deployBench } from './deploy';
+import { deployCriticalBench } from './deployCritical';
 import { edgeAttackBench, edgePageBench, edgeScrapeBench } from './edge';
 import { editToLiveBench } from './editToLive';
 import { editorFirstLoadBench, editorSaveBench, editorTreeBench } from './editor';
@@ -19,6 +20,10 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   'edit-to-live': () => editToLiveBench({ runs: quick ? 3 : 10 }),
   deploy: () =>
     deployBench(quick ? { deploys: 5, buildRounds: 1 } : { deploys: 9, buildRounds: 3 }),
+  deployCritical: () =>
+    deployCriticalBench(
+      quick ? { pageEdits: 1, platform: false } : { pageEdits: 3, platform: true },
+    ),
   'edge-page': () => edgePageBench(quick ? { rounds: 1, seconds: 3 } : { rounds: 5, seconds: 5 }),
   'edge-attack': () =>
     edgeAttackBench(quick ? { rounds: 1, seconds: 3 } : { rounds: 3, seconds: 8 }),

@@ -6,17 +6,12 @@
 #   cleanup.sh
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 0 ]]; then
-  printf 'usage: %s\n' "cleanup.sh   (no arguments)" >&2
-  exit 64
-fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source-path=SCRIPTDIR
 source lib/common.sh
-REFLEX_SCRIPT=cleanup.sh
-
+script_init cleanup.sh "cleanup.sh   (no arguments)" jq flock
+[[ $# -eq 0 ]] || usage
 load_config
-require_commands "$CONTAINER_ENGINE" jq flock
 acquire_lock "cleanup.sh" "" "$REFLEX_LOCK_TIMEOUT"
 report=$(prune_releases)
 printf '%s\n' "$report"

@@ -3,7 +3,8 @@
 # repository's deploy-scripts/, compose.yaml, prometheus/ and grafana/ at the commit being
 # deployed; the deploy workflow sends it over ssh before every deploy, so the host's scripts,
 # nginx edge, timers and monitoring stack follow the repository. The EC2 user data places only
-# this script (the rest would not fit EC2's 16 KB user data); it depends on nothing else here.
+# this script (the rest would not fit EC2's 16 KB user data); it depends on nothing installed here:
+# once the bundle is unpacked it uses the bundle's own lib/ (and takes the deploy lock with it).
 #
 #   install-bundle.sh SHA < bundle.tar.gz
 #
@@ -47,6 +48,15 @@ done
 for script in "$work"/deploy-scripts/*.sh "$work"/deploy-scripts/lib/*.sh; do
   bash -n "$script" || fail "$(basename "$script") does not parse"
 done
+# The bundle's own lock code, so that the lock it takes is the one its scripts take: no deploy,
+# rollback or reconcile runs while the scripts and the edge are swapped.
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$work/deploy-scripts/lib/common.sh"
+script_init install-bundle.sh "install-bundle.sh SHA < bundle.tar.gz" flock
+load_config
+acquire_lock "install-bundle.sh" "$SHA" "$REFLEX_LOCK_TIMEOUT"
+trap 'release_lock; rm -rf "$work"' EXIT
+
 log "bundle of ${SHA:0:12}: scripts, edge and timers"
 bash "$work/deploy-scripts/install-host.sh"
 
@@ -64,9 +74,15 @@ mkdir -p "$HOME_DIR"
 for part in compose.yaml prometheus grafana; do install_part "$part"; done
 printf '%s\n' "$SHA" >"$HOME_DIR/bundle-sha"
 
+# The monitoring stack watches the app; it never holds the app's deploy back. A failure is
+# reported here and in the audit log, and the next bundle tries again.
 if "$ENGINE" compose version >/dev/null 2>&1; then
   log "monitoring stack: $ENGINE compose up"
-  "$ENGINE" compose --file "$HOME_DIR/compose.yaml" --project-name reflex-monitoring up --detach --remove-orphans
+  if ! output=$("$ENGINE" compose --file "$HOME_DIR/compose.yaml" --project-name reflex-monitoring \
+    up --detach --remove-orphans 2>&1); then
+    log "WARNING: the monitoring stack did not start (the app's deploy goes on): $(tail -n 5 <<<"$output")"
+    audit "monitoring-failed bundle=$SHA"
+  fi
 else
   log "no '$ENGINE compose' here: monitoring files installed, stack not (re)started"
 fi

@@ -8,26 +8,12 @@
 #   install-host.sh        settings: /etc/reflex/deploy.env (see docs/HOST.md)
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 0 ]]; then
-  printf 'usage: %s\n' "install-host.sh   (no arguments)" >&2
-  exit 64
-fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source-path=SCRIPTDIR
 source lib/common.sh
-REFLEX_SCRIPT=install-host.sh
-
+script_init install-host.sh "install-host.sh   (no arguments)" nginx curl jq flock
+[[ $# -eq 0 ]] || usage
 load_config
-require_commands "$CONTAINER_ENGINE" nginx curl jq flock
-
-# Print nginx/reflex.conf with this host's listen address, ports and switch file.
-render_edge_conf() {
-  sed -e "s#/var/lib/reflex/edge/live-green#$REFLEX_EDGE_SWITCH#" \
-    -e "s#127\.0\.0\.1:8081;#127.0.0.1:$REFLEX_BLUE_PORT;#" \
-    -e "s#127\.0\.0\.1:8082;#127.0.0.1:$REFLEX_GREEN_PORT;#" \
-    -e "s#^\([[:space:]]*\)listen 80 default_server;#\1listen $REFLEX_EDGE_LISTEN default_server;#" \
-    nginx/reflex.conf
-}
 
 # Print systemd unit $1 with this host's scripts folder.
 render_unit() { sed "s#/opt/reflex/deploy-scripts#$REFLEX_SCRIPTS_DIR#g" "systemd/$1"; }
@@ -57,25 +43,43 @@ chmod 0700 "$REFLEX_APP_DATA_DIR"
 # nginx's workers (www-data) stat the switch file; node-exporter reads the textfile folder.
 chmod 0755 "$REFLEX_STATE_DIR" "$REFLEX_TEXTFILE_DIR" "$(dirname "$REFLEX_EDGE_SWITCH")"
 
-render_edge_conf | write_atomic "$REFLEX_NGINX_SITE"
-log "installed the edge $REFLEX_NGINX_SITE (listening on $REFLEX_EDGE_LISTEN, switch file $REFLEX_EDGE_SWITCH)"
+# The token the platform trusts forwarded headers with: nginx sends it, app.env holds it.
+token=$(edge_token)
+[[ $(read_kv "$REFLEX_APP_ENV_FILE" REFLEX_EDGE_TOKEN) == "$token" ]] ||
+  set_env_line "$REFLEX_APP_ENV_FILE" REFLEX_EDGE_TOKEN "$token"
 
+# nginx is reloaded only when its configuration changed: a reload closes idle keep-alive
+# connections, and every deploy runs this script through install-bundle.sh.
+edge=$(disable_packaged_default_site)
+edge+=$(render_edge_conf nginx/reflex.conf "$token" | install_edge_conf)
+log "the edge $REFLEX_NGINX_SITE ($edge; listening on $REFLEX_EDGE_LISTEN, switch file $REFLEX_EDGE_SWITCH)"
+
+install_alertmanager_config
+log "Alertmanager's receiver: $REFLEX_ALERTMANAGER_CONFIG (from $REFLEX_ALERTING_ENV)"
+
+units_changed=0
 for unit in systemd/*.service systemd/*.timer; do
-  render_unit "$(basename "$unit")" | write_atomic "$REFLEX_SYSTEMD_DIR/$(basename "$unit")"
+  target="$REFLEX_SYSTEMD_DIR/$(basename "$unit")"
+  text=$(render_unit "$(basename "$unit")")
+  [[ -f $target && $(cat "$target") == "$text" ]] && continue
+  printf '%s\n' "$text" | write_atomic "$target"
+  units_changed=1
 done
 if [[ -d /run/systemd/system ]]; then
-  systemctl daemon-reload
-  systemctl enable --now reflex-cleanup.timer reflex-reconcile.timer
-  log "enabled reflex-cleanup.timer and reflex-reconcile.timer"
+  [[ $units_changed -eq 0 ]] || systemctl daemon-reload
+  systemctl enable --now --quiet reflex-cleanup.timer reflex-reconcile.timer
+  log "reflex-cleanup.timer and reflex-reconcile.timer are enabled"
 else
   log "systemd is not running here: units written to $REFLEX_SYSTEMD_DIR, not enabled"
 fi
 
-if reload_nginx 2>/dev/null; then
-  log "nginx reloaded"
-else
-  nginx -c "$REFLEX_NGINX_CONF" -t || die "nginx rejects the configuration"
+if ! nginx_running; then
   log "nginx is not running yet; it serves the edge when started"
+elif [[ $edge == *new* ]]; then
+  reload_nginx || die "nginx did not reload"
+  log "nginx reloaded (its configuration changed)"
+else
+  log "nginx configuration unchanged: no reload"
 fi
 write_host_metrics
 audit "install-host from $(pwd -P)"

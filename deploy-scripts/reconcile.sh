@@ -1,41 +1,34 @@
 #!/usr/bin/env bash
 # Holds the host to the desired release (the last image deploy.sh released, recorded in
 # $REFLEX_STATE_DIR/desired): when the release the edge serves differs (drift) it redeploys the
-# desired image, unless a rollback pin holds it off. Writes reflex_desired_release_lag_seconds.
-# Run every 5 minutes by reflex-reconcile.timer.
+# desired image, unless a rollback pin holds it off (then it warns on every run). Writes
+# reflex_desired_release_lag_seconds. Run every 5 minutes by reflex-reconcile.timer.
 #
 #   reconcile.sh           redeploy on drift unless pinned
 #   reconcile.sh --reset   put the host back to the repository's state: reinstall the nginx
 #                          config and timers (install-host.sh), remove the pin, and redeploy the
-#                          desired release if it is not the one serving
+#                          desired release, so that a changed /etc/reflex/app.env takes effect
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -gt 1 ]] || [[ $# -eq 1 && $1 != --reset ]]; then
-  printf 'usage: %s\n' "reconcile.sh [--reset]" >&2
-  exit 64
-fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source-path=SCRIPTDIR
 source lib/common.sh
-REFLEX_SCRIPT=reconcile.sh
-
+script_init reconcile.sh "reconcile.sh [--reset]" nginx curl jq flock
+[[ $# -eq 0 || ($# -eq 1 && $1 == --reset) ]] || usage
 load_config
-require_commands "$CONTAINER_ENGINE" nginx curl jq flock
 reset=0
 [[ ${1:-} == --reset ]] && reset=1
 
-# A deploy in progress is not drift: the timer tries again in a few minutes.
-lock_wait=0
+# A deploy in progress is not drift: wait for it, within a bound shorter than the timer's period.
+lock_wait=${REFLEX_RECONCILE_LOCK_WAIT:-240}
+[[ $lock_wait =~ ^[0-9]+$ ]] || die "REFLEX_RECONCILE_LOCK_WAIT must be a whole number, got '$lock_wait'" 78
 [[ $reset -eq 1 ]] && lock_wait=$REFLEX_LOCK_TIMEOUT
 acquire_lock "reconcile.sh${1:+ $1}" "" "$lock_wait"
 
 if [[ $reset -eq 1 ]]; then
   log "reset: reinstalling the host configuration from $(pwd)"
   bash ./install-host.sh
-  if [[ -f $REFLEX_STATE_DIR/pinned ]]; then
-    audit "unpin (reset) $(tr '\n' ' ' <"$REFLEX_STATE_DIR/pinned")"
-    rm -f "$REFLEX_STATE_DIR/pinned"
-  fi
+  end_pin reset
 fi
 
 desired_image=$(read_kv "$REFLEX_STATE_DIR/desired" image)
@@ -48,12 +41,18 @@ if [[ -z $desired_image ]]; then
 fi
 
 running_sha=$(served_sha "$(edge_port)")
+pin=$(pin_file)
 
-if [[ $running_sha == "$desired_sha" ]]; then
+if [[ $reset -eq 1 ]]; then
+  # A fresh container is the only way a changed app.env reaches the app.
+  log "reset: redeploying the desired release $desired_sha (serving ${running_sha:-nothing})"
+  release "$desired_image" reconcile
+  lag=0
+elif [[ $running_sha == "$desired_sha" ]]; then
   log "in sync: $desired_sha serves"
   lag=0
-elif [[ -f $REFLEX_STATE_DIR/pinned ]]; then
-  log "drift (serving ${running_sha:-nothing}, desired $desired_sha) but pinned to $(read_kv "$REFLEX_STATE_DIR/pinned" sha): not redeploying; 'rollback.sh --unpin' resumes reconcile"
+elif [[ -f $pin ]]; then
+  log "WARNING: pinned to $(read_kv "$pin" sha) by rollback.sh at $(date -u -d "@$(read_kv "$pin" at)" +%FT%TZ) by $(read_kv "$pin" by): serving ${running_sha:-nothing}, desired $desired_sha, not redeploying; 'rollback.sh --unpin' (or the next deploy) ends the pin"
   lag=$(($(now_seconds) - ${desired_at:-$(now_seconds)}))
 else
   log "drift: serving ${running_sha:-nothing}, desired $desired_sha: redeploying $desired_image"

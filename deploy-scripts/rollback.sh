@@ -9,25 +9,18 @@
 #   rollback.sh --unpin    remove the pin (the next reconcile restores the desired release)
 set -o errexit -o nounset -o pipefail
 
-USAGE="rollback.sh [SHA|--unpin]"
-if [[ $# -gt 1 ]] || [[ $# -eq 1 && $1 == -* && $1 != --unpin ]]; then
-  printf 'usage: %s\n' "$USAGE" >&2
-  exit 64
-fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source-path=SCRIPTDIR
 source lib/common.sh
-REFLEX_SCRIPT=rollback.sh
-
+script_init rollback.sh "rollback.sh [SHA|--unpin]" curl jq flock
+[[ $# -eq 0 || ($# -eq 1 && ($1 != -* || $1 == --unpin)) ]] || usage
 load_config
-require_commands "$CONTAINER_ENGINE" curl jq flock
-pinned_file="$REFLEX_STATE_DIR/pinned"
+pinned_file=$(pin_file)
 
 if [[ ${1:-} == --unpin ]]; then
   acquire_lock "rollback.sh --unpin" "" "$REFLEX_LOCK_TIMEOUT"
   if [[ -f $pinned_file ]]; then
-    audit "unpin $(tr '\n' ' ' <"$pinned_file")"
-    rm -f "$pinned_file"
+    end_pin "rollback.sh --unpin"
     log "unpinned; the next reconcile.sh run restores the desired release"
   else
     log "nothing was pinned"

@@ -15,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 readonly REFLEX_HOME=/opt/reflex
 readonly DEPLOY_ENV=/etc/reflex/deploy.env
-readonly PACKAGES=(docker.io docker-compose-v2 nginx amazon-ecr-credential-helper git jq curl)
+readonly PACKAGES=(docker.io docker-cli docker-compose nginx amazon-ecr-credential-helper git jq curl openssl)
 
 # Prints a step header.
 step() { printf '\n[reflex-bootstrap] %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }

@@ -13,8 +13,9 @@ fi
 packages=(
   git ca-certificates curl tar util-linux iproute2
   chromium
-  prometheus prometheus-node-exporter
+  prometheus prometheus-node-exporter prometheus-alertmanager
   podman buildah runc uidmap docker-registry openssh-server openssh-client nginx-light busybox-static jq util-linux
+  mmdebstrap
   shellcheck bats wrk
 )
 

@@ -42,12 +42,30 @@ function mountOf(service: Service | undefined, hostPath: string): string | undef
 }
 
 describe('compose.yaml', () => {
-  it('runs prometheus, node-exporter and grafana', () => {
+  it('runs prometheus, node-exporter, alertmanager and grafana', () => {
     expect(Object.keys(compose.services).sort()).toEqual([
+      'alertmanager',
       'grafana',
       'node-exporter',
       'prometheus',
     ]);
+  });
+
+  it('runs Alertmanager on 127.0.0.1:9093 with the receiver install-host.sh renders, and Prometheus sends to it', () => {
+    const { alertmanager } = compose.services;
+    expect(flag(alertmanager, 'web.listen-address')).toBe('127.0.0.1:9093');
+    expect(flag(alertmanager, 'cluster.listen-address')).toBe('');
+    expect(mountOf(alertmanager, '/etc/reflex/alertmanager')).toBe('/etc/alertmanager');
+    expect(flag(alertmanager, 'config.file')).toBe('/etc/alertmanager/alertmanager.yml');
+    expect(alertmanager?.volumes).toContain(
+      `alertmanager-data:${flag(alertmanager, 'storage.path')}`,
+    );
+    const alerting = (
+      YAML.parse(readFileSync(path.join(ROOT, 'prometheus/prometheus.yml'), 'utf8')) as {
+        alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+      }
+    ).alerting;
+    expect(alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['127.0.0.1:9093']);
   });
 
   it.each(Object.entries(compose.services))(
@@ -58,7 +76,7 @@ describe('compose.yaml', () => {
     },
   );
 
-  it('uses the host network for all three and publishes no port beyond loopback', () => {
+  it('uses the host network for every service and publishes no port beyond loopback', () => {
     for (const service of Object.values(compose.services)) {
       expect(service.network_mode).toBe('host');
       expect(service.ports).toBeUndefined();

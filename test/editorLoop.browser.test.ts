@@ -2,8 +2,9 @@
  * The editor on the whole local loop (issue 4's browser acceptance), with real processes and
  * real git on loopback: in Chromium, edit the homepage in Monaco and save; the pipeline
  * panel streams the stages; once /version reports the commit the editor takes the user to
- * the updated page. Then the releases view rolls back to the first release, which goes
- * through the pipeline and brings the old page back.
+ * the updated page, on the site's origin (the editor is used from its own, `editor.localhost`).
+ * Then the releases view rolls back to the first release, which goes through the pipeline and
+ * brings the old page back.
  */
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -17,7 +18,7 @@ import {
   signIn,
   watchProblems,
 } from '../webapp/test/support/browser';
-import { ADMIN_PASSWORD, git, request, startLoop, type Loop } from './support/loop';
+import { ADMIN_PASSWORD, editorHost, git, request, startLoop, type Loop } from './support/loop';
 
 jest.setTimeout(300_000);
 
@@ -59,6 +60,9 @@ describe('the editor on the local loop', () => {
   });
 
   const origin = () => `${loop.home}/origin.git`;
+  // The editor is used from its own origin; the site is every other host name of the edge.
+  const editorUrl = () => `http://${editorHost(loop.url)}`;
+  const siteUrl = () => `http://localhost:${new URL(loop.url).port}`;
   const head = () => git(origin(), ['rev-parse', 'refs/heads/main']);
   const version = async () =>
     (JSON.parse((await request(loop.url, 'GET', '/version')).body) as { sha: string }).sha;
@@ -77,7 +81,7 @@ describe('the editor on the local loop', () => {
     expect(await version()).toBe(first);
     const { page, seen } = await stagePage();
     const problems = await watchProblems(page);
-    await signIn(page, loop.url, 'admin', ADMIN_PASSWORD);
+    await signIn(page, editorUrl(), 'admin', ADMIN_PASSWORD);
     await page.locator('.pipeline-connection[data-connection="connected"]').waitFor();
 
     await openFile(page, PAGE);
@@ -98,8 +102,8 @@ describe('the editor on the local loop', () => {
     await screenshot(page, 'editor-pipeline.png');
     expect(await problems.violations()).toEqual([]);
 
-    // Live: the editor takes the user to the page they edited.
-    await page.waitForURL(`${loop.url}/`, { timeout: 180_000 });
+    // Live: the editor takes the user to the page they edited, on the site's origin.
+    await page.waitForURL(`${siteUrl()}/`, { timeout: 180_000 });
     await page.locator('#headline').waitFor();
     expect(await page.locator('#headline').textContent()).toBe('Edited in the browser');
     expect(await version()).toBe(commit);
@@ -108,7 +112,7 @@ describe('the editor on the local loop', () => {
     expect(problems.errors).toEqual([]);
 
     // The releases view: the new release is live, the first one can be rolled back to.
-    await page.goto(`${loop.url}/editor/`);
+    await page.goto(`${editorUrl()}/editor/`);
     await page.getByRole('button', { name: 'Releases' }).click();
     const dialog = page.locator('dialog.releases');
     const live = dialog.locator(`tr[data-sha="${commit}"]`);
@@ -131,7 +135,7 @@ describe('the editor on the local loop', () => {
       git(origin(), ['rev-parse', `${first}^{tree}`]),
     );
 
-    await page.waitForURL(`${loop.url}/`, { timeout: 180_000 });
+    await page.waitForURL(`${siteUrl()}/`, { timeout: 180_000 });
     await page.locator('#headline').waitFor();
     expect(await page.locator('#headline').textContent()).toBe('Hello from Reflex');
     expect(await version()).toBe(revert);
@@ -149,7 +153,7 @@ describe('the editor on the local loop', () => {
     });
     const context = await browser.newContext({ viewport: { width: 1400, height: 860 } });
     const page = await context.newPage();
-    await signIn(page, loop.url, 'vic', 'viewer-password-1');
+    await signIn(page, editorUrl(), 'vic', 'viewer-password-1');
     await page.getByRole('button', { name: 'Releases' }).click();
     const dialog = page.locator('dialog.releases');
     const live = dialog.locator(`tr[data-sha="${await version()}"]`);

@@ -7,7 +7,7 @@ plan() { env -i PATH="$PATH" "$@" "$BATS_TEST_DIRNAME/../ci/plan.sh"; }
 @test "a push to main deploys that commit to dev" {
   run plan EVENT=push REF_NAME=main SHA=$sha
   [ "$status" -eq 0 ]
-  [ "$output" = "$(printf 'environment=dev\nsha=%s\npromote=false' "$sha")" ]
+  [ "$output" = "$(printf 'environment=dev\nsha=%s\npromote=false\nrollback=false' "$sha")" ]
 }
 
 @test "a push to another branch deploys nothing unless it is an environment's branch" {
@@ -22,7 +22,7 @@ plan() { env -i PATH="$PATH" "$@" "$BATS_TEST_DIRNAME/../ci/plan.sh"; }
 @test "a dispatch to prod is a promotion of the given SHA" {
   run plan EVENT=workflow_dispatch INPUT_ENVIRONMENT=prod INPUT_SHA=$sha
   [ "$status" -eq 0 ]
-  [ "$output" = "$(printf 'environment=prod\nsha=%s\npromote=true' "$sha")" ]
+  [ "$output" = "$(printf 'environment=prod\nsha=%s\npromote=true\nrollback=false' "$sha")" ]
   run plan EVENT=workflow_dispatch INPUT_ENVIRONMENT=dev INPUT_SHA=$sha
   [ "${lines[2]}" = "promote=false" ]
 }

@@ -8,7 +8,10 @@
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { DeployLab, ROOT, randomSha, run } from './lab';
+import { DeployLab, ROOT, randomSha, run, runOk } from './lab';
+
+/** The base image the Dockerfile names (the stand-in carries the same name). */
+const BASE_IMAGE = 'docker.io/library/node:24-trixie-slim';
 
 jest.setTimeout(600_000);
 
@@ -223,7 +226,63 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     ]);
     expect(listing.stdout).toContain('koa');
     expect(listing.stdout).toContain('/usr/bin/git');
-    expect(listing.stdout).not.toMatch(/^(jest|eslint|typescript|@pulumi)$/m);
+    expect(listing.stdout).not.toMatch(/^(jest|eslint|typescript|@pulumi|monaco-editor)$/m);
+  });
+
+  it('the image runs Node 24 and adds at most 60 MB to its base', async () => {
+    const version = await lab.podman('host', ['run', '--rm', images[1]!, 'node', '--version']);
+    expect(version.stdout.trim()).toMatch(/^v24\./);
+    const size = async (image: string) =>
+      Number(
+        (await lab.podman('builder', ['image', 'inspect', '--format', '{{.Size}}', image])).stdout,
+      );
+    const base = await size(BASE_IMAGE);
+    const added = (await size(`${lab.registry}/reflex:${shas[1]}`)) - base;
+    console.log(
+      `image: ${(added / 1e6).toFixed(1)} MB added over its base (${(base / 1e6).toFixed(1)} MB)`,
+    );
+    expect(base).toBeGreaterThan(0);
+    expect(added).toBeLessThanOrEqual(60e6);
+  });
+
+  it("a content-only change rebuilds only the image's last layer, the site's pages and assets", async () => {
+    // The build context as the Dockerfile sees it, copied so that a page can change.
+    const context = path.join(lab.dir, 'context');
+    await runOk('bash', [
+      '-c',
+      `mkdir -p ${context} && git ls-files -co --exclude-standard -z package.json package-lock.json .npmrc Dockerfile .dockerignore webapp pulumi/package.json | xargs -0 cp --parents -t ${context}`,
+    ]);
+    const build = async (sha: string) => {
+      const built = await lab.podman('builder', [
+        'build',
+        '--format',
+        'docker',
+        '--pull=never',
+        '--build-arg',
+        `REFLEX_SHA=${sha}`,
+        '--tag',
+        `localhost/reflex-layers:${sha}`,
+        context,
+      ]);
+      if (built.code !== 0) throw new Error(built.stderr);
+      const layers = await lab.podman('builder', [
+        'image',
+        'inspect',
+        '--format',
+        '{{json .RootFS.Layers}}',
+        `localhost/reflex-layers:${sha}`,
+      ]);
+      return JSON.parse(layers.stdout) as string[];
+    };
+    const before = await build(shas[0]!);
+    const page = path.join(context, 'webapp/site/pages/index.html');
+    writeFileSync(page, readFileSync(page, 'utf8').replace('</body>', '<p>edited</p></body>'));
+    const after = await build(randomSha());
+    expect(after).toHaveLength(before.length);
+    expect(after.slice(0, -2)).toEqual(before.slice(0, -2));
+    // Only the last two are new: the commit check's RUN (podman writes it anew for each commit)
+    // and the site's pages and assets.
+    expect(after.at(-1)).not.toBe(before.at(-1));
   });
 
   it('a broken image (exits at start) makes deploy.sh exit non-zero while the old SHA keeps serving', async () => {

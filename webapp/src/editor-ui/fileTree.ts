@@ -1,8 +1,10 @@
 /**
  * The file list: folders that open on demand (a 10,000-file repository renders only what is
- * open), a filter that searches every path, and on each file a lock with the reason when it
- * is read-only and a dot when the browser holds unsaved changes for it.
+ * open), a filter that searches every path, and on each file a lock with the reason when the
+ * signed-in user may not change it and a dot when the browser holds unsaved changes for it.
+ * Folders open at first and filter results come first by the editable scope, whatever the role.
  */
+import type { Access } from './access';
 import { h, lockIcon, replaceChildren, srOnly } from './dom';
 import { basename } from './paths';
 import { buildTree, filterFiles, initiallyOpen, type Folder, type TreeFile } from './tree';
@@ -13,6 +15,8 @@ export interface FileTreeOptions {
   onOpen: (path: string) => void;
   /** Paths with unsaved changes kept in the browser. */
   drafted: () => Set<string>;
+  /** Whether the signed-in user may change a file, and if not, why (access.ts). */
+  access: (file: TreeFile) => Access;
 }
 
 export class FileTree {
@@ -148,21 +152,21 @@ export class FileTree {
   }
 
   private fileButton(file: TreeFile, drafted: Set<string>, fullPath: boolean): HTMLButtonElement {
-    const reason = file.reason ?? 'outside the editable scope';
+    const { editable, reason = '' } = this.options.access(file);
     return h(
       'button',
       {
-        class: file.editable ? 'file' : 'file readonly',
+        class: editable ? 'file' : 'file readonly',
         attrs: {
           type: 'button',
           'data-path': file.path,
-          title: file.editable ? file.path : `${file.path} — read-only: ${reason}`,
+          title: editable ? file.path : `${file.path} — read-only: ${reason}`,
           'aria-current': this.current === file.path ? 'true' : undefined,
         },
         on: { click: () => this.options.onOpen(file.path) },
       },
       h('span', { class: 'file-name', text: fullPath ? file.path : basename(file.path) }),
-      file.editable
+      editable
         ? null
         : h(
             'span',

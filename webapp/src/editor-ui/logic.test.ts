@@ -1,8 +1,20 @@
 import type { ReleaseRecord } from '../pipeline/types';
 import { formatAgo, formatDuration, parseUnifiedDiff } from './format';
-import { formatBytes, isMissingChunk, saveFailureMessage, signInFailureMessage } from './messages';
+import {
+  formatBytes,
+  isMissingChunk,
+  openFailureMessage,
+  saveFailureMessage,
+  signInFailureMessage,
+} from './messages';
 import { apiPath, languageFor, pageUrlFor } from './paths';
-import { canRollback, outcomeLabel, stageTimings, totalDurationMs } from './releases';
+import {
+  canRollback,
+  outcomeLabel,
+  rollbackChanges,
+  stageTimings,
+  totalDurationMs,
+} from './releases';
 import { buildTree, filterFiles, initiallyOpen, type TreeFile } from './tree';
 
 const CONTEXT = { path: 'webapp/site/pages/index.html', maxFileBytes: 1024 * 1024 };
@@ -102,6 +114,28 @@ describe('messages for refused saves', () => {
     [1024 * 1024, '1 MiB'],
   ])('formatBytes(%d) = %s', (bytes, text) => {
     expect(formatBytes(bytes)).toBe(text);
+  });
+});
+
+describe('messages for a file that could not be opened', () => {
+  const PATH = 'webapp/site/big.json';
+
+  it.each([
+    [404, {}, `Could not open ${PATH}: it is not on the branch any more.`],
+    [415, {}, `Could not open ${PATH}: it is not a text file (binary, or a link).`],
+    [500, { error: 'internal error' }, `Could not open ${PATH}: internal error.`],
+    [502, {}, `Could not open ${PATH}: HTTP 502.`],
+  ])('%i says why', (status, body, title) => {
+    expect(openFailureMessage({ status, body }, PATH)).toEqual({ kind: 'error', title });
+  });
+
+  it('413 names the limit in the detail', () => {
+    const body = { error: 'file is larger than 1048576 bytes' };
+    expect(openFailureMessage({ status: 413, body }, PATH)).toEqual({
+      kind: 'error',
+      title: `Could not open ${PATH}: it is larger than the editor's limit.`,
+      detail: body.error,
+    });
   });
 });
 
@@ -292,5 +326,34 @@ describe('releases', () => {
     expect(stageTimings(r)).toBe('gate 2.0 s · build 1.5 s (failed) · start running');
     expect(totalDurationMs(r)).toBe(3500);
     expect(totalDurationMs(release({ stages: [] }))).toBeUndefined();
+  });
+
+  it('a rollback names the files it changes, protected ones first, and how many more', () => {
+    const paths = ['webapp/site/a.html', 'package.json', ...['b', 'c', 'd'].map((n) => `${n}.md`)];
+    const changes = rollbackChanges(
+      { sha: 'c'.repeat(40), paths, protectedPaths: ['package.json'], allowed: true },
+      3,
+    );
+    expect(changes).toEqual({
+      summary: 'It changes 5 files, 1 of them protected:',
+      paths: [
+        { path: 'package.json', protectedPath: true },
+        { path: 'webapp/site/a.html', protectedPath: false },
+        { path: 'b.md', protectedPath: false },
+      ],
+      more: 2,
+    });
+  });
+
+  it('a rollback this user may not run says why, and lists nothing to confirm', () => {
+    const reason = 'only an admin may roll back across them';
+    const changes = rollbackChanges({
+      sha: 'c'.repeat(40),
+      paths: ['package.json'],
+      protectedPaths: ['package.json'],
+      allowed: false,
+      reason,
+    });
+    expect(changes).toMatchObject({ refusal: reason, paths: [] });
   });
 });

@@ -3,7 +3,9 @@
  * and loads Monaco (its own chunk) in the background meanwhile.
  */
 import './styles.css';
-import { ApiError, api } from './api';
+// Before Monaco's chunks load: every Trusted Types policy they create goes through it.
+import './monacoPolicies';
+import { ApiError, api, onUnauthorized } from './api';
 import { h, replaceChildren } from './dom';
 import { isMissingChunk } from './messages';
 import type { Monaco, WorkerUrls } from './monaco';
@@ -17,6 +19,11 @@ const workers: WorkerUrls = {
 };
 let monaco: Promise<Monaco> | undefined;
 let workbench: Workbench | undefined;
+/** Whether the sign-in page is what the user sees. */
+let signingIn = false;
+
+const SESSION_ENDED =
+  'Your session has ended. Sign in again; unsaved changes are kept in this browser.';
 
 function assetUrl(name: string): string {
   const value = document.documentElement.dataset[name];
@@ -29,7 +36,8 @@ function loadMonaco(): Promise<Monaco> {
   return monaco;
 }
 
-function show(view: HTMLElement): void {
+function show(view: HTMLElement, signIn = false): void {
+  signingIn = signIn;
   replaceChildren(root, view);
   root.setAttribute('aria-busy', 'false');
 }
@@ -37,7 +45,7 @@ function show(view: HTMLElement): void {
 function showSignIn(notice?: string): void {
   workbench?.dispose();
   workbench = undefined;
-  show(signInView({ ...(notice ? { notice } : {}), onSignedIn: () => void boot() }));
+  show(signInView({ ...(notice ? { notice } : {}), onSignedIn: () => void boot() }), true);
 }
 
 function showProblem(text: string): void {
@@ -61,11 +69,20 @@ function showProblem(text: string): void {
   );
 }
 
+// Any call that finds the session over, wherever it was made, ends up here (once).
+onUnauthorized(() => {
+  if (!signingIn) showSignIn(SESSION_ENDED);
+});
+
 async function boot(): Promise<void> {
   root.setAttribute('aria-busy', 'true');
   const loading = loadMonaco();
   try {
     const user = await api.session();
+    if (!user) {
+      showSignIn();
+      return;
+    }
     const [settings, monacoApi] = await Promise.all([api.settings(), loading]);
     workbench?.dispose();
     workbench = new Workbench({
@@ -73,15 +90,12 @@ async function boot(): Promise<void> {
       user,
       settings,
       storage: window.localStorage,
-      onSignedOut: (notice) => showSignIn(notice),
+      onSignedOut: () => showSignIn(),
     });
     show(workbench.element);
     await workbench.start();
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      showSignIn();
-      return;
-    }
+    if (signingIn) return; // the session ended on the way (api.ts's onUnauthorized)
     console.error(err);
     showProblem(
       err instanceof ApiError

@@ -5,17 +5,9 @@
  */
 import type { editor as MonacoEditor } from 'monaco-editor/editor/editor.api.js';
 import { h } from './dom';
-import type { ErrorBody } from './messages';
 import type { Monaco } from './monaco';
 import { shortSha } from './format';
-
-export type Upstream = NonNullable<ErrorBody['upstream']>;
-
-export interface Conflict {
-  upstream: Upstream;
-  /** The text the user tried to save. */
-  mine: string;
-}
+import type { Conflict } from './tabs';
 
 export interface MergeActions {
   back: () => void;
@@ -79,7 +71,7 @@ export class MergeView {
       renderSideBySide: true,
       useInlineViewWhenSpaceIsLimited: false,
       ignoreTrimWhitespace: false,
-      autoSurround: 'never', // see the editor's options in workbench.ts
+      autoSurround: 'never', // see the editor's options in editorPane.ts
       minimap: { enabled: false },
       fontSize: 14,
       originalAriaLabel: 'Their version on the branch (read-only)',

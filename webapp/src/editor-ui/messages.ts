@@ -93,6 +93,21 @@ export function saveFailureMessage(
   }
 }
 
+/** The message for a file that could not be opened. */
+export function openFailureMessage(failure: Failure, path: string): Message {
+  const why: Record<number, string> = {
+    404: 'it is not on the branch any more',
+    413: `it is larger than the editor's limit`,
+    415: 'it is not a text file (binary, or a link)',
+  };
+  const said = failure.body.error ?? `HTTP ${failure.status}`;
+  return {
+    kind: 'error',
+    title: `Could not open ${path}: ${why[failure.status] ?? said}.`,
+    ...(failure.status === 413 ? { detail: said } : {}),
+  };
+}
+
 /** The message for a refused sign-in. */
 export function signInFailureMessage(failure: Failure): string {
   switch (failure.status) {

@@ -78,6 +78,7 @@ export function setUpMonaco(workers: WorkerUrls): Monaco {
     },
   });
   globalThis.MonacoEnvironment = {
+    ...globalThis.MonacoEnvironment,
     getWorker(_workerId, label) {
       const url = label === 'json' ? workers.json : workers.editor;
       return new Worker((policy ? policy.createScriptURL(url) : url) as string, {

@@ -50,3 +50,24 @@ export function pageUrlFor(repoPath: string): string {
   if (!match || match[1] === 'index' || match[1] === '404') return '/';
   return `/${match[1]}`;
 }
+
+/**
+ * The site's base URL. The editor runs on an origin of its own (`editor.<domain>`), so a link
+ * to the site is always absolute: the URL the server names, else the editor's own host without
+ * its `editor.` label, else (an editor that shares the site's origin) the editor's own origin.
+ */
+export function siteBase(
+  siteUrl: string | null | undefined,
+  editor: { protocol: string; host: string },
+): string {
+  if (siteUrl && /^https?:\/\/[^/]/.test(siteUrl)) {
+    return siteUrl.endsWith('/') ? siteUrl : `${siteUrl}/`;
+  }
+  const host = editor.host.replace(/^editor\./i, '');
+  return `${editor.protocol}//${host}/`;
+}
+
+/** Where a visitor sees a change to `repoPath` once it is live, as an absolute URL. */
+export function liveUrlFor(repoPath: string, base: string): string {
+  return new URL(pageUrlFor(repoPath).slice(1), base).href;
+}

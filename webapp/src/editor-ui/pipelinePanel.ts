@@ -1,11 +1,12 @@
 /**
- * The pipeline panel: follows `GET /api/pipeline/events` (Server-Sent Events) and shows the
- * stages of the commit the user just saved — or the newest run — as they happen, with the log
- * excerpt of a failed stage. Once `/version` reports the saved commit, it tells the workbench,
- * which takes the user to the updated app unless the setting says not to.
+ * The pipeline panel: follows `GET /api/pipeline/events` (Server-Sent Events, through
+ * pipelineStream.ts) and shows the stages of the commit the user just saved — or the newest
+ * run — as they happen, with the log excerpt of a failed stage. Once `/version` reports the
+ * saved commit, it tells the workbench, which takes the user to the updated app unless the
+ * setting says not to.
  *
- * Without a pipeline (the stream answers 404, or is not there at all) the panel says so and
- * everything else keeps working.
+ * Without a pipeline (the stream answers 404) the panel says so and everything else keeps
+ * working. A stream that ends or is refused otherwise is followed again (`reconnecting…`).
  */
 import { api } from './api';
 import { h, replaceChildren, srOnly } from './dom';
@@ -21,15 +22,15 @@ import {
   type Run,
   type StageView,
 } from './pipeline';
+import { PipelineStream, type Connection } from './pipelineStream';
 import { saveSettings, type Settings, type StorageLike } from './storage';
-
-type Connection = 'connecting' | 'connected' | 'reconnecting' | 'unavailable';
+import type { StreamEvent } from './stream';
 
 export interface Followed {
   sha: string;
   /** What the commit did, for the panel's heading. */
   title: string;
-  /** Where to take the user once it is live. */
+  /** Where to take the user once it is live (an absolute URL on the site). */
   target: string;
 }
 
@@ -53,7 +54,10 @@ export class PipelinePanel {
   private readonly body = h('div', { class: 'pipeline-body', attrs: { 'aria-live': 'polite' } });
   private state: PipelineState = emptyPipeline();
   private connection: Connection = 'connecting';
-  private source: EventSource | undefined;
+  private readonly stream = new PipelineStream({
+    onConnection: (connection) => this.setConnection(connection),
+    onEvent: (event) => this.received(event),
+  });
   private followed: Followed | undefined;
   private liveSha: string | undefined;
   private pollTimer: number | undefined;
@@ -94,26 +98,19 @@ export class PipelinePanel {
   }
 
   connect(): void {
-    this.source?.close();
-    this.setConnection('connecting');
-    const source = new EventSource('/api/pipeline/events');
-    this.source = source;
-    source.addEventListener('open', () => this.setConnection('connected'));
-    source.addEventListener('stage', (event) => {
-      const parsed = parseStageEvent((event as MessageEvent<string>).data);
-      if (!parsed) return;
-      const next = applyEvent(this.state, parsed);
-      if (next === this.state) return;
-      this.state = next;
-      if (this.followed && sameCommit(parsed.sha, this.followed.sha) && parsed.stage === 'live')
-        void this.checkVersion();
-      this.render();
-    });
-    source.addEventListener('error', () => {
-      // CLOSED: the server refused the stream (404 when there is no pipeline, or an error);
-      // the browser does not retry. CONNECTING: it dropped and the browser is retrying.
-      this.setConnection(source.readyState === EventSource.CLOSED ? 'unavailable' : 'reconnecting');
-    });
+    this.stream.start();
+  }
+
+  private received(event: StreamEvent): void {
+    if (event.event !== 'stage') return;
+    const parsed = parseStageEvent(event.data);
+    if (!parsed) return;
+    const next = applyEvent(this.state, parsed);
+    if (next === this.state) return;
+    this.state = next;
+    if (this.followed && sameCommit(parsed.sha, this.followed.sha) && parsed.stage === 'live')
+      void this.checkVersion();
+    this.render();
   }
 
   /** Whether the user wants to be taken to the updated app (the panel's setting). */
@@ -133,7 +130,7 @@ export class PipelinePanel {
 
   dispose(): void {
     this.disposed = true;
-    this.source?.close();
+    this.stream.stop();
     this.stopPolling();
   }
 

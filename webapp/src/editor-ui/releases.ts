@@ -1,5 +1,6 @@
 /** The releases view's rules and wording. Pure, no DOM. */
 import type { ReleaseOutcome, ReleaseRecord } from '../pipeline/types';
+import type { RollbackPreview } from './api';
 import { formatDuration } from './format';
 
 const OUTCOMES: Record<ReleaseOutcome, string> = {
@@ -49,4 +50,32 @@ export function totalDurationMs(release: ReleaseRecord): number | undefined {
     .filter(Number.isFinite);
   if (starts.length === 0 || ends.length === 0) return undefined;
   return Math.max(...ends) - Math.min(...starts);
+}
+
+export interface RollbackChanges {
+  summary: string;
+  /** The first paths, protected ones first. */
+  paths: { path: string; protectedPath: boolean }[];
+  /** How many more there are. */
+  more: number;
+  /** Why this user may not run it, when they may not. */
+  refusal?: string;
+}
+
+/** What the confirmation of a rollback says about the files it changes. */
+export function rollbackChanges(preview: RollbackPreview, shown = 12): RollbackChanges {
+  if (!preview.allowed) {
+    return { summary: '', paths: [], more: 0, refusal: preview.reason ?? 'not allowed' };
+  }
+  const isProtected = new Set(preview.protectedPaths);
+  const ordered = [...preview.paths].sort(
+    (a, b) => Number(isProtected.has(b)) - Number(isProtected.has(a)),
+  );
+  const files = preview.paths.length === 1 ? '1 file' : `${preview.paths.length} files`;
+  const guarded = isProtected.size > 0 ? `, ${isProtected.size} of them protected` : '';
+  return {
+    summary: `It changes ${files}${guarded}:`,
+    paths: ordered.slice(0, shown).map((path) => ({ path, protectedPath: isProtected.has(path) })),
+    more: Math.max(0, ordered.length - shown),
+  };
 }

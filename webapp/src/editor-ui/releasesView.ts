@@ -1,22 +1,29 @@
 /**
  * The releases view: the pipeline's history (`GET /api/releases`) with each release's outcome
  * and stage timings, and — for editors — a rollback to a release that once served, after a
- * confirmation. A rollback is a revert commit on the branch, which then goes through the
+ * confirmation naming the files it changes (when the server says). A rollback is a revert commit on the branch, which then goes through the
  * pipeline like any save.
  */
 import type { ReleaseRecord } from '../pipeline/types';
-import { ApiError, api, type Role } from './api';
+import { ApiError, api } from './api';
 import { confirmDialog, panelDialog } from './dialogs';
 import { h, replaceChildren } from './dom';
 import { firstLine, formatAgo, formatDuration, shortSha } from './format';
-import { canRollback, outcomeLabel, stageTimings, totalDurationMs } from './releases';
+import {
+  canRollback,
+  outcomeLabel,
+  rollbackChanges,
+  stageTimings,
+  totalDurationMs,
+  type RollbackChanges,
+} from './releases';
 
 export interface ReleasesViewDeps {
-  role: Role;
+  /** Whether the user's role may roll back (the server decides each rollback). */
+  canRollBack: boolean;
   branch: string;
   /** A rollback commit was pushed. */
   onRolledBack: (release: ReleaseRecord, commit: string) => void;
-  onSignedOut: () => void;
 }
 
 export function openReleases(deps: ReleasesViewDeps): Promise<void> {
@@ -30,11 +37,6 @@ export function openReleases(deps: ReleasesViewDeps): Promise<void> {
         const { releases } = await api.releases();
         replaceChildren(body, ...renderReleases(releases, deps, close));
       } catch (err) {
-        if (err instanceof ApiError && err.status === 401) {
-          close();
-          deps.onSignedOut();
-          return;
-        }
         const text =
           err instanceof ApiError && err.status === 404
             ? 'No release history: the pipeline is not running on this instance.'
@@ -61,7 +63,7 @@ function renderReleases(
   close: () => void,
 ): Node[] {
   if (releases.length === 0) return [h('p', { class: 'muted', text: 'No releases yet.' })];
-  const editor = deps.role !== 'viewer';
+  const editor = deps.canRollBack;
   const problem = h('p', { class: 'callout error', attrs: { role: 'alert', hidden: true } });
   const rows = releases.map((release) => {
     const total = totalDurationMs(release);
@@ -163,11 +165,20 @@ async function rollback(
   problem: HTMLElement,
   close: () => void,
 ): Promise<void> {
+  // What the rollback would change, from a server that can say (older ones cannot).
+  const preview = await api.rollbackPreview(release.sha).catch(() => undefined);
+  const changes = preview && rollbackChanges(preview);
+  if (changes?.refusal) {
+    problem.hidden = false;
+    problem.textContent = `You cannot roll back to ${shortSha(release.sha)}: ${changes.refusal}.`;
+    return;
+  }
   const ok = await confirmDialog({
     title: `Roll back to ${shortSha(release.sha)}?`,
     body: [
       `“${firstLine(release.message)}” by ${release.author}.`,
       `A revert commit restoring this release's files is pushed to ${deps.branch}; the pipeline then tests, builds and ships it like any save.`,
+      ...(changes ? changedPaths(changes) : []),
     ],
     confirmLabel: 'Roll back',
     danger: true,
@@ -178,12 +189,28 @@ async function rollback(
     close();
     deps.onRolledBack(release, commit);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      close();
-      deps.onSignedOut();
-      return;
-    }
     problem.hidden = false;
-    problem.textContent = `Rollback refused: ${err instanceof Error ? err.message : String(err)}`;
+    const reason = err instanceof ApiError ? err.body.reason : undefined;
+    const said = err instanceof Error ? err.message : String(err);
+    problem.textContent = `Rollback refused: ${said}${reason ? ` (${reason})` : ''}`;
   }
+}
+
+function changedPaths(changes: RollbackChanges): Node[] {
+  return [
+    h('p', { text: changes.summary }),
+    h(
+      'ul',
+      { class: 'rollback-paths' },
+      ...changes.paths.map(({ path, protectedPath }) =>
+        h(
+          'li',
+          { attrs: { 'data-protected': protectedPath ? 'true' : undefined } },
+          h('code', { text: path }),
+          protectedPath ? ' (protected)' : null,
+        ),
+      ),
+      changes.more > 0 ? h('li', { class: 'muted', text: `and ${changes.more} more` }) : null,
+    ),
+  ];
 }

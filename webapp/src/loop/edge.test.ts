@@ -181,11 +181,13 @@ describe('the local edge under attack', () => {
     await get(
       port,
       '/api/tree',
-      { host: 'editor.localhost', 'x-forwarded-for': '10.0.0.1 (VPN: alice@corp)' },
+      { host: 'editor.localhost:3000', 'x-forwarded-for': '10.0.0.1 (VPN: alice@corp)' },
       '127.0.0.3',
     );
     const seen = platform.seen.filter((s) => s.url === '/api/tree').at(-1)!;
     expect(seen.headers['x-forwarded-for']).toBe('127.0.0.3');
+    // With its port: the platform compares the browser's Origin with it.
+    expect(seen.headers['x-forwarded-host']).toBe('editor.localhost:3000');
     expect(seen.headers['x-reflex-edge']).toBe('edge-token-0123456789');
   });
 

@@ -16,7 +16,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger';
 import { ClientLimits, readBody, type EdgeLimits } from './edgeLimits';
-import { endToEnd, forwardedHeaders, hostName, route } from './edgeRoutes';
+import { endToEnd, forwardedHeaders, route } from './edgeRoutes';
 
 export interface Upstream {
   readonly port: number;
@@ -301,7 +301,7 @@ export class Edge {
     };
     const headers = forwardedHeaders(req.headers, kind, {
       client: req.socket.remoteAddress ?? '',
-      host: hostName(req.headers.host),
+      host: req.headers.host ?? '',
       release: destination.sha,
       builtAt: destination.builtAt,
       edgeToken: this.o.edgeToken,

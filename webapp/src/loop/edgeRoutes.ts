@@ -140,6 +140,7 @@ export function withoutPlatformCookies(cookie: string | undefined): string | und
 export interface ForwardContext {
   /** The client's address as the edge's socket sees it. */
   client: string;
+  /** The Host the client sent, port included (the origin the browser sees). */
   host: string;
   /** The release the request is served by, and when it was built. */
   release: string;

@@ -86,7 +86,7 @@ export interface PageProblems {
 const RECORD_VIOLATIONS = `
   window.cspViolations = [];
   document.addEventListener('securitypolicyviolation', (e) => {
-    window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI + ' at ' + e.sourceFile + ':' + e.lineNumber);
+    window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI + (e.sample ? ' (' + e.sample + ')' : '') + ' at ' + e.sourceFile + ':' + e.lineNumber);
   });
 `;
 

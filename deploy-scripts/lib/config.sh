@@ -1,0 +1,139 @@
+# shellcheck shell=bash
+# Messages, the header every entry script shares, settings and pure checks.
+#
+# Settings come from the environment, then from REFLEX_DEPLOY_ENV (default
+# /etc/reflex/deploy.env, KEY=value lines), then from the defaults in load_config. The keys
+# are documented in docs/HOST.md and deploy-scripts/README.md.
+
+# Print a time-stamped message, prefixed with the running script's name, to stderr.
+log() { printf '%s %s: %s\n' "$(date -u +%FT%TZ)" "${REFLEX_SCRIPT:-deploy-scripts}" "$*" >&2; }
+
+# Print an error and exit with status $2 (default 1).
+die() { log "error: $1"; exit "${2:-1}"; }
+
+# Print the usage line $1 and exit 64 (EX_USAGE).
+usage_error() { printf 'usage: %s\n' "$1" >&2; exit 64; }
+
+# Name the running script $1 with usage line $2; load_config then requires the engine and tools $3...
+script_init() {
+  REFLEX_SCRIPT=$1 REFLEX_USAGE=$2
+  shift 2
+  REFLEX_TOOLS=("$@")
+}
+
+# Print the running script's usage line and exit 64.
+usage() { usage_error "$REFLEX_USAGE"; }
+
+# Export every KEY=value line of file $1 that the environment does not already set.
+load_env_file() {
+  local file=$1 line key value number=0
+  while IFS= read -r line || [[ -n $line ]]; do
+    number=$((number + 1))
+    line=${line#"${line%%[![:space:]]*}"}
+    [[ -z $line || $line == \#* ]] && continue
+    [[ $line =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || die "$file:$number: not a KEY=value line: $line" 78
+    key=${BASH_REMATCH[1]}
+    value=$(strip_quotes "${BASH_REMATCH[2]}")
+    [[ -n ${!key+set} ]] || export "$key=$value"
+  done <"$file"
+}
+
+# Print $1 without one pair of matching surrounding quotes.
+strip_quotes() {
+  local v=$1
+  if [[ ${#v} -ge 2 && ( ($v == \"*\" ) || ($v == \'*\') ) ]]; then v=${v:1:${#v}-2}; fi
+  printf '%s' "$v"
+}
+
+# Read the settings file (if present), apply defaults, validate, and require the script's tools.
+load_config() {
+  local env_file=${REFLEX_DEPLOY_ENV:-/etc/reflex/deploy.env}
+  if [[ -f $env_file ]]; then load_env_file "$env_file"; fi
+  : "${CONTAINER_ENGINE:=docker}"
+  : "${REFLEX_IMAGE_REPOSITORY:=}"
+  : "${REFLEX_DEPLOY_BRANCH:=main}"
+  : "${REFLEX_BLUE_PORT:=8081}"
+  : "${REFLEX_GREEN_PORT:=8082}"
+  : "${REFLEX_APP_PORT:=3000}"
+  : "${REFLEX_STATE_DIR:=/var/lib/reflex}"
+  : "${REFLEX_TEXTFILE_DIR:=$REFLEX_STATE_DIR/textfile}"
+  : "${REFLEX_FILE_SD:=$REFLEX_STATE_DIR/prometheus/app.json}"
+  : "${REFLEX_APP_ENV_FILE:=/etc/reflex/app.env}"
+  : "${REFLEX_APP_DATA_DIR:=$REFLEX_STATE_DIR/app}"
+  : "${REFLEX_APP_UID:=1000}"
+  : "${REFLEX_NGINX_CONF:=/etc/nginx/nginx.conf}"
+  : "${REFLEX_NGINX_SITE:=/etc/nginx/conf.d/reflex.conf}"
+  : "${REFLEX_NGINX_DEFAULT_SITE:=/etc/nginx/sites-enabled/default}"
+  : "${REFLEX_EDGE_TOKEN_FILE:=/etc/reflex/edge-token}"
+  : "${REFLEX_EDGE_TRUSTED_PROXIES:=}"
+  : "${REFLEX_ALERTING_ENV:=/etc/reflex/alerting.env}"
+  : "${REFLEX_ALERTMANAGER_CONFIG:=/etc/reflex/alertmanager/alertmanager.yml}"
+  : "${REFLEX_ALERTMANAGER_ADDRESS:=127.0.0.1:9093}"
+  : "${REFLEX_EDGE_SWITCH:=$REFLEX_STATE_DIR/edge/live-green}"
+  : "${REFLEX_EDGE_LISTEN:=80}"
+  : "${REFLEX_SCRIPTS_DIR:=/opt/reflex/deploy-scripts}"
+  : "${REFLEX_SYSTEMD_DIR:=/etc/systemd/system}"
+  : "${REFLEX_HEALTH_TIMEOUT:=30}"
+  : "${REFLEX_DRAIN_SECONDS:=5}"
+  : "${REFLEX_STOP_TIMEOUT:=30}"
+  : "${REFLEX_LOCK_TIMEOUT:=600}"
+  : "${REFLEX_KEEP_RELEASES:=5}"
+  export CONTAINER_ENGINE REFLEX_STATE_DIR REFLEX_TEXTFILE_DIR REFLEX_EDGE_SWITCH
+  validate_config
+  if [[ -n ${REFLEX_TOOLS+set} ]]; then require_commands "$CONTAINER_ENGINE" "${REFLEX_TOOLS[@]}"; fi
+}
+
+# Check every numeric setting and the engine name; exit 78 naming the first bad key.
+validate_config() {
+  local key
+  for key in REFLEX_BLUE_PORT REFLEX_GREEN_PORT REFLEX_APP_PORT; do
+    is_port "${!key}" || die "$key must be a TCP port (1-65535), got '${!key}'" 78
+  done
+  if ! is_port "${REFLEX_EDGE_LISTEN##*:}" || ! [[ $REFLEX_EDGE_LISTEN =~ ^([0-9.]+:|\[[0-9a-f:]+\]:)?[0-9]+$ ]]; then
+    die "REFLEX_EDGE_LISTEN must be PORT or ADDRESS:PORT, got '$REFLEX_EDGE_LISTEN'" 78
+  fi
+  for key in REFLEX_HEALTH_TIMEOUT REFLEX_DRAIN_SECONDS REFLEX_STOP_TIMEOUT REFLEX_LOCK_TIMEOUT REFLEX_KEEP_RELEASES; do
+    [[ ${!key} =~ ^[0-9]+$ ]] || die "$key must be a whole number, got '${!key}'" 78
+  done
+  local cidr
+  for cidr in ${REFLEX_EDGE_TRUSTED_PROXIES//,/ }; do
+    [[ $cidr =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ || $cidr =~ ^[0-9a-f:]+/[0-9]{1,3}$ ]] ||
+      die "REFLEX_EDGE_TRUSTED_PROXIES must list CIDRs (comma or space separated), got '$cidr'" 78
+  done
+  [[ $REFLEX_BLUE_PORT != "$REFLEX_GREEN_PORT" ]] || die "REFLEX_BLUE_PORT and REFLEX_GREEN_PORT must differ" 78
+  [[ $REFLEX_KEEP_RELEASES -ge 1 ]] || die "REFLEX_KEEP_RELEASES must be at least 1" 78
+  [[ $CONTAINER_ENGINE == docker || $CONTAINER_ENGINE == podman ]] ||
+    die "CONTAINER_ENGINE must be docker or podman, got '$CONTAINER_ENGINE'" 78
+}
+
+# Fail naming every command in $@ that is not installed.
+require_commands() {
+  local missing=() cmd
+  for cmd in "$@"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd"); done
+  [[ ${#missing[@]} -eq 0 ]] || die "missing commands: ${missing[*]}" 69
+}
+
+# True when $1 is a TCP port number.
+is_port() { [[ $1 =~ ^[0-9]{1,5}$ && $1 -ge 1 && $1 -le 65535 ]]; }
+
+# True when $1 is a full commit SHA (40 hex digits, or 64 for SHA-256 repositories).
+is_sha() { [[ $1 =~ ^([0-9a-f]{40}|[0-9a-f]{64})$ ]]; }
+
+# True when $1 names an image by tag or digest: registry/repository[:tag][@sha256:digest].
+is_image_ref() {
+  local name='[a-z0-9]+([._-][a-z0-9]+)*' tag='[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}'
+  local re="^($name(:[0-9]+)?/)?$name(/$name)*(:$tag)?(@sha256:[0-9a-f]{64})?$"
+  [[ $1 =~ $re && ($1 == *@sha256:* || ${1##*/} == *:*) ]]
+}
+
+# Print the digest (sha256:...) in image reference $1, or nothing.
+image_digest() { [[ $1 == *@sha256:* ]] && printf '%s' "${1##*@}"; return 0; }
+
+# Print the current time as whole seconds since the epoch.
+now_seconds() { date +%s; }
+
+# Print seconds (3 decimals) elapsed since nanosecond timestamp $1.
+seconds_since_ns() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+
+# Print who runs the script (the sudo caller, if any).
+invoking_user() { printf '%s' "${SUDO_USER:-${USER:-$(id -un)}}"; }
