@@ -128,7 +128,7 @@ export async function composeEditor(
   });
 
   const backend: ChangeRequestBackend = parts.github
-    ? new GitHubChangeRequests({ ...parts.github, branch: config.branch })
+    ? new GitHubChangeRequests({ ...parts.github, branch: config.branch, logger })
     : new LocalChangeRequests(clone, config.stateDir);
   const previewUrl = config.changeRequests.previewUrl;
   const changes = new ChangeRequestService({

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { Role } from './api/contract';
+import { ROLES } from './auth/roles';
 import { DEFAULT_EDITABLE, withinSite } from './editor/policy';
 import { urlHasCredentials } from './git/credentials';
 import { ABBREVIATED_SHA } from './git/sha';
@@ -24,15 +25,21 @@ export const settings = {
   adminPassword: z.string().min(10, 'must be at least 10 characters').optional(),
 };
 const { port, positiveInt, bool } = settings;
-const roleList = z
-  .string()
-  .transform((v) =>
-    v
-      .split(',')
-      .map((r) => r.trim())
-      .filter(Boolean),
-  )
-  .pipe(z.array(z.enum(['viewer', 'author', 'developer', 'admin'])));
+const roleList = z.string().transform((v, ctx): Role[] => {
+  const roles = v
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
+  if (unknown.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${unknown.join(', ')}: not a role (${ROLES.join(', ')})`,
+    });
+    return z.NEVER;
+  }
+  return roles as Role[];
+});
 const globList = z
   .string()
   .transform((v) =>

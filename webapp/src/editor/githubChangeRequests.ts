@@ -9,6 +9,7 @@ import { Octokit } from '@octokit/rest';
 import type { components } from '@octokit/openapi-types';
 import type { ChecksState, ReviewState } from '../api/contract';
 import { DomainError } from '../errors';
+import type { Logger } from '../logger';
 import {
   partsOf,
   type ChangeRequestBackend,
@@ -30,6 +31,8 @@ export interface GitHubChangeRequestOptions {
   /** The deploy branch pull requests go into. */
   branch: string;
   fetch?: typeof fetch;
+  /** Where Octokit's own log lines go (each failed request; default: nowhere). */
+  logger?: Logger | undefined;
 }
 
 /** Ends the description in a pull request's body; what follows is ours. */
@@ -49,6 +52,8 @@ export class GitHubChangeRequests implements ChangeRequestBackend {
       auth: options.token,
       baseUrl: options.apiUrl.replace(/\/+$/, ''),
       userAgent: 'reflex-editor',
+      // A refused request becomes a DomainError with GitHub's reason; Octokit's line is detail.
+      log: octokitLog(options.logger),
       ...(options.fetch ? { request: { fetch: options.fetch } } : {}),
     });
   }
@@ -252,6 +257,11 @@ export class GitHubChangeRequests implements ChangeRequestBackend {
       { details: { reason, githubStatus: status }, cause: err },
     );
   }
+}
+
+function octokitLog(logger: Logger | undefined) {
+  const to = (level: 'debug' | 'info' | 'warn') => (message: string) => logger?.[level](message);
+  return { debug: to('debug'), info: to('debug'), warn: to('warn'), error: to('info') };
 }
 
 function statusOf(err: unknown): number | undefined {
