@@ -3,10 +3,18 @@
 'use strict';
 const tiers = require('./test/tiers.json');
 
+/** Dependencies published as ES modules only (Octokit and what it imports). */
+const ESM_ONLY = '(?:@octokit|before-after-hook|universal-user-agent|json-with-bigint)';
+
 const base = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  transform: { '^.+\\.tsx?$': '<rootDir>/jest/esbuild-transform.cjs' },
+  transform: {
+    '^.+\\.tsx?$': '<rootDir>/jest/esbuild-transform.cjs',
+    // Octokit ships ES modules only; jest's CommonJS runtime needs them transformed.
+    [`/node_modules/${ESM_ONLY}/.+\\.js$`]: '<rootDir>/jest/esbuild-transform.cjs',
+  },
+  transformIgnorePatterns: [`^(?!.*/node_modules/${ESM_ONLY}/).*/node_modules/`],
   moduleFileExtensions: ['ts', 'js', 'cjs', 'mjs', 'json'],
   // Anchored to <rootDir>: the local pipeline runs these tests inside release folders under
   // `.reflex/releases/<sha>/`, and an unanchored `/\.reflex/` would ignore every test there.

@@ -9,7 +9,7 @@ const thisFile = require('node:fs').readFileSync(__filename, 'utf8');
 module.exports = {
   process(source, filename) {
     const result = transformSync(source, {
-      loader: filename.endsWith('.tsx') ? 'tsx' : 'ts',
+      loader: filename.endsWith('.tsx') ? 'tsx' : filename.endsWith('.js') ? 'js' : 'ts',
       format: 'cjs',
       target: 'node20',
       platform: 'node',

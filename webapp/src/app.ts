@@ -46,12 +46,8 @@ function largestBody(deps: AppDeps): number {
 
 export function createApp(deps: AppDeps): Koa {
   const { config } = deps;
-  const app = new Koa({
-    proxy: config.trustProxy || config.edgeToken !== undefined,
-    // The edge sets X-Forwarded-For to the one address it saw: take the last, never a
-    // client-supplied one further left.
-    maxIpsCount: 1,
-  });
+  // Forwarded headers that survive clientAddress are trusted; it decides the client's address.
+  const app = new Koa({ proxy: config.trustProxy || config.edgeToken !== undefined });
   // Errors are logged by errorHandler, once; Koa's own stderr printing would be a second copy.
   app.silent = true;
 
@@ -83,7 +79,8 @@ function apiRouter(editor: EditorApiDeps, pipeline: PipelineApiDeps | undefined)
   });
   mount(router, editorEndpoints(editor));
   if (pipeline) {
-    pipelineEvents(router, pipeline);
+    // The editor reads a 404 here as "no pipeline"; presence is then at GET /api/presence.
+    pipelineEvents(router, { ...pipeline, presence: editor.presence });
     mount(router, pipelineEndpoints(pipeline));
   }
   return router;

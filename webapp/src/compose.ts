@@ -15,7 +15,11 @@ import { SignInGuard } from './auth/signin';
 import { UserStore } from './auth/users';
 import type { BuildInfo } from './buildInfo';
 import type { Config, EditorConfig } from './config';
+import { ChangeRequestService, type ChangeRequestBackend } from './editor/changeRequests';
+import { GitHubChangeRequests } from './editor/githubChangeRequests';
+import { LocalChangeRequests } from './editor/localChangeRequests';
 import { EditPolicy } from './editor/policy';
+import { Presence } from './editor/presence';
 import { RollbackService } from './editor/rollback';
 import { EditorService } from './editor/service';
 import { BackgroundClone, type BackgroundCloneOptions } from './git/clone';
@@ -41,6 +45,8 @@ export interface EditorParts {
   /** Shows the first account's credentials once (default: stderr). */
   announce?: (text: string) => void;
   clone?: BackgroundCloneOptions;
+  /** Change requests as pull requests of this GitHub repository (else: on one machine). */
+  github?: { repository: string; token: string; apiUrl: string } | undefined;
 }
 
 /**
@@ -96,13 +102,16 @@ export async function composeEditor(
     },
   );
   const audit = new AuditLog(logger, config.auditFile);
+  const policy = new EditPolicy(config.editable);
+  const presence = new Presence();
   const editor = new EditorService({
     workspace: clone,
-    policy: new EditPolicy(config.editable),
+    policy,
     maxFileBytes: config.maxFileBytes,
     audit,
     logger,
     onResult: (result) => metrics.savesTotal.inc({ result }),
+    onSaved: (saved) => presence.saved(saved),
   });
   const sessions = new SessionManager({
     secret: config.sessionSecret,
@@ -118,11 +127,26 @@ export async function composeEditor(
     concurrency: config.signinConcurrency,
   });
 
+  const backend: ChangeRequestBackend = parts.github
+    ? new GitHubChangeRequests({ ...parts.github, branch: config.branch, logger })
+    : new LocalChangeRequests(clone, config.stateDir);
+  const previewUrl = config.changeRequests.previewUrl;
+  const changes = new ChangeRequestService({
+    ...config.changeRequests,
+    previewUrl: previewUrl ? (name) => previewUrl.replaceAll('{name}', name) : undefined,
+    backend,
+    editor,
+    workspace: clone,
+    policy,
+    audit,
+  });
+
   return {
     clone,
-    api: { editor, users, sessions, signin, audit, config },
+    api: { editor, users, sessions, signin, audit, config, changes, presence },
     close: async () => {
       clearInterval(refresh);
+      presence.close();
       await clone.close();
     },
   };
@@ -135,6 +159,8 @@ export function composePipeline(
   lifecycle: Lifecycle,
 ): PipelineApiDeps {
   const { config, audit } = editor.api;
+  const previews = tracker.previews?.bind(tracker);
+  if (previews) editor.api.changes.followPreviews(previews);
   return {
     tracker,
     lifecycle,
@@ -183,7 +209,17 @@ export async function composePlatform(
       'REFLEX_TRUST_PROXY=true without REFLEX_EDGE_TOKEN: anyone who reaches this port can forge X-Forwarded-For; set REFLEX_EDGE_TOKEN',
     );
   }
-  const editor = config.editor ? await composeEditor(config.editor, parts) : undefined;
+  const github =
+    config.pipeline.kind === 'github'
+      ? {
+          repository: config.pipeline.repository,
+          token: config.pipeline.token,
+          apiUrl: config.pipeline.apiUrl,
+        }
+      : undefined;
+  const editor = config.editor
+    ? await composeEditor(config.editor, { ...parts, github })
+    : undefined;
   const tracker = editor ? pipelineTracker(config, logger) : undefined;
   // A commit reached the origin (a save here, another instance's, or a push by hand): fetch it
   // now rather than at the next background fetch, so the editor lists what was pushed.

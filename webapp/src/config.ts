@@ -4,6 +4,8 @@
  * Every key is documented in docs/CONFIGURATION.md.
  */
 import { z } from 'zod';
+import type { Role } from './api/contract';
+import { ROLES } from './auth/roles';
 import { DEFAULT_EDITABLE, withinSite } from './editor/policy';
 import { urlHasCredentials } from './git/credentials';
 import { ABBREVIATED_SHA } from './git/sha';
@@ -23,6 +25,21 @@ export const settings = {
   adminPassword: z.string().min(10, 'must be at least 10 characters').optional(),
 };
 const { port, positiveInt, bool } = settings;
+const roleList = z.string().transform((v, ctx): Role[] => {
+  const roles = v
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
+  if (unknown.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${unknown.join(', ')}: not a role (${ROLES.join(', ')})`,
+    });
+    return z.NEVER;
+  }
+  return roles as Role[];
+});
 const globList = z
   .string()
   .transform((v) =>
@@ -87,6 +104,20 @@ export const configSchema = z
     REFLEX_STATE_DIR: z.string().min(1).optional(),
     REFLEX_AUDIT_FILE: z.string().min(1).optional(),
     REFLEX_FETCH_INTERVAL_MS: positiveInt.default(10_000),
+    /** Roles that may save straight to the deploy branch (`admin`: direct saves admin-only). */
+    REFLEX_DIRECT_SAVE_ROLES: roleList.default(['author', 'developer', 'admin']),
+    /** Roles whose saves go to a change request by default. */
+    REFLEX_CHANGE_REQUEST_ROLES: roleList.default(['author']),
+    /** Roles that may publish a change request into the deploy branch. */
+    REFLEX_PUBLISH_ROLES: roleList.default(['developer', 'admin']),
+    /** A preview's URL, `{name}` standing for the change request's slug. */
+    REFLEX_PREVIEW_URL: z
+      .string()
+      .refine(
+        (v) => v.includes('{name}') && URL.canParse(v.replace('{name}', 'x')),
+        'must be a URL containing {name}',
+      )
+      .optional(),
 
     // The pipeline the editor follows: none, the local supervisor, or GitHub Actions.
     REFLEX_PIPELINE: z.enum(['none', 'local', 'github']).default('none'),
@@ -183,6 +214,12 @@ export interface EditorConfig {
   stateDir: string | undefined;
   auditFile: string | undefined;
   fetchIntervalMs: number;
+  changeRequests: {
+    directSaveRoles: Role[];
+    changeRequestRoles: Role[];
+    publishRoles: Role[];
+    previewUrl: string | undefined;
+  };
 }
 
 export interface Config {
@@ -294,6 +331,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             stateDir: raw.REFLEX_STATE_DIR,
             auditFile: raw.REFLEX_AUDIT_FILE,
             fetchIntervalMs: raw.REFLEX_FETCH_INTERVAL_MS,
+            changeRequests: {
+              directSaveRoles: raw.REFLEX_DIRECT_SAVE_ROLES,
+              changeRequestRoles: raw.REFLEX_CHANGE_REQUEST_ROLES,
+              publishRoles: raw.REFLEX_PUBLISH_ROLES,
+              previewUrl: raw.REFLEX_PREVIEW_URL,
+            },
           },
   };
 }

@@ -33,6 +33,8 @@ export type ErrorCode =
   // the state of the repository
   | 'conflict'
   | 'already_live'
+  /** GitHub refused to merge a pull request (branch protection, checks, reviews). */
+  | 'merge_refused'
   | 'push_contention'
   | 'push_failed'
   | 'not_ready';

@@ -119,6 +119,32 @@ describe('honest client addresses', () => {
   });
 });
 
+describe('behind a load balancer without the edge (REFLEX_TRUST_PROXY, the ECS runtime)', () => {
+  let h: EditorHarness;
+  beforeEach(async () => {
+    h = await editorHarness({ env: { REFLEX_TRUST_PROXY: 'true' } });
+  });
+  afterEach(() => h.close());
+
+  // The ALB appends the address it saw to whatever X-Forwarded-For the client sent.
+  const viaAlb = (clientSent: string, albSaw: string) =>
+    request(h.app.callback())
+      .post('/api/session')
+      .set('X-Forwarded-For', `${clientSent}, ${albSaw}`)
+      .send({ username: 'admin', password: 'not the password' });
+
+  it('the client is the last X-Forwarded-For hop: a forged first hop neither resets the limit nor reaches the audit', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await viaAlb(`10.9.9.${i}`, '192.0.2.7')).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    expect((await viaAlb('192.0.2.7', '192.0.2.8')).status).toBe(401);
+    expect(signInAudits(h).map((a) => a.address)).toEqual([
+      ...Array(5).fill('192.0.2.7'),
+      '192.0.2.8',
+    ]);
+  });
+});
+
 describe('bounded sign-in', () => {
   let h: EditorHarness;
   let server: { url: string; close: () => Promise<void> };

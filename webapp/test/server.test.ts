@@ -56,6 +56,10 @@ describe('configuration is validated at start-up', () => {
     REFLEX_STREAMS_PER_SESSION: '0',
     REFLEX_STREAMS_PER_CLIENT: 'many',
     REFLEX_STREAM_MAX_SECONDS: '1.5',
+    REFLEX_DIRECT_SAVE_ROLES: 'admin,owner',
+    REFLEX_CHANGE_REQUEST_ROLES: 'editors',
+    REFLEX_PUBLISH_ROLES: 'root',
+    REFLEX_PREVIEW_URL: 'https://preview.example.com/',
   };
   /** Keys that take any non-empty string. */
   const anyString = [

@@ -4,7 +4,7 @@
  * browser's client import the same shapes. `webapp/test/contract.types.ts` fails to compile
  * when a route's response and this file disagree.
  */
-import type { ReleaseRecord, StageEvent } from '../pipeline/types';
+import type { PreviewInfo, ReleaseRecord, StageEvent } from '../pipeline/types';
 
 export type { ReleaseRecord, StageEvent } from '../pipeline/types';
 
@@ -32,6 +32,70 @@ export interface EditorSettings {
   wideScope: boolean;
   /** The site's public URL (REFLEX_PUBLIC_URL), where redirect-when-live goes; null when unset. */
   siteUrl: string | null;
+  /** Where this user's saves go unless they choose otherwise. */
+  saveTarget: SaveTarget;
+  /** Whether this user may save straight to the deploy branch (REFLEX_DIRECT_SAVE_ROLES). */
+  directSaves: boolean;
+  /** Whether this user may publish a change request (REFLEX_PUBLISH_ROLES). */
+  canPublish: boolean;
+  /** Where change requests live: branches of the origin (`local`) or pull requests (`github`). */
+  changeRequests: 'local' | 'github';
+}
+
+/** `direct`: a save is a commit on the deploy branch; `change-request`: on a change request's branch. */
+export type SaveTarget = 'direct' | 'change-request';
+
+export type ChangeRequestStatus = 'open' | 'published' | 'closed';
+
+/** The CI status of a change request's head (GitHub's combined status; null when unknown). */
+export type ChecksState = 'pending' | 'success' | 'failure' | 'error';
+
+/** The review state of a pull request: the latest verdict of its reviewers. */
+export type ReviewState = 'approved' | 'changes_requested' | 'commented' | 'none';
+
+/** A change request: a branch `reflex/<author>/<slug>` with a title and a description. */
+export interface ChangeRequest {
+  /** `<author>/<slug>`: the URL segment of `/api/changes/<author>/<slug>`. */
+  id: string;
+  branch: string;
+  title: string;
+  description: string;
+  author: string;
+  status: ChangeRequestStatus;
+  /** The branch's head; null once the branch is gone (published or closed). */
+  head: string | null;
+  /** Paths the change request changes, relative to where it left the deploy branch. */
+  files: string[];
+  /** Where its live preview is served; null when previews are not configured. */
+  previewUrl: string | null;
+  /** The preview as the pipeline reports it (one machine); null when it does not say. */
+  preview: { state: PreviewInfo['state']; error?: string } | null;
+  /** The pull request on GitHub; null on one machine. */
+  url: string | null;
+  checks: ChecksState | null;
+  review: ReviewState | null;
+  /** The commit that brought it into the deploy branch, once published. */
+  mergeCommit?: string;
+}
+
+export interface CreateChangeRequest {
+  title: string;
+  description?: string;
+}
+
+export interface UpdateChangeRequest {
+  title?: string;
+  description?: string;
+}
+
+export interface ChangeRequestList {
+  changeRequests: ChangeRequest[];
+}
+
+export interface PublishResult {
+  /** The merge commit on the deploy branch; the pipeline takes it from there. */
+  commit: string;
+  changeRequest: ChangeRequest;
 }
 
 export interface TreeFile {
@@ -65,6 +129,12 @@ export interface SaveResult {
   commit: string;
   path: string;
   blobSha?: string;
+  /**
+   * Present when the file had changed on the branch since `baseCommit` and the two changes did
+   * not overlap: they were merged three-way, and `content` is the text committed (both
+   * changes). The editor shows it; the client's own text is not what the branch has now.
+   */
+  merged?: { content: string; theirs: string };
 }
 
 export interface DiffRequest {
@@ -125,6 +195,40 @@ export interface ErrorBody {
   requestId?: string;
 }
 
+/** A file a session has open in the editor, on the deploy branch or a change request's. */
+export interface OpenFile {
+  path: string;
+  branch: string;
+  /** Whether it has changes not saved yet. */
+  dirty: boolean;
+}
+
+/** `PUT /api/presence`: every file this session has open now (an empty list: none). */
+export interface PresenceReport {
+  files: OpenFile[];
+}
+
+/** Someone's open file. */
+export interface PresenceEntry extends OpenFile {
+  user: string;
+  name: string;
+  /** Since when they have it open. */
+  since: string;
+}
+
+/** Everyone's open files on this instance; also the data of the event stream's `presence`. */
+export interface PresenceSnapshot {
+  files: PresenceEntry[];
+}
+
+/** The data of the event stream's `saved`: a commit a save made to a file. */
+export interface SavedEvent {
+  path: string;
+  branch: string;
+  commit: string;
+  user: string;
+}
+
 /**
  * Read your writes: `GET /api/tree` and `GET /api/files/…` take the newest commit the client has
  * seen (from a save's or a listing's `commit`) in this request header, and never answer with an
@@ -145,9 +249,30 @@ export interface ApiContract {
   'POST /api/diff/{*path}': { request: DiffRequest; response: DiffResult };
   'GET /api/commits': { response: CommitList };
   'GET /api/releases': { response: ReleaseList };
+  'GET /api/changes': { response: ChangeRequestList };
+  'POST /api/changes': { request: CreateChangeRequest; response: ChangeRequest };
+  'GET /api/changes/:user/:slug': { response: ChangeRequest };
+  'PATCH /api/changes/:user/:slug': { request: UpdateChangeRequest; response: ChangeRequest };
+  'GET /api/changes/:user/:slug/tree': { response: TreeListing };
+  'GET /api/changes/:user/:slug/files/{*path}': { response: FileContent };
+  'PUT /api/changes/:user/:slug/files/{*path}': { request: SaveRequest; response: SaveResult };
+  'DELETE /api/changes/:user/:slug/files/{*path}': { response: SaveResult };
+  'POST /api/changes/:user/:slug/publish': { response: PublishResult };
+  'POST /api/changes/:user/:slug/close': { response: ChangeRequest };
+  'GET /api/presence': { response: PresenceSnapshot };
+  'PUT /api/presence': { request: PresenceReport; response: PresenceSnapshot };
   'GET /api/releases/:sha/rollback': { response: RollbackPreview };
   'POST /api/releases/:sha/rollback': { response: RollbackResult };
 }
 
-/** `GET /api/pipeline/events` is a stream of Server-Sent Events `stage` with this data. */
+/**
+ * `GET /api/pipeline/events` is a stream of Server-Sent Events `stage` (a StageEvent); with
+ * `?presence=1` also `presence` (a PresenceSnapshot: at once, then whenever anyone's open files
+ * change) and `saved` (a SavedEvent, whenever a save makes a commit).
+ */
 export type PipelineEvent = StageEvent;
+export interface EventStreamData {
+  stage: StageEvent;
+  presence: PresenceSnapshot;
+  saved: SavedEvent;
+}

@@ -3,7 +3,8 @@
  * memory and, when a state folder is configured, in a JSON-lines file shared by the instances
  * of a host (blue and green), so a signed-out cookie stays dead across a deploy.
  */
-import { appendFile, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { appendShared } from '../files';
 
 export class RevocationList {
   private readonly revoked = new Map<string, number>();
@@ -13,8 +14,8 @@ export class RevocationList {
 
   async revoke(sid: string, untilMs: number): Promise<void> {
     this.revoked.set(sid, untilMs);
-    if (this.file)
-      await appendFile(this.file, JSON.stringify({ sid, until: untilMs }) + '\n', { mode: 0o600 });
+    // Shared by every instance (on EFS, by every task): appended under the file's lock.
+    if (this.file) await appendShared(this.file, JSON.stringify({ sid, until: untilMs }) + '\n');
   }
 
   async isRevoked(sid: string, now = Date.now()): Promise<boolean> {

@@ -1,8 +1,10 @@
 /**
- * What the editor can do to the repository: list, read, diff, save, delete. Keeps the rules
- * every change goes through — who (role), which path (policy), what content (size, text,
- * parse) — and records each attempt; git decides what becomes of an admitted change
- * (git/change.ts). Knows nothing of HTTP; refusals are DomainErrors.
+ * What the editor can do to the repository: list, read, diff, save, delete — on the deploy
+ * branch, or on a change request's branch (`on`). Keeps the rules every change goes through —
+ * who (role), which path (policy), what content (size, text, parse; a merged text too) — and
+ * records each attempt; git decides what becomes of an admitted change (git/change.ts:
+ * committed, merged with a change made meanwhile, or a conflict). Knows nothing of HTTP;
+ * refusals are DomainErrors.
  */
 import type { SessionUser } from '../api/contract';
 import type { FileContent, SaveResult, TreeFile, TreeListing } from '../api/contract';
@@ -25,6 +27,21 @@ export type EditorUser = SessionUser;
 
 export type SaveOutcome = (typeof SAVE_RESULTS)[number];
 
+/** The branch a change goes to when it is not the deploy branch: a change request's. */
+export interface OnBranch {
+  branch: string;
+  /** Create the branch from this one's head when it does not exist yet. */
+  forkFrom?: string | undefined;
+}
+
+/** A file saved by someone: what presence and the event stream tell everyone. */
+export interface SavedFile {
+  path: string;
+  branch: string;
+  commit: string;
+  user: string;
+}
+
 export interface EditorServiceOptions {
   /** The instance's clone (`current()` refuses with not_ready until it is there). */
   workspace: WorkspaceSource;
@@ -36,6 +53,8 @@ export interface EditorServiceOptions {
   onResult?: (result: SaveOutcome) => void;
   /** Pushes to try when others keep pushing in between (default 5). */
   maxPushAttempts?: number;
+  /** Told of every commit a save or delete made. */
+  onSaved?: (saved: SavedFile) => void;
 }
 
 const MAX_MESSAGE = 4000;
@@ -55,11 +74,10 @@ export class EditorService {
    * Every file at the current commit, each with whether `user` may change it and why not;
    * never older than `seen`, a commit the client has seen (read your writes).
    */
-  async listing(user: EditorUser, seen?: string): Promise<TreeListing> {
+  async listing(user: EditorUser, seen?: string, branch?: string): Promise<TreeListing> {
     const { policy } = this.options;
     const workspace = this.workspace;
-    await this.freshness.catchUp(workspace, seen);
-    const commit = workspace.head;
+    const commit = await this.headFor(workspace, seen, branch);
     if (this.listingCache?.commit !== commit) this.listingCache = { commit, byRole: new Map() };
     const cached = this.listingCache.byRole.get(user.role);
     if (cached) return cached;
@@ -86,11 +104,28 @@ export class EditorService {
     return listing;
   }
 
+  /**
+   * The commit a read answers from: the deploy branch's head, never older than `seen`; or a
+   * change request's branch as the origin has it now.
+   */
+  private async headFor(
+    workspace: GitWorkspace,
+    seen: string | undefined,
+    branch: string | undefined,
+  ): Promise<string> {
+    if (branch === undefined || branch === workspace.branch) {
+      await this.freshness.catchUp(workspace, seen);
+      return workspace.head;
+    }
+    const head = await workspace.exclusive(() => workspace.fetchBranch(branch));
+    if (!head) throw new DomainError('not_found', `no branch ${branch}`);
+    return head;
+  }
+
   /** A file as it is on the branch, never older than `seen` (see `listing`). */
-  async read(rawPath: string, seen?: string): Promise<FileContent> {
+  async read(rawPath: string, seen?: string, branch?: string): Promise<FileContent> {
     const path = parsePath(rawPath);
-    await this.freshness.catchUp(this.workspace, seen);
-    const commit = this.workspace.head;
+    const commit = await this.headFor(this.workspace, seen, branch);
     const entry = (await this.workspace.tree(commit)).get(path);
     if (!entry) throw new DomainError('not_found', `no file ${path} at ${commit.slice(0, 12)}`);
     if (notRegular(entry)) throw new DomainError('not_regular', `${path} is not a regular file`);
@@ -105,19 +140,22 @@ export class EditorService {
     return { path, content: content.toString('utf8'), blobSha: entry.blob, commit };
   }
 
-  async commits(limit: number): Promise<CommitSummary[]> {
-    return this.workspace.exclusive(() => this.workspace.log(limit));
+  async commits(limit: number, branch?: string): Promise<CommitSummary[]> {
+    const workspace = this.workspace;
+    if (branch !== undefined) await this.headFor(workspace, undefined, branch);
+    return workspace.exclusive(() => workspace.log(limit, branch));
   }
 
   /** Unified diff of a proposed content against the branch's current version of the file. */
-  async diff(rawPath: string, content: string, baseCommit: string) {
+  async diff(rawPath: string, content: string, baseCommit: string, branch?: string) {
     const path = parsePath(rawPath);
     requireSha(baseCommit);
     const workspace = this.workspace;
-    const head = workspace.head;
+    const head =
+      branch === undefined ? workspace.head : await this.headFor(workspace, undefined, branch);
     const current = (await workspace.tree(head)).get(path);
     const before = current ? (await workspace.readBlob(current.blob)).toString('utf8') : '';
-    const changedUpstream = await changedSince(workspace, baseCommit, path);
+    const changedUpstream = await changedSince(workspace, baseCommit, path, head);
     const { createTwoFilesPatch } = await import('diff');
     const diff = createTwoFilesPatch(
       current ? `a/${path}` : '/dev/null',
@@ -135,8 +173,9 @@ export class EditorService {
     user: EditorUser,
     rawPath: string,
     body: { content: string; baseCommit: string; message?: string | undefined },
+    on?: OnBranch,
   ): Promise<SaveResult> {
-    return this.change(user, 'save', rawPath, body.baseCommit, body.content, body.message);
+    return this.change(user, 'save', rawPath, body.baseCommit, body.content, body.message, on);
   }
 
   remove(
@@ -144,8 +183,9 @@ export class EditorService {
     rawPath: string,
     baseCommit: string,
     message?: string,
+    on?: OnBranch,
   ): Promise<SaveResult> {
-    return this.change(user, 'delete', rawPath, baseCommit, null, message);
+    return this.change(user, 'delete', rawPath, baseCommit, null, message, on);
   }
 
   private async change(
@@ -155,27 +195,57 @@ export class EditorService {
     baseCommit: string,
     content: string | null,
     message: string | undefined,
+    on: OnBranch | undefined,
   ): Promise<SaveResult> {
-    const audit = { user: user.username, action, path: rawPath, base: baseCommit };
+    const audit = {
+      user: user.username,
+      action,
+      path: rawPath,
+      base: baseCommit,
+      ...(on ? { branch: on.branch } : {}),
+    };
     try {
       const path = await this.admit(user, rawPath, baseCommit, content, message);
       audit.path = path;
+      const workspace = this.workspace;
       const outcome = await commitChange(
-        this.workspace,
+        workspace,
         {
           base: baseCommit,
           path,
           content: content === null ? null : Buffer.from(content, 'utf8'),
           author: { name: user.name, email: user.email },
           message: (existed) => commitMessage(action, path, existed, user, message),
+          branch: on?.branch,
+          forkFrom: on?.forkFrom,
+          admitMerged: async (merged) =>
+            (await checkContent(path, merged, this.options.maxFileBytes))?.message,
         },
         { logger: this.options.logger, maxPushAttempts: this.options.maxPushAttempts },
       );
       const done = settle(outcome);
       const result: SaveOutcome = outcome.kind === 'unchanged' ? 'unchanged' : 'committed';
       this.options.onResult?.(result);
-      await this.options.audit.record({ ...audit, result, commit: done.commit });
-      return { commit: done.commit, path, ...(done.blobSha ? { blobSha: done.blobSha } : {}) };
+      const merged = outcome.kind === 'committed' ? outcome.merged : undefined;
+      await this.options.audit.record({
+        ...audit,
+        result: merged ? 'merged' : result,
+        commit: done.commit,
+      });
+      if (outcome.kind === 'committed') {
+        this.options.onSaved?.({
+          path,
+          branch: on?.branch ?? workspace.branch,
+          commit: done.commit,
+          user: user.username,
+        });
+      }
+      return {
+        commit: done.commit,
+        path,
+        ...(done.blobSha ? { blobSha: done.blobSha } : {}),
+        ...(merged ? { merged } : {}),
+      };
     } catch (err) {
       const result = resultOf(err);
       this.options.onResult?.(result);

@@ -1,8 +1,11 @@
 /**
- * One change to one path, as one operation: a commit on the branch that writes (or removes)
- * the path, provided the path is unchanged upstream since the base the author started from,
- * pushed without force and retried on whatever others pushed meanwhile. The caller decides
- * who may change which path with what content; this decides what git makes of it.
+ * One change to one path, as one operation: a commit on a branch that writes (or removes) the
+ * path, pushed without force and retried on whatever others pushed meanwhile. When the path
+ * changed on the branch since the base the author started from, the two changes are merged
+ * three-way (`git merge-file`) if they do not overlap; overlapping ones, a deletion on either
+ * side, or a merge the caller refuses are a conflict with the branch's version. Nothing is
+ * overwritten. The caller decides who may change which path with what content; this decides
+ * what git makes of it.
  */
 import type { Logger } from '../logger';
 import { blobId, FILE_MODE, notRegular, type TreeEntry } from './tree';
@@ -17,6 +20,20 @@ export interface OneChange {
   author: Person;
   /** The commit message for the path as it is on the branch (`existed`: whether it was there). */
   message: (existed: boolean) => string;
+  /** The branch to commit to (default: the deploy branch). */
+  branch?: string | undefined;
+  /** When `branch` does not exist yet, it is created from this one's head (a new change request). */
+  forkFrom?: string | undefined;
+  /** Checks a merged text before it is committed; a reason refuses it (it becomes a conflict). */
+  admitMerged?: ((merged: string) => Promise<string | undefined>) | undefined;
+}
+
+/** The author's change merged with one made on the branch since their base. */
+export interface Merged {
+  /** The text committed: both changes. */
+  content: string;
+  /** The branch's commit whose change was merged in. */
+  theirs: string;
 }
 
 export interface Upstream {
@@ -26,7 +43,7 @@ export interface Upstream {
 }
 
 export type ChangeOutcome =
-  | { kind: 'committed'; commit: string; blobSha?: string }
+  | { kind: 'committed'; commit: string; blobSha?: string; merged?: Merged }
   /** The branch holds this content already: nothing was committed. */
   | { kind: 'unchanged'; commit: string; blobSha: string }
   /** The path changed upstream since the base: here is the branch's version. */
@@ -57,93 +74,160 @@ async function commitInQueue(
   options: ChangeOptions,
 ): Promise<ChangeOutcome> {
   const { base, path } = change;
+  const branch = change.branch ?? workspace.branch;
   if (!(await workspace.hasCommit(base))) {
     await workspace.fetch();
     if (!(await workspace.hasCommit(base))) {
       return rejected('unknown_base', `baseCommit ${base} is not a commit of ${workspace.branch}`);
     }
   }
+  if (branch !== workspace.branch) await workspace.fetchBranch(branch);
   const attempts = options.maxPushAttempts ?? 5;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const head = workspace.head;
+    const head = branchHead(workspace, branch, change.forkFrom);
+    if (!head) return rejected('not_found', `no branch ${branch}`);
     const headTree = await workspace.tree(head);
     const current = headTree.get(path);
-    const conflict = await changedUpstream(workspace, base, head, path, current);
-    if (conflict) return conflict;
+    const upstream = await changedUpstream(workspace, branch, base, head, path, current);
+    let content = change.content;
+    let merged: Merged | undefined;
+    if (upstream) {
+      const merge = await mergeWithUpstream(workspace, change, upstream, current);
+      if (merge.kind === 'conflict') return merge;
+      content = Buffer.from(merge.content, 'utf8');
+      merged = { content: merge.content, theirs: head };
+    }
     const location = unwritable(path, headTree, current);
     if (location) return location;
-    if (change.content === null && !current) {
-      return rejected('not_found', `no file ${path} on ${workspace.branch}`);
+    if (content === null && !current) {
+      return rejected('not_found', `no file ${path} on ${branch}`);
     }
-    if (
-      change.content !== null &&
-      current &&
-      blobId(change.content, current.blob.length) === current.blob
-    ) {
+    if (content !== null && current && blobId(content, current.blob.length) === current.blob) {
       return { kind: 'unchanged', commit: head, blobSha: current.blob };
     }
     const { commit, blob } = await workspace.buildCommit({
       parent: head,
       path,
-      content: change.content,
+      content,
       mode: current?.mode,
       author: change.author,
       message: change.message(current !== undefined),
+      branch,
     });
     const entry: TreeEntry | null =
-      change.content === null
+      content === null
         ? null
-        : { path, mode: current?.mode ?? FILE_MODE.file, blob: blob!, size: change.content.length };
-    const pushed = await workspace.push(commit, { parent: head, path, entry });
-    if (pushed.ok) return { kind: 'committed', commit, ...(blob ? { blobSha: blob } : {}) };
+        : { path, mode: current?.mode ?? FILE_MODE.file, blob: blob!, size: content.length };
+    const pushed = await workspace.push(commit, { parent: head, path, entry }, branch);
+    if (pushed.ok) {
+      return {
+        kind: 'committed',
+        commit,
+        ...(blob ? { blobSha: blob } : {}),
+        ...(merged ? { merged } : {}),
+      };
+    }
     options.logger.info(
-      { path, attempt },
+      { path, branch, attempt },
       'push rejected: the branch moved; fetching and retrying',
     );
-    await workspace.fetch();
+    if (branch === workspace.branch) await workspace.fetch();
+    else await workspace.fetchBranch(branch);
+    if (change.forkFrom && !workspace.headOf(branch)) await workspace.fetchBranch(change.forkFrom);
   }
   return rejected(
     'push_contention',
-    `could not push after ${attempts} attempts: ${workspace.branch} keeps moving`,
+    `could not push after ${attempts} attempts: ${branch} keeps moving`,
   );
 }
 
-/** Whether the file differs between `base` and `head` (in `base`'s view of it). */
+/** The commit a change goes on: the branch's head, or for a branch still to be made, its fork's. */
+function branchHead(
+  workspace: GitWorkspace,
+  branch: string,
+  forkFrom: string | undefined,
+): string | undefined {
+  return workspace.headOf(branch) ?? (forkFrom ? workspace.headOf(forkFrom) : undefined);
+}
+
+/** What changed on the branch since the author's base, at the path. */
+interface UpstreamChange {
+  message: string;
+  /** The path at the base; undefined when the base did not have it. */
+  atBase: TreeEntry | undefined;
+  /** Why the change cannot be merged, when it cannot be at all (a deletion, another history). */
+  unmergeable?: string;
+  upstream: Upstream;
+}
+
+/**
+ * The author's text and the branch's merged three-way on their base, or a conflict carrying the
+ * branch's version: when the changes overlap, either side deletes the file, or the merged text
+ * fails the caller's check.
+ */
+async function mergeWithUpstream(
+  workspace: GitWorkspace,
+  change: OneChange,
+  upstream: UpstreamChange,
+  current: TreeEntry | undefined,
+): Promise<{ kind: 'merged'; content: string } | Extract<ChangeOutcome, { kind: 'conflict' }>> {
+  const conflict = (message: string) =>
+    ({ kind: 'conflict', message, upstream: upstream.upstream }) as const;
+  if (upstream.unmergeable || change.content === null || !current) {
+    return conflict(upstream.message);
+  }
+  const base = upstream.atBase ? await workspace.readBlob(upstream.atBase.blob) : Buffer.alloc(0);
+  const theirs = Buffer.from(upstream.upstream.content ?? '', 'utf8');
+  const merge = await workspace.mergeText(base, change.content, theirs);
+  if (!merge.clean) {
+    return conflict(`${upstream.message}, and the changes overlap`);
+  }
+  const refusal = await change.admitMerged?.(merge.text);
+  if (refusal) {
+    return conflict(`${upstream.message}; merged with yours it would not be saved: ${refusal}`);
+  }
+  return { kind: 'merged', content: merge.text };
+}
+
+/** Whether the file differs between `base` and `head` (default: the deploy branch's). */
 export async function changedSince(
   workspace: GitWorkspace,
   base: string,
   path: string,
+  head: string = workspace.head,
 ): Promise<boolean> {
-  const head = workspace.head;
   if (base === head || !(await workspace.hasCommit(base))) return false;
   const current = (await workspace.tree(head)).get(path);
   const atBase = await workspace.entryAt(base, path);
   return atBase?.blob !== current?.blob;
 }
 
-/** A conflict when the path differs between the base and the head, with the upstream version. */
+/** What changed at the path on the branch since the base, with the branch's version; or nothing. */
 async function changedUpstream(
   workspace: GitWorkspace,
+  branch: string,
   base: string,
   head: string,
   path: string,
   current: TreeEntry | undefined,
-): Promise<ChangeOutcome | undefined> {
+): Promise<UpstreamChange | undefined> {
   if (base === head) return undefined;
   let message: string | undefined;
+  let unmergeable: string | undefined;
+  const atBase = await workspace.entryAt(base, path);
   if (!(await workspace.isAncestor(base, head))) {
-    message = `your base ${base.slice(0, 12)} is not on ${workspace.branch}`;
-  } else {
-    const atBase = await workspace.entryAt(base, path);
-    if (atBase?.blob !== current?.blob || atBase?.mode !== current?.mode) {
-      message = `${path} changed on ${workspace.branch} since ${base.slice(0, 12)}`;
-    }
+    message = `your base ${base.slice(0, 12)} is not on ${branch}`;
+    unmergeable = 'another history';
+  } else if (atBase?.blob !== current?.blob || atBase?.mode !== current?.mode) {
+    message = `${path} changed on ${branch} since ${base.slice(0, 12)}`;
+    if (atBase?.mode !== current?.mode && atBase && current) unmergeable = 'its mode changed';
   }
   if (!message) return undefined;
   const content = current ? (await workspace.readBlob(current.blob)).toString('utf8') : null;
   return {
-    kind: 'conflict',
     message,
+    atBase,
+    ...(unmergeable ? { unmergeable } : {}),
     upstream: { content, blobSha: current?.blob ?? null, commit: head },
   };
 }

@@ -27,7 +27,19 @@ export interface RunGitOptions {
   redact: (text: string) => string;
 }
 
-export function runGit(args: readonly string[], options: RunGitOptions): Promise<Buffer> {
+/** Runs git; resolves with its output when it exits 0, or with one of `allowedExits`. */
+export async function runGit(args: readonly string[], options: RunGitOptions): Promise<Buffer> {
+  return (await runGitStatus(args, options)).stdout;
+}
+
+/**
+ * Like runGit, but an exit status in `allowedExits` (e.g. 1 for "conflicts" of merge-tree) is
+ * an answer, not a failure: it resolves with the status and the output.
+ */
+export function runGitStatus(
+  args: readonly string[],
+  options: RunGitOptions & { allowedExits?: readonly number[] },
+): Promise<{ exitCode: number; stdout: Buffer }> {
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, {
       cwd: options.cwd,
@@ -41,8 +53,8 @@ export function runGit(args: readonly string[], options: RunGitOptions): Promise
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (err) => reject(err));
     child.on('close', (code, signal) => {
-      if (code === 0) {
-        resolve(Buffer.concat(stdout));
+      if (code === 0 || (code !== null && options.allowedExits?.includes(code))) {
+        resolve({ exitCode: code, stdout: Buffer.concat(stdout) });
         return;
       }
       const text = options.redact(Buffer.concat(stderr).toString('utf8').trim());

@@ -1,20 +1,22 @@
 /**
  * The instance's own clone of the repository: a bare clone in a scratch folder, so there is
  * no working tree to keep in sync and no file on disk a request could reach through a
- * symlink. Commits are built with plumbing (blob -> index -> tree -> commit) on top of the
- * branch as last fetched, and pushed without force.
+ * symlink. Commits are built with plumbing (blob -> index -> tree -> commit) on top of a
+ * branch as last fetched, and pushed without force. The deploy branch (`branch`) is always
+ * there; other branches (change requests) are fetched when asked for, and may not exist.
  *
  * Every method that touches refs or the index must run inside `exclusive` (one queue per
  * instance). Reads of immutable objects (blobs, trees of a given commit) need not.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { DomainError } from '../errors';
 import type { Logger } from '../logger';
 import { gitEnvironment, installAskpass, redact, type GitCredentials } from './credentials';
-import { GitCommandError, runGit } from './exec';
+import { GitCommandError, runGit, runGitStatus } from './exec';
 import { fastImportScript, type Person } from './fastImport';
 import { SerialQueue } from './queue';
 import { parseTreeRecord, type TreeEntry } from './tree';
@@ -51,6 +53,23 @@ export interface TreeChange {
 
 export type PushResult = { ok: true } | { ok: false; rejected: true; detail: string };
 
+/** What git made of merging two versions of a text. */
+export interface TextMerge {
+  clean: boolean;
+  /** The merged text; with conflict markers when not clean. */
+  text: string;
+}
+
+/** Where a branch is: as last fetched or pushed (`known`), and its local ref (`local`). */
+interface BranchState {
+  known: string | undefined;
+  /** The known head, or a commit built and not yet pushed. */
+  local: string | undefined;
+}
+
+/** Trees kept per commit: the deploy branch's head and a few change requests'. */
+const TREES_KEPT = 8;
+
 /**
  * simple-git strips git's environment variables unless named, and refuses some as unsafe
  * because an attacker-controlled value could run code. Ours are set by the app itself, never
@@ -75,10 +94,9 @@ export class GitWorkspace {
   private readonly queue = new SerialQueue();
   private readonly env: Record<string, string>;
   private readonly git: SimpleGit;
-  private knownHead: string;
-  /** Where the local branch ref points: the known head, or a commit built and not yet pushed. */
-  private localRef: string;
-  private treeCache: { commit: string; entries: Map<string, TreeEntry> } | undefined;
+  private readonly branches = new Map<string, BranchState>();
+  /** Listings by commit, most recently used last. */
+  private readonly trees = new Map<string, Map<string, TreeEntry>>();
 
   private constructor(
     private readonly options: WorkspaceOptions,
@@ -90,8 +108,7 @@ export class GitWorkspace {
     this.gitDir = path.join(scratchDir, 'repo.git');
     this.branch = options.branch;
     this.env = env;
-    this.knownHead = head;
-    this.localRef = head;
+    this.branches.set(options.branch, { known: head, local: head });
     this.git = simpleGit({ baseDir: this.gitDir, ...SIMPLE_GIT_OPTIONS }).env(env);
   }
 
@@ -133,45 +150,98 @@ export class GitWorkspace {
     return new GitWorkspace(options, scratchDir, ownsScratch, env, head);
   }
 
-  /** The branch's head as last fetched or pushed. */
+  /** The deploy branch's head as last fetched or pushed. */
   get head(): string {
-    return this.knownHead;
+    return this.branches.get(this.branch)!.known!;
+  }
+
+  /** A branch's head as last fetched or pushed; undefined when it is not known to exist. */
+  headOf(branch: string): string | undefined {
+    return this.branches.get(branch)?.known;
+  }
+
+  private state(branch: string): BranchState {
+    let state = this.branches.get(branch);
+    if (!state) this.branches.set(branch, (state = { known: undefined, local: undefined }));
+    return state;
   }
 
   exclusive<T>(job: () => Promise<T>): Promise<T> {
     return this.queue.run(job);
   }
 
-  /** Fetches the branch; returns the new head. Call inside `exclusive`. */
+  /** Fetches the deploy branch; returns the new head. Call inside `exclusive`. */
   async fetch(): Promise<string> {
-    try {
-      await this.git.fetch(['origin', `+refs/heads/${this.branch}:refs/heads/${this.branch}`]);
-    } catch (err) {
-      throw new Error(`fetch failed: ${this.redact((err as Error).message)}`, { cause: err });
-    }
-    this.knownHead = (await this.plumbing(['rev-parse', `refs/heads/${this.branch}`]))
-      .toString()
-      .trim();
-    this.localRef = this.knownHead;
-    return this.knownHead;
+    return (await this.fetchBranch(this.branch))!;
   }
 
-  /** All files of `commit` (default: head), by path. Cached for the head. */
-  async tree(commit: string = this.knownHead): Promise<Map<string, TreeEntry>> {
-    if (this.treeCache?.commit === commit) return this.treeCache.entries;
+  /**
+   * Fetches `branch`; returns its head, or undefined when the origin has no such branch (a
+   * change request that was published or closed). Call inside `exclusive`.
+   */
+  async fetchBranch(branch: string): Promise<string | undefined> {
+    const state = this.state(branch);
+    try {
+      await this.git.fetch(['origin', `+refs/heads/${branch}:refs/heads/${branch}`]);
+    } catch (err) {
+      const message = this.redact((err as Error).message);
+      if (branch !== this.branch && /couldn't find remote ref/i.test(message)) {
+        if (state.local) await this.plumbing(['update-ref', '-d', `refs/heads/${branch}`]);
+        state.known = state.local = undefined;
+        return undefined;
+      }
+      throw new Error(`fetch failed: ${message}`, { cause: err });
+    }
+    state.known = (await this.plumbing(['rev-parse', `refs/heads/${branch}`])).toString().trim();
+    state.local = state.known;
+    return state.known;
+  }
+
+  /** The origin's branches under `prefix` (e.g. `reflex/`), by name, with their heads. */
+  async remoteBranches(prefix: string): Promise<Map<string, string>> {
+    let out: string;
+    try {
+      out = (await this.git.listRemote(['origin', `refs/heads/${prefix}*`])).toString();
+    } catch (err) {
+      throw new Error(`listing branches failed: ${this.redact((err as Error).message)}`, {
+        cause: err,
+      });
+    }
+    const heads = new Map<string, string>();
+    for (const line of out.split('\n')) {
+      const [sha, ref] = line.split('\t');
+      if (sha && ref?.startsWith('refs/heads/')) heads.set(ref.slice('refs/heads/'.length), sha);
+    }
+    return heads;
+  }
+
+  /** All files of `commit` (default: the deploy branch's head), by path. Cached per commit. */
+  async tree(commit: string = this.head): Promise<Map<string, TreeEntry>> {
+    const cached = this.trees.get(commit);
+    if (cached) {
+      this.keepTree(commit, cached);
+      return cached;
+    }
     const out = await this.plumbing(['ls-tree', '-r', '-l', '-z', '--full-tree', commit]);
     const entries = new Map<string, TreeEntry>();
     for (const record of out.toString('utf8').split('\0')) {
       const parsed = parseTreeRecord(record);
       if (parsed) entries.set(parsed.path, entryOf(parsed));
     }
-    if (commit === this.knownHead) this.treeCache = { commit, entries };
+    this.keepTree(commit, entries);
     return entries;
+  }
+
+  private keepTree(commit: string, entries: Map<string, TreeEntry>): void {
+    this.trees.delete(commit);
+    this.trees.set(commit, entries);
+    if (this.trees.size > TREES_KEPT) this.trees.delete(this.trees.keys().next().value!);
   }
 
   /** The entry at `path` in `commit`, or undefined. */
   async entryAt(commit: string, filePath: string): Promise<TreeEntry | undefined> {
-    if (this.treeCache?.commit === commit) return this.treeCache.entries.get(filePath);
+    const cached = this.trees.get(commit);
+    if (cached) return cached.get(filePath);
     const out = (await this.plumbing(['ls-tree', '-l', '-z', commit, '--', filePath])).toString(
       'utf8',
     );
@@ -221,14 +291,17 @@ export class GitWorkspace {
     mode?: string | undefined;
     author: Person;
     message: string;
+    /** The branch the commit is for (default: the deploy branch). */
+    branch?: string | undefined;
   }): Promise<{ commit: string; blob: string | undefined }> {
+    const branch = change.branch ?? this.branch;
     const out = (
       await this.plumbing(
         ['-c', 'fastimport.unpackLimit=100', 'fast-import', '--quiet', '--force', '--done'],
         {
           input: fastImportScript({
             ...change,
-            branch: this.branch,
+            branch,
             committer: this.options.committer,
             when: Math.floor(Date.now() / 1000),
           }),
@@ -239,7 +312,7 @@ export class GitWorkspace {
       .trim()
       .split('\n');
     const commit = out.at(-1)!;
-    this.localRef = commit;
+    this.state(branch).local = commit;
     return { commit, blob: change.content === null ? undefined : out[0] };
   }
 
@@ -254,12 +327,14 @@ export class GitWorkspace {
     return this.commitTree(tree, parent, author, message);
   }
 
-  private async commitTree(
+  /** A commit of `tree` with `parents` (a merge has two). */
+  async commitTree(
     tree: string,
-    parent: string,
+    parent: string | readonly string[],
     author: Person,
     message: string,
   ): Promise<string> {
+    const parents = (typeof parent === 'string' ? [parent] : parent).flatMap((p) => ['-p', p]);
     const identity = {
       GIT_AUTHOR_NAME: author.name,
       GIT_AUTHOR_EMAIL: author.email,
@@ -267,7 +342,7 @@ export class GitWorkspace {
       GIT_COMMITTER_EMAIL: this.options.committer.email,
     };
     return (
-      await this.plumbing(['commit-tree', tree, '-p', parent, '-F', '-'], {
+      await this.plumbing(['commit-tree', tree, ...parents, '-F', '-'], {
         env: { ...this.env, ...identity },
         input: message.endsWith('\n') ? message : `${message}\n`,
       })
@@ -277,20 +352,26 @@ export class GitWorkspace {
   }
 
   /**
-   * Pushes `commit` to the branch, never forcing. On success the known head becomes `commit`.
-   * A non-fast-forward rejection (someone pushed meanwhile) is reported, not thrown.
+   * Pushes `commit` to `branch` (default: the deploy branch; a branch the origin lacks is
+   * created), never forcing. On success the branch's known head becomes `commit`. A
+   * non-fast-forward rejection (someone pushed meanwhile) is reported, not thrown.
    * Call inside `exclusive`.
    */
-  async push(commit: string, change?: TreeChange): Promise<PushResult> {
+  async push(
+    commit: string,
+    change?: TreeChange,
+    branch: string = this.branch,
+  ): Promise<PushResult> {
     const started = process.hrtime.bigint();
+    const state = this.state(branch);
     let ok = false;
     try {
-      await this.git.push(['origin', `${commit}:refs/heads/${this.branch}`]);
+      await this.git.push(['origin', `${commit}:refs/heads/${branch}`]);
       ok = true;
     } catch (err) {
       const message = this.redact((err as Error).message);
       // The commit did not reach the origin: the local branch must not keep it.
-      await this.resetLocalRef();
+      await this.resetLocalRef(branch);
       // Someone pushed meanwhile: refused as not a fast-forward, or — when two clones push to
       // one repository at the same moment — the ref moved under the origin's lock.
       if (/\[rejected\]|non-fast-forward|fetch first|stale info|cannot lock ref/i.test(message)) {
@@ -302,18 +383,98 @@ export class GitWorkspace {
     } finally {
       this.options.onPush?.(Number(process.hrtime.bigint() - started) / 1e9, ok);
     }
-    if (this.localRef !== commit)
-      await this.plumbing(['update-ref', `refs/heads/${this.branch}`, commit]);
-    this.localRef = commit;
+    if (state.local !== commit) await this.plumbing(['update-ref', `refs/heads/${branch}`, commit]);
+    state.local = commit;
     this.advanceTreeCache(commit, change);
-    this.knownHead = commit;
+    state.known = commit;
     return { ok: true };
   }
 
-  private async resetLocalRef(): Promise<void> {
-    if (this.localRef === this.knownHead) return;
-    await this.plumbing(['update-ref', `refs/heads/${this.branch}`, this.knownHead]);
-    this.localRef = this.knownHead;
+  private async resetLocalRef(branch: string): Promise<void> {
+    const state = this.state(branch);
+    if (state.local === state.known) return;
+    await this.plumbing(
+      state.known
+        ? ['update-ref', `refs/heads/${branch}`, state.known]
+        : ['update-ref', '-d', `refs/heads/${branch}`],
+    );
+    state.local = state.known;
+  }
+
+  /**
+   * Deletes `branch` on the origin, provided it is still at `expected` (a lease: a commit
+   * someone pushed meanwhile is never dropped; nothing is overwritten). Call inside `exclusive`.
+   */
+  async deleteBranch(branch: string, expected: string): Promise<PushResult> {
+    if (branch === this.branch) throw new Error('the deploy branch is never deleted');
+    try {
+      await this.git.push([
+        'origin',
+        `--force-with-lease=refs/heads/${branch}:${expected}`,
+        `:refs/heads/${branch}`,
+      ]);
+    } catch (err) {
+      return { ok: false, rejected: true, detail: this.redact((err as Error).message) };
+    }
+    const state = this.state(branch);
+    if (state.local) await this.plumbing(['update-ref', '-d', `refs/heads/${branch}`]);
+    state.known = state.local = undefined;
+    return { ok: true };
+  }
+
+  /** The best common ancestor of two commits, or undefined when they share none. */
+  async mergeBase(a: string, b: string): Promise<string | undefined> {
+    const { exitCode, stdout } = await runGitStatus(['merge-base', a, b], {
+      cwd: this.gitDir,
+      env: this.env,
+      redact: (t) => this.redact(t),
+      allowedExits: [1],
+    });
+    return exitCode === 0 ? stdout.toString().trim() : undefined;
+  }
+
+  /**
+   * Three-way merge of one text (`git merge-file`): the changes from `base` to `ours` and from
+   * `base` to `theirs`, combined when they do not overlap. The three versions are written to a
+   * private folder of this clone (names of our own, never a path from a request).
+   */
+  async mergeText(base: Buffer, ours: Buffer, theirs: Buffer): Promise<TextMerge> {
+    const dir = path.join(this.scratchDir, `merge-${randomBytes(6).toString('hex')}`);
+    await mkdir(dir, { mode: 0o700 });
+    try {
+      const files = ['ours', 'base', 'theirs'].map((name) => path.join(dir, name));
+      await Promise.all([ours, base, theirs].map((text, i) => writeFile(files[i]!, text)));
+      // The exit status is the number of conflicts (capped at 127); negative ones are errors.
+      const { exitCode, stdout } = await runGitStatus(
+        ['merge-file', '-p', '-L', 'yours', '-L', 'base', '-L', 'theirs', ...files],
+        {
+          cwd: dir,
+          env: this.env,
+          redact: (t) => this.redact(t),
+          allowedExits: Array.from({ length: 127 }, (_, i) => i + 1),
+        },
+      );
+      return { clean: exitCode === 0, text: stdout.toString('utf8') };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Merges the tree of `theirs` into `ours` (`git merge-tree --write-tree`, nothing checked
+   * out): the merged tree, or the paths that conflict.
+   */
+  async mergeTrees(
+    ours: string,
+    theirs: string,
+  ): Promise<{ tree: string; conflicts: [] } | { tree: undefined; conflicts: string[] }> {
+    const { exitCode, stdout } = await runGitStatus(
+      ['merge-tree', '--write-tree', '--name-only', '--no-messages', ours, theirs],
+      { cwd: this.gitDir, env: this.env, redact: (t) => this.redact(t), allowedExits: [1] },
+    );
+    const [tree, ...conflicts] = stdout.toString('utf8').trim().split('\n');
+    if (exitCode === 0) return { tree: tree!, conflicts: [] };
+    return { tree: undefined, conflicts: [...new Set(conflicts.filter(Boolean))] };
   }
 
   /** The paths whose content or mode differs between two commits. */
@@ -330,9 +491,9 @@ export class GitWorkspace {
     return out.toString('utf8').split('\0').filter(Boolean);
   }
 
-  /** Recent commits of the branch, newest first. */
-  async log(limit: number): Promise<CommitSummary[]> {
-    const log = await this.git.log({ maxCount: limit });
+  /** Recent commits of a branch (default: the deploy branch), newest first. */
+  async log(limit: number, branch: string = this.branch): Promise<CommitSummary[]> {
+    const log = await this.git.log({ maxCount: limit, [`refs/heads/${branch}`]: null });
     return log.all.map((entry) => ({
       sha: entry.hash,
       author: { name: entry.author_name, email: entry.author_email },
@@ -350,15 +511,12 @@ export class GitWorkspace {
    * of listing a large tree again.
    */
   private advanceTreeCache(commit: string, change: TreeChange | undefined): void {
-    const cached = this.treeCache;
-    if (!change || cached?.commit !== change.parent) {
-      this.treeCache = undefined;
-      return;
-    }
-    const entries = new Map(cached.entries);
+    const parent = change && this.trees.get(change.parent);
+    if (!change || !parent) return;
+    const entries = new Map(parent);
     if (change.entry) entries.set(change.entry.path, change.entry);
     else entries.delete(change.path);
-    this.treeCache = { commit, entries };
+    this.keepTree(commit, entries);
   }
 
   private plumbing(

@@ -34,6 +34,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   binary: 415,
   conflict: 409,
   already_live: 409,
+  merge_refused: 409,
   push_contention: 503,
   push_failed: 502,
   not_ready: 503,

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { Logger } from '../logger';
 import { EventBuffer } from './eventBuffer';
 import { SseReader } from './sse';
-import type { PipelineTracker, ReleaseRecord, StageEvent } from './types';
+import type { PipelineTracker, PreviewInfo, ReleaseRecord, StageEvent } from './types';
 
 const KEEP = 300;
 
@@ -37,7 +37,15 @@ export class LocalPipelineTracker implements PipelineTracker {
   }
 
   async releases(): Promise<ReleaseRecord[]> {
-    const url = new URL('/releases', this.baseUrl);
+    return (await this.getJson<{ releases: ReleaseRecord[] }>('/releases')).releases;
+  }
+
+  async previews(): Promise<PreviewInfo[]> {
+    return (await this.getJson<{ previews: PreviewInfo[] }>('/previews')).previews;
+  }
+
+  private async getJson<T>(path: string): Promise<T> {
+    const url = new URL(path, this.baseUrl);
     const body = await new Promise<string>((resolve, reject) => {
       http
         .get(url, { agent: false, timeout: 5000, headers: this.headers }, (res) => {
@@ -51,7 +59,7 @@ export class LocalPipelineTracker implements PipelineTracker {
         })
         .on('error', reject);
     });
-    return (JSON.parse(body) as { releases: ReleaseRecord[] }).releases;
+    return JSON.parse(body) as T;
   }
 
   follow(): void {

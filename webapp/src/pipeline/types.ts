@@ -61,6 +61,16 @@ export interface ReleaseRecord {
   url?: string;
 }
 
+/** A change request's preview as the pipeline reports it. */
+export interface PreviewInfo {
+  name: string;
+  branch: string;
+  state: 'queued' | 'building' | 'live' | 'failed' | 'asleep';
+  url: string;
+  /** Why its last run failed. */
+  error?: string;
+}
+
 /** The seam between the web app and whatever runs the pipeline. */
 export interface PipelineTracker {
   /** Events from now on; returns an unsubscribe function. */
@@ -69,6 +79,8 @@ export interface PipelineTracker {
   recentEvents(): StageEvent[];
   /** Release history, newest first. */
   releases(): Promise<ReleaseRecord[]>;
+  /** The change requests' previews, where the pipeline runs them (the local supervisor). */
+  previews?(): Promise<PreviewInfo[]>;
   /** Start following a commit the editor just pushed (the AWS tracker polls for it). */
   follow(sha: string): void;
   close(): void;

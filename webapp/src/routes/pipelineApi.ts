@@ -1,6 +1,7 @@
 /**
  * The pipeline as the editor sees it, under the authenticated /api router:
- *   GET  /api/pipeline/events        Server-Sent Events (`event: stage`), recent ones first
+ *   GET  /api/pipeline/events        Server-Sent Events (`event: stage`), recent ones first;
+ *                                    `?presence=1`: also `presence` and `saved`
  *   GET  /api/releases               release history, newest first
  *   GET  /api/releases/:sha/rollback what a rollback to that release would change, and
  *                                    whether this user may run it
@@ -9,6 +10,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { EditorConfig } from '../config';
+import type { Presence } from '../editor/presence';
 import type { RollbackService } from '../editor/rollback';
 import type { Lifecycle } from '../http/lifecycle';
 import { currentSession, currentUser } from '../http/session';
@@ -40,11 +42,16 @@ export function pipelineEndpoints({ tracker, rollbacks }: PipelineApiDeps) {
 }
 
 /**
- * The stage stream. Capped per session and per client; ended by the server after a lifetime
- * (the browser's EventSource reconnects by itself, replaying the recent events) and at once
- * when the instance drains (the browser reconnects through the edge to the new release).
+ * The event stream: the pipeline's stages and, asked for with `?presence=1`, everyone's open
+ * files (`presence`) and saves (`saved`). Capped per session and per client; ended by the
+ * server after a lifetime (the browser's EventSource reconnects by itself, replaying the
+ * recent events) and at once when the instance drains (the browser reconnects through the
+ * edge to the new release).
  */
-export function pipelineEvents(router: Router, deps: PipelineApiDeps): void {
+export function pipelineEvents(
+  router: Router,
+  deps: PipelineApiDeps & { presence: Presence },
+): void {
   const slots = new StreamSlots(deps.streams);
   router.get('/pipeline/events', (ctx) => {
     const release = slots.take(currentSession(ctx)?.sid ?? ctx.ip, ctx.ip);
@@ -56,12 +63,25 @@ export function pipelineEvents(router: Router, deps: PipelineApiDeps): void {
     ctx.body = stream.body;
     for (const event of deps.tracker.recentEvents()) stream.send('stage', event);
     const unsubscribe = deps.tracker.subscribe((event) => stream.send('stage', event));
+    // Opt-in (`?presence=1`): readers that know only `stage` frames get nothing else.
+    const unsubscribePresence =
+      ctx.query.presence === '1' ? followPresence(stream, deps.presence) : () => undefined;
     const stopDrainHook = deps.lifecycle.onDrain(() => stream.end());
     stream.onEnd(() => {
       release();
       unsubscribe();
+      unsubscribePresence();
       stopDrainHook();
     });
     ctx.res.once('close', () => stream.end());
+  });
+}
+
+/** Everyone's open files now and whenever they change, and every save's commit. */
+function followPresence(stream: EventStream, presence: Presence): () => void {
+  stream.send('presence', { files: presence.snapshot() });
+  return presence.subscribe((event) => {
+    if (event.kind === 'presence') stream.send('presence', { files: event.files });
+    else stream.send('saved', event.saved);
   });
 }

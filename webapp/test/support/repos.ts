@@ -24,13 +24,17 @@ export interface Origin {
   /** The bare repository's folder (also usable as the remote URL). */
   dir: string;
   root: string;
-  head(): string;
+  /** The head of `ref` (default: the branch). */
+  head(ref?: string): string;
   /** Content of `file` on `branch` of the origin, or undefined. */
   show(file: string, ref?: string): string | undefined;
   /** Commits on the branch, newest first: `sha subject`. */
   log(ref?: string): { sha: string; subject: string; author: string; committer: string }[];
-  /** Commits `files` directly to the origin (someone else pushing). Returns the new head. */
-  commit(files: Record<string, string | null>, message?: string): string;
+  /**
+   * Commits `files` directly to the origin (someone else pushing) on `ref` (default: the
+   * branch). Returns the new head.
+   */
+  commit(files: Record<string, string | null>, message?: string, ref?: string): string;
   cleanup(): void;
 }
 
@@ -69,9 +73,9 @@ export function createOrigin(
           return { sha: sha!, subject: subject!, author: author!, committer: committer! };
         });
     },
-    commit(changes, message = 'An upstream change') {
-      fastImport(dir, branch, changes, {}, message, origin.head());
-      return origin.head();
+    commit(changes, message = 'An upstream change', ref = branch) {
+      fastImport(dir, ref, changes, {}, message, origin.head(ref));
+      return origin.head(ref);
     },
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };

@@ -5,12 +5,14 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ReleaseRecord, StageEvent } from '../../src/pipeline/types';
+import type { PreviewInfo, ReleaseRecord, StageEvent } from '../../src/pipeline/types';
 import { sseFrame } from '../../src/pipeline/sse';
 
 export interface SupervisorStandIn {
   url: string;
   releases: ReleaseRecord[];
+  /** What `GET /previews` answers. */
+  previews: PreviewInfo[];
   emit(event: StageEvent): void;
   close(): Promise<void>;
 }
@@ -19,11 +21,14 @@ export async function supervisorStandIn(
   releases: ReleaseRecord[] = [],
 ): Promise<SupervisorStandIn> {
   const streams = new Set<ServerResponse>();
-  const state = { releases };
+  const state = { releases, previews: [] as PreviewInfo[] };
   const server: Server = createServer((req, res) => {
     if (req.url === '/releases') {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ releases: state.releases }));
+    } else if (req.url === '/previews') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ previews: state.previews }));
     } else if (req.url === '/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('retry: 1000\n\n');
@@ -41,6 +46,12 @@ export async function supervisorStandIn(
     },
     set releases(list) {
       state.releases = list;
+    },
+    get previews() {
+      return state.previews;
+    },
+    set previews(list) {
+      state.previews = list;
     },
     emit(event) {
       for (const res of streams) res.write(sseFrame('stage', event));
