@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 
 import YAML from 'yaml';
 
-import type { EcsConfig } from './config';
+import type { EcsConfig } from './configSchema';
 import { EXEC_ACTIONS, monitoringContainerDefinitions } from './ecsMonitoring';
 import { ECS_TARGETS, EcsRuntime, ecsRoutes } from './ecsRuntime';
 import { Edge } from './edge';

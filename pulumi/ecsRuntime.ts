@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { EcsConfig, OperatorSecret } from './config';
+import type { EcsConfig, OperatorSecret } from './configSchema';
 import { EcsMonitoring, TASK_METRICS_SIDECAR } from './ecsMonitoring';
 import type { Edge, RouteSpec, TargetSpec } from './edge';
 import { FargateService } from './fargateService';
