@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { SidecarSpec } from './fargateService';
+import type { SidecarSpec } from './taskDefinition';
 import {
   CONFIG_OUT,
   CONFIG_VOLUMES,
