@@ -4,10 +4,10 @@ import { gunzipSync } from 'node:zlib';
 import YAML from 'yaml';
 
 import type { EcsConfig } from './configSchema';
-import { EXEC_ACTIONS, monitoringContainerDefinitions } from './ecsMonitoring';
 import { ECS_TARGETS, EcsRuntime, ecsRoutes } from './ecsRuntime';
 import { Edge } from './edge';
 import { TASK_METRICS_IMAGE, composeService, monitoringFiles } from './monitoringConfig';
+import { EXEC_ACTIONS, monitoringContainerDefinitions } from './monitoringTask';
 import type { MockedStack } from './testing/mocks';
 import { ACCOUNT, REGION, mockStack, settle, unsecret } from './testing/mocks';
 
