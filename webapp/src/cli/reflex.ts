@@ -10,7 +10,7 @@ import { settings } from '../config';
 import { DomainError } from '../errors';
 import { createLogger } from '../logger';
 import { parseGate } from '../loop/gate';
-import { homePaths } from '../loop/home';
+import { HomeError, homePaths } from '../loop/home';
 import { Supervisor, SupervisorError } from '../loop/supervisor';
 import { logs, releases, rollback, status } from './pipeline';
 import { users } from './users';
@@ -163,8 +163,9 @@ export async function main(argv: string[]): Promise<void> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((err: unknown) => {
-    if (err instanceof UsageError || err instanceof SupervisorError || err instanceof DomainError) {
-      console.error(`reflex: ${err.message}`);
+    const known = [UsageError, SupervisorError, HomeError, DomainError];
+    if (known.some((type) => err instanceof type)) {
+      console.error(`reflex: ${(err as Error).message}`);
       process.exit(err instanceof UsageError ? 64 : 1);
     }
     console.error(err);

@@ -143,3 +143,9 @@ export function readBody(req: http.IncomingMessage, limits: EdgeLimits): Promise
     req.once('close', () => clearTimeout(timer));
   });
 }
+
+/** The largest body the platform accepts: a file save of the default size limit, twice, as JSON. */
+export function largestBody(settings: Record<string, string>): number {
+  const maxFile = Number(settings.REFLEX_MAX_FILE_BYTES ?? 1024 * 1024);
+  return maxFile * 2 + 64 * 1024;
+}

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GateError, runGate } from './gate';
+import { besideGate, GateError, runGate } from './gate';
 import {
   expectedTests,
   jestArgs,
@@ -241,5 +241,52 @@ describe('the files jest is asked about', () => {
   });
   it('for text outside the site: nothing', () => {
     expect(testCandidates(['README.md', 'docs/EDITOR.md'], exists, siteTests)).toEqual([]);
+  });
+});
+
+describe('the build beside the gate', () => {
+  const building = (seen: { aborted?: boolean }) => (signal: AbortSignal) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => resolve('built'), 50);
+      signal.addEventListener('abort', () => {
+        seen.aborted = true;
+        clearTimeout(timer);
+        reject(new Error('build stopped'));
+      });
+    });
+
+  it('a green gate hands over the build it ran beside', async () => {
+    const seen: { aborted?: boolean } = {};
+    const built = await besideGate(
+      () => Promise.resolve(),
+      building(seen),
+      new AbortController().signal,
+    );
+    expect(await built()).toBe('built');
+    expect(seen.aborted).toBeUndefined();
+  });
+
+  it('a red gate stops the build and fails with the gate', async () => {
+    const seen: { aborted?: boolean } = {};
+    await expect(
+      besideGate(
+        () => Promise.reject(new Error('tests failed')),
+        building(seen),
+        new AbortController().signal,
+      ),
+    ).rejects.toThrow('tests failed');
+    expect(seen.aborted).toBe(true);
+  });
+
+  it('stopping the pipeline stops the build', async () => {
+    const seen: { aborted?: boolean } = {};
+    const stop = new AbortController();
+    const gate = new Promise<void>((_, reject) =>
+      stop.signal.addEventListener('abort', () => reject(new Error('stopping'))),
+    );
+    const run = besideGate(() => gate, building(seen), stop.signal);
+    stop.abort();
+    await expect(run).rejects.toThrow('stopping');
+    expect(seen.aborted).toBe(true);
   });
 });

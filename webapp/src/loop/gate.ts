@@ -217,3 +217,30 @@ export class Gate {
     writeFileSync(this.typecheckedFile, `${sha}\n`);
   }
 }
+
+/**
+ * Runs the gate and the build side by side and returns the build's result once the gate
+ * passed. The build runs only the build script, a protected path no edit can change, and
+ * nothing it makes starts unless the gate passes; a gate that fails stops it.
+ */
+export async function besideGate<T>(
+  gate: () => Promise<unknown>,
+  build: (signal: AbortSignal) => Promise<T>,
+  signal: AbortSignal,
+): Promise<() => Promise<T>> {
+  const stopBuild = new AbortController();
+  const onStop = () => stopBuild.abort();
+  signal.addEventListener('abort', onStop, { once: true });
+  const building = build(stopBuild.signal);
+  building.catch(() => undefined);
+  try {
+    await gate();
+  } catch (err) {
+    stopBuild.abort();
+    await building.catch(() => undefined);
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onStop);
+  }
+  return () => building;
+}

@@ -14,8 +14,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeTargets } from './scraper';
 
 export interface HomePaths {
   root: string;
@@ -168,4 +169,45 @@ process.stdin.on('end', () => {
 });
 `;
   writeFileSync(path.join(paths.origin, 'hooks', 'post-receive'), hook, { mode: 0o755 });
+}
+
+/** One supervisor per REFLEX_HOME: refuse when the recorded one still runs. */
+export function claimHome(paths: HomePaths): void {
+  if (!existsSync(paths.supervisorFile)) return;
+  try {
+    const { pid } = JSON.parse(readFileSync(paths.supervisorFile, 'utf8')) as { pid: number };
+    if (pid !== process.pid) {
+      process.kill(pid, 0);
+      throw new HomeError(
+        `another supervisor (pid ${pid}) runs in ${paths.root}; stop it first, or set REFLEX_HOME`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof HomeError) throw err;
+    // stale file: that supervisor is gone
+  }
+}
+
+/**
+ * Tells the CLI and the monitoring stack where this supervisor listens: the supervisor file
+ * (the CLI's `status`, `logs`), the token and file-SD list of `npm run monitor`
+ * (scripts/monitoring: SUPERVISOR_TOKEN_FILE). All 0600: the token opens the control API.
+ */
+export function announceSupervisor(
+  paths: HomePaths,
+  o: { controlPort: number; edgePort: number; token: string },
+): void {
+  writeFileSync(paths.supervisorFile, JSON.stringify({ pid: process.pid, ...o }) + '\n', {
+    mode: 0o600,
+  });
+  writeFileSync(path.join(paths.prometheus, 'supervisor-token'), `${o.token}\n`, { mode: 0o600 });
+  writeTargets(path.join(paths.prometheus, 'supervisor.json'), [
+    { address: `127.0.0.1:${o.controlPort}`, labels: {} },
+  ]);
+}
+
+/** The supervisor stopped: nothing points at it any more. */
+export function retractSupervisor(paths: HomePaths): void {
+  rmSync(paths.supervisorFile, { force: true });
+  rmSync(path.join(paths.prometheus, 'supervisor-token'), { force: true });
 }

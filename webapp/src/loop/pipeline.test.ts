@@ -1,4 +1,4 @@
-import { platformUnchanged, siteCodeUnchanged } from './pipeline';
+import { platformUnchanged, siteCodeUnchanged } from './reuse';
 
 const inputs = ['webapp/site/routes.ts', 'webapp/site/lib/format.ts', 'webapp/src/site/app.ts'];
 

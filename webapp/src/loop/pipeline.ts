@@ -1,21 +1,20 @@
 /**
- * The local pipeline: for each push to the branch, check out → gate → build → start →
- * healthy → live. The scheduler decides which run comes next, the recorder tells the world,
- * the fleet owns the processes. What a release starts depends on what it changes since the
- * processes that serve now: only the site's pages and assets — nothing is built or started,
- * the site serves the new content; site code — a new site process; anything else — a new
- * platform process as well. Every release is still gated, health-checked, switched at the
- * edge, recorded, and can be put back.
+ * The local pipeline: for each push to the branch, check out → gate (with the build beside it)
+ * → start → healthy → live. The scheduler decides which run comes next, the recorder tells the
+ * world, the fleet owns the processes, and `reuse` decides which processes a release starts.
+ * Every release is still gated, health-checked, switched at the edge, recorded, and can be put
+ * back.
  */
 import path from 'node:path';
 import type { Logger } from '../logger';
 import type { ReleaseRecord, StageName } from '../pipeline/types';
 import type { Fleet, Release } from './fleet';
-import type { Gate } from './gate';
+import { besideGate, type Gate } from './gate';
 import type { Instance, InstanceKind, Launcher } from './instances';
 import type { Origin } from './origin';
 import type { BuildInfo, ReleaseStore } from './releases';
 import type { Recorder } from './recorder';
+import { Reuse, SITE, type Plan } from './reuse';
 import { Scheduler, type Job, type RestoreReason } from './scheduler';
 import type { PipelineSlot } from './slot';
 
@@ -41,35 +40,18 @@ export interface PipelineOptions {
   onLive?: (sha: string) => void;
 }
 
-/** The processes a release reuses; `undefined` ones it starts. */
-interface Plan {
-  platform: Instance | undefined;
-  site: Instance | undefined;
-}
-
 class Stopping extends Error {
   constructor() {
     super('the supervisor is stopping');
   }
 }
 
-const SITE = 'webapp/site/';
-
-/** Whether the platform's code is the same in two trees that differ by `changed`. */
-export function platformUnchanged(changed: readonly string[]): boolean {
-  return changed.every((file) => file.startsWith(SITE));
-}
-
-/** Whether the site's code is the same: no change outside the site, none to its bundle's inputs. */
-export function siteCodeUnchanged(changed: readonly string[], inputs: readonly string[]): boolean {
-  const bundled = new Set(inputs);
-  return changed.every((file) => file.startsWith(SITE) && !bundled.has(file));
-}
-
 export class Pipeline {
   readonly scheduler: Scheduler;
+  private readonly reuse: Reuse;
 
   constructor(private readonly o: PipelineOptions) {
+    this.reuse = new Reuse({ ...o, enabled: o.reuseProcesses !== false });
     this.scheduler = new Scheduler({
       run: (job, signal) => this.run(job, signal),
       superseded: (sha) => void o.recorder.markSuperseded(sha),
@@ -169,26 +151,16 @@ export class Pipeline {
       const live = this.o.fleet.live;
       const changedFiles =
         (live ? await origin.changed(live.sha, sha) : undefined) ?? (await origin.files(sha, SITE));
-      const plan = await this.plan(sha);
-      // The build runs beside the gate: it runs only the build script, a protected path no edit
-      // can change, and nothing it makes starts unless the gate passes. A red gate stops it.
-      const stopBuild = new AbortController();
-      const onStop = () => stopBuild.abort();
-      signal.addEventListener('abort', onStop, { once: true });
-      const building = this.buildFor(sha, plan, stopBuild.signal);
-      building.catch(() => undefined);
-      try {
-        await this.stage(record, 'gate', signal, () =>
-          gate.run({ sha, dir, changedFiles, logDir: logs, signal }),
-        );
-      } catch (err) {
-        stopBuild.abort();
-        await building.catch(() => undefined);
-        throw err;
-      } finally {
-        signal.removeEventListener('abort', onStop);
-      }
-      const info = await this.stage(record, 'build', signal, () => building);
+      const plan = await this.reuse.plan(sha);
+      const built = await besideGate(
+        () =>
+          this.stage(record, 'gate', signal, () =>
+            gate.run({ sha, dir, changedFiles, logDir: logs, signal }),
+          ),
+        (stop) => this.reuse.build(sha, plan, stop),
+        signal,
+      );
+      const info = await this.stage(record, 'build', signal, built);
       await this.goLive(record, sha, plan, info, started, signal);
       recorder.markLive(record, 'built', this.previousLive);
       this.o.onLive?.(sha);
@@ -207,7 +179,7 @@ export class Pipeline {
     try {
       const info = this.o.store.buildInfo(sha);
       if (!info) throw new Error(`release ${sha.slice(0, 12)} is not built`);
-      await this.goLive(record, sha, await this.plan(sha), info, started, signal);
+      await this.goLive(record, sha, await this.reuse.plan(sha), info, started, signal);
       this.o.recorder.markLive(
         record,
         reason.kind === 'resumed' ? 'resumed' : 'restored',
@@ -250,45 +222,5 @@ export class Pipeline {
       this.previousLive = fleet.promote(release);
       return Promise.resolve();
     });
-  }
-
-  /** Which running processes can serve `sha` as they are. */
-  private async plan(sha: string): Promise<Plan> {
-    if (this.o.reuseProcesses === false) return { platform: undefined, site: undefined };
-    const [platform, site] = await Promise.all([
-      this.reusable('platform', sha),
-      this.reusable('site', sha),
-    ]);
-    return { platform, site };
-  }
-
-  private async reusable(kind: InstanceKind, sha: string): Promise<Instance | undefined> {
-    const live = this.o.fleet.live?.[kind];
-    const candidates = [live, this.o.fleet.find(kind, (i) => i !== live)].filter(
-      (i): i is Instance => i !== undefined && !i.process.stopping && !i.process.hasExited,
-    );
-    for (const candidate of candidates) {
-      const changed = await this.o.origin.changed(candidate.sha, sha);
-      if (!changed) continue;
-      if (kind === 'platform' && platformUnchanged(changed)) return candidate;
-      const inputs = this.o.store.siteInputs(candidate.sha);
-      if (kind === 'site' && inputs && siteCodeUnchanged(changed, inputs)) return candidate;
-    }
-    return undefined;
-  }
-
-  /** A new build when a process must start from it; else the reused site's build. */
-  private async buildFor(sha: string, plan: Plan, signal: AbortSignal): Promise<BuildInfo> {
-    const { store } = this.o;
-    if (plan.site && plan.platform) return store.reuseBuild(sha, plan.site.sha);
-    await store.build(
-      sha,
-      path.join(this.o.logDir(sha), 'build.log'),
-      this.o.buildTimeoutMs,
-      signal,
-    );
-    const info = store.buildInfo(sha);
-    if (!info) throw new Error('the build wrote no build-info.json for this commit');
-    return info;
   }
 }

@@ -12,14 +12,14 @@
  */
 import path from 'node:path';
 import type { Logger } from '../logger';
-import type { StageName } from '../pipeline/types';
+import type { ReleaseRecord, StageName } from '../pipeline/types';
 import type { Upstream } from './edge';
 import type { Gate } from './gate';
 import type { Instance, Launcher } from './instances';
 import type { Origin } from './origin';
-import { siteCodeUnchanged } from './pipeline';
+import { siteCodeUnchanged } from './reuse';
 import type { Recorder } from './recorder';
-import type { ReleaseStore } from './releases';
+import type { BuildInfo, ReleaseStore } from './releases';
 import { Scheduler, type Job } from './scheduler';
 import type { PipelineSlot } from './slot';
 
@@ -236,29 +236,9 @@ export class Previews {
       const reuse = await this.reusable(preview, sha);
       const info = await this.stage(preview, record, 'build', signal, async () => {
         if (reuse) return store.reuseBuild(sha, reuse.sha);
-        await store.build(sha, path.join(logs, 'build.log'), this.o.buildTimeoutMs, signal);
-        const built = store.buildInfo(sha);
-        if (!built) throw new Error('the build wrote no build-info.json for this commit');
-        return built;
+        return store.build(sha, path.join(logs, 'build.log'), this.o.buildTimeoutMs, signal);
       });
-      const site = await this.stage(preview, record, 'start', signal, async () => {
-        if (reuse) return reuse;
-        await this.makeRoom(preview);
-        started = await this.o.launcher.start(
-          'site',
-          sha,
-          info.builtAt,
-          this.o.siteEnv(preview.name, sha, info.builtAt),
-        );
-        return started;
-      });
-      await this.stage(preview, record, 'healthy', signal, () =>
-        this.o.launcher.healthy(site, sha),
-      );
-      await this.stage(preview, record, 'live', signal, () => {
-        this.promote(preview, { sha, builtAt: info.builtAt, site });
-        return Promise.resolve();
-      });
+      await this.goLive(preview, record, sha, info, reuse, signal, (i) => (started = i));
       preview.recorder.markLive(record, 'built');
     } catch (err) {
       if (started) await this.o.launcher.stop(started, 2000);
@@ -278,29 +258,38 @@ export class Previews {
         throw new Error(
           `preview ${preview.name}: release ${sha.slice(0, 12)} is no longer built; push again`,
         );
-      await this.makeRoom(preview);
-      const site = await this.stage(preview, record, 'start', signal, async () => {
-        started = await this.o.launcher.start(
-          'site',
-          sha,
-          info.builtAt,
-          this.o.siteEnv(preview.name, sha, info.builtAt),
-        );
-        return started;
-      });
-      await this.stage(preview, record, 'healthy', signal, () =>
-        this.o.launcher.healthy(site, sha),
-      );
-      await this.stage(preview, record, 'live', signal, () => {
-        this.promote(preview, { sha, builtAt: info.builtAt, site });
-        return Promise.resolve();
-      });
+      await this.goLive(preview, record, sha, info, undefined, signal, (i) => (started = i));
       preview.recorder.markLive(record, 'resumed');
     } catch (err) {
       if (started) await this.o.launcher.stop(started, 2000);
       preview.failed = err instanceof Error ? err.message : String(err);
       preview.recorder.markNotRestored(record, err);
     }
+  }
+
+  /** start → healthy → live: the reused site, or a new one (made room for; told to `track`). */
+  private async goLive(
+    preview: Preview,
+    record: ReleaseRecord,
+    sha: string,
+    info: BuildInfo,
+    reuse: Instance | undefined,
+    signal: AbortSignal,
+    track: (started: Instance) => void,
+  ): Promise<void> {
+    const site = await this.stage(preview, record, 'start', signal, async () => {
+      if (reuse) return reuse;
+      await this.makeRoom(preview);
+      const env = this.o.siteEnv(preview.name, sha, info.builtAt);
+      const started = await this.o.launcher.start('site', sha, info.builtAt, env);
+      track(started);
+      return started;
+    });
+    await this.stage(preview, record, 'healthy', signal, () => this.o.launcher.healthy(site, sha));
+    await this.stage(preview, record, 'live', signal, () => {
+      this.promote(preview, { sha, builtAt: info.builtAt, site });
+      return Promise.resolve();
+    });
   }
 
   /** The preview's running site, when its code is what `sha` would run. */

@@ -87,7 +87,7 @@ export class ReleaseStore {
     logFile: string,
     timeoutMs: number,
     signal?: AbortSignal,
-  ): Promise<void> {
+  ): Promise<BuildInfo> {
     await runCommand(process.execPath, ['webapp/scripts/build.mjs'], {
       cwd: this.dirOf(sha),
       env: commandEnv({
@@ -99,6 +99,9 @@ export class ReleaseStore {
       label: 'build',
       signal,
     });
+    const info = this.buildInfo(sha);
+    if (!info) throw new Error('the build wrote no build-info.json for this commit');
+    return info;
   }
 
   /**

@@ -7,6 +7,7 @@
  * The host runs the site in its own container with its own uid on top of this (docs/HOST.md).
  */
 import path from 'node:path';
+import type { HomePaths } from './home';
 
 /** The permission flags for this Node (`--experimental-permission` before Node 22). */
 export function permissionFlags(nodeVersion: string, readable: readonly string[]): string[] {
@@ -57,4 +58,51 @@ export function siteArgs(nodeVersion: string, dir: string, releases: string): st
     '--enable-source-maps',
     bundle,
   ];
+}
+
+export interface PlatformEnvOptions {
+  sha: string;
+  workdir: string;
+  sessionSecret: string;
+  paths: HomePaths;
+  branch: string;
+  /** Operator settings (REFLEX_EDITABLE and the like). */
+  settings: Record<string, string>;
+  edgeToken: string;
+  siteUrl: string;
+  editorUrl: string;
+  supervisorUrl: string;
+  supervisorToken: string;
+  drainTimeoutMs: number;
+}
+
+/**
+ * The platform's environment: its secrets and settings, and only what the process needs of the
+ * supervisor's own environment. Never given to the site (see `siteEnv`).
+ */
+export function platformEnv(o: PlatformEnvOptions): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: process.env.LANG,
+    ...o.settings,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REFLEX_SHA: o.sha,
+    REFLEX_REPO_URL: o.paths.origin,
+    REFLEX_BRANCH: o.branch,
+    REFLEX_WORKDIR: o.workdir,
+    REFLEX_USERS_FILE: o.paths.usersFile,
+    REFLEX_SESSION_SECRET: o.sessionSecret,
+    REFLEX_STATE_DIR: o.paths.state,
+    REFLEX_AUDIT_FILE: o.paths.auditFile,
+    REFLEX_EDGE_TOKEN: o.edgeToken,
+    REFLEX_PUBLIC_URL: o.siteUrl,
+    REFLEX_EDITOR_URL: o.editorUrl,
+    REFLEX_PIPELINE: 'local',
+    REFLEX_SUPERVISOR_URL: o.supervisorUrl,
+    REFLEX_SUPERVISOR_TOKEN: o.supervisorToken,
+    REFLEX_SHUTDOWN_TIMEOUT_MS: String(o.drainTimeoutMs),
+    REFLEX_EXIT_WITH_PARENT: 'true',
+  };
 }

@@ -5,7 +5,7 @@
  * poll of the branch as a safety net. Composition only: each part is its own module.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { UserStore } from '../auth/users';
@@ -13,12 +13,19 @@ import type { Logger } from '../logger';
 import type { StageEvent } from '../pipeline/types';
 import { controlApp, listenControl } from './control';
 import { Edge } from './edge';
-import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from './edgeLimits';
+import { DEFAULT_EDGE_LIMITS, largestBody, type EdgeLimits } from './edgeLimits';
 import { Fleet, type ScrapeTarget } from './fleet';
 import { Gate, type GateStep } from './gate';
 import { GateWorkspace } from './gateWorkspace';
 import { EventBus, History } from './history';
-import { homePaths, prepareHome, type HomePaths } from './home';
+import {
+  announceSupervisor,
+  claimHome,
+  homePaths,
+  prepareHome,
+  retractSupervisor,
+  type HomePaths,
+} from './home';
 import { Launcher } from './instances';
 import { createLoopMetrics, type LoopMetrics } from './metrics';
 import { Origin } from './origin';
@@ -27,10 +34,11 @@ import { Previews } from './previews';
 import { killAllChildren } from './processes';
 import { Recorder } from './recorder';
 import { ReleaseStore } from './releases';
-import { siteEnv } from './sandbox';
+import { platformEnv, siteEnv } from './sandbox';
 import { PipelineSlot } from './slot';
 import { WarmGate } from './warmGate';
 import { activeScraper, finalScrapeMs, writeTargets } from './scraper';
+import { stageLines } from './console';
 
 export interface SupervisorOptions {
   projectDir: string;
@@ -68,12 +76,6 @@ export class SupervisorError extends Error {}
 
 /** Where change requests' branches live: `reflex/<user>/<name>`. */
 const PREVIEW_REFS = 'refs/heads/reflex/';
-
-/** The largest body the platform accepts: a file save of the default size limit, twice, as JSON. */
-function largestBody(settings: Record<string, string>): number {
-  const maxFile = Number(settings.REFLEX_MAX_FILE_BYTES ?? 1024 * 1024);
-  return maxFile * 2 + 64 * 1024;
-}
 
 export class Supervisor {
   readonly paths: HomePaths;
@@ -284,23 +286,11 @@ export class Supervisor {
       }
       throw err;
     }
-    writeFileSync(
-      paths.supervisorFile,
-      JSON.stringify({
-        pid: process.pid,
-        controlPort: this.controlPort,
-        edgePort: this.edgePort,
-        token: this.token,
-      }) + '\n',
-      { mode: 0o600 },
-    );
-    // For a Prometheus scraping the supervisor (scripts/monitoring: SUPERVISOR_TOKEN_FILE).
-    writeFileSync(path.join(paths.prometheus, 'supervisor-token'), `${this.token}\n`, {
-      mode: 0o600,
+    announceSupervisor(paths, {
+      controlPort: this.controlPort,
+      edgePort: this.edgePort,
+      token: this.token,
     });
-    writeTargets(path.join(paths.prometheus, 'supervisor.json'), [
-      { address: `127.0.0.1:${this.controlPort}`, labels: {} },
-    ]);
     this.events.subscribe((event) => this.report(event));
 
     const head = await this.origin.head();
@@ -350,53 +340,31 @@ export class Supervisor {
   }
 
   private report(event: StageEvent): void {
-    const short = `${event.preview ? `preview ${event.preview} ` : ''}${event.sha.slice(0, 12)}`;
-    if (event.status === 'started') return;
-    const seconds =
-      event.durationMs === undefined ? '' : ` ${(event.durationMs / 1000).toFixed(2)} s`;
-    if (event.status === 'succeeded') {
-      this.o.say(`  [${short}] ${event.stage.padEnd(9)} ok${seconds}`);
-      if (event.stage === 'live' && event.preview)
-        this.o.say(
-          `Preview ${event.preview} is live at http://${event.preview}.localhost:${this.edgePort}/`,
-        );
-      else if (event.stage === 'live')
-        this.o.say(`Reflex is live at ${this.url}  (editor: ${this.editorUrl}/editor/)`);
-    } else {
-      this.o.say(`  [${short}] ${event.stage.padEnd(9)} FAILED${seconds}`);
-      for (const line of (event.log ?? '').trim().split('\n').slice(-12))
-        this.o.say(`      ${line}`);
-      this.o.say(`      full logs: npm run reflex -- logs ${short}`);
-    }
+    for (const line of stageLines(event, {
+      site: this.url,
+      editor: this.editorUrl,
+      port: this.edgePort,
+    }))
+      this.o.say(line);
   }
 
   /** The platform's environment: its secrets and settings; never given to the site. */
   private platformEnv(sha: string, workdir: string, sessionSecret: string): NodeJS.ProcessEnv {
     const { paths, o } = this;
-    return {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      LANG: process.env.LANG,
-      ...o.releaseSettings,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      REFLEX_SHA: sha,
-      REFLEX_REPO_URL: paths.origin,
-      REFLEX_BRANCH: o.branch,
-      REFLEX_WORKDIR: workdir,
-      REFLEX_USERS_FILE: paths.usersFile,
-      REFLEX_SESSION_SECRET: sessionSecret,
-      REFLEX_STATE_DIR: paths.state,
-      REFLEX_AUDIT_FILE: paths.auditFile,
-      REFLEX_EDGE_TOKEN: this.edge.token,
-      REFLEX_PUBLIC_URL: this.url,
-      REFLEX_EDITOR_URL: this.editorUrl,
-      REFLEX_PIPELINE: 'local',
-      REFLEX_SUPERVISOR_URL: `http://127.0.0.1:${this.controlPort}`,
-      REFLEX_SUPERVISOR_TOKEN: this.token,
-      REFLEX_SHUTDOWN_TIMEOUT_MS: String(o.drainTimeoutMs),
-      REFLEX_EXIT_WITH_PARENT: 'true',
-    };
+    return platformEnv({
+      sha,
+      workdir,
+      sessionSecret,
+      paths,
+      branch: o.branch,
+      settings: o.releaseSettings,
+      edgeToken: this.edge.token,
+      siteUrl: this.url,
+      editorUrl: this.editorUrl,
+      supervisorUrl: `http://127.0.0.1:${this.controlPort}`,
+      supervisorToken: this.token,
+      drainTimeoutMs: o.drainTimeoutMs,
+    });
   }
 
   /**
@@ -416,8 +384,7 @@ export class Supervisor {
       );
       this.control?.closeAllConnections();
       killAllChildren('SIGKILL');
-      rmSync(this.paths.supervisorFile, { force: true });
-      rmSync(path.join(this.paths.prometheus, 'supervisor-token'), { force: true });
+      retractSupervisor(this.paths);
     })();
     return this.stopping;
   }
@@ -425,22 +392,5 @@ export class Supervisor {
   /** A second signal: kill every child now. */
   force(): void {
     killAllChildren('SIGKILL');
-  }
-}
-
-/** One supervisor per REFLEX_HOME: refuse when the recorded one still runs. */
-function claimHome(paths: HomePaths): void {
-  if (!existsSync(paths.supervisorFile)) return;
-  try {
-    const { pid } = JSON.parse(readFileSync(paths.supervisorFile, 'utf8')) as { pid: number };
-    if (pid !== process.pid) {
-      process.kill(pid, 0);
-      throw new SupervisorError(
-        `another supervisor (pid ${pid}) runs in ${paths.root}; stop it first, or set REFLEX_HOME`,
-      );
-    }
-  } catch (err) {
-    if (err instanceof SupervisorError) throw err;
-    // stale file: that supervisor is gone
   }
 }
