@@ -3,8 +3,9 @@ import path from 'node:path';
 
 import { parse } from 'yaml';
 
-import type { RawConfig } from './config';
-import { ConfigError, DEFAULTS, RETIRED_KEYS, loadConfig, parseConfig } from './config';
+import { ConfigError, loadConfig, parseConfig } from './config';
+import type { RawConfig } from './configSchema';
+import { DEFAULTS, RETIRED_KEYS } from './configSchema';
 import { mockStack } from './testing/mocks';
 
 const where = { project: 'reflex', stack: 'dev' };

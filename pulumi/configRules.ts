@@ -1,5 +1,5 @@
-// The rules config.ts validates values with: pure functions that throw an Error whose message
-// completes "reflex:<key>: ...". Kept apart from config.ts so that each rule is table-tested.
+// The rules config.ts and configSections.ts validate values with: pure functions that throw an
+// Error whose message completes "reflex:<key>: ...". Kept apart so that each rule is table-tested.
 import { isIP } from 'node:net';
 
 /** Debian's AWS account, owner of the official Debian AMIs. */

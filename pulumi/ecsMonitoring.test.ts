@@ -3,11 +3,11 @@ import { gunzipSync } from 'node:zlib';
 
 import YAML from 'yaml';
 
-import type { EcsConfig } from './config';
-import { EXEC_ACTIONS, monitoringContainerDefinitions } from './ecsMonitoring';
+import type { EcsConfig } from './configSchema';
 import { ECS_TARGETS, EcsRuntime, ecsRoutes } from './ecsRuntime';
 import { Edge } from './edge';
 import { TASK_METRICS_IMAGE, composeService, monitoringFiles } from './monitoringConfig';
+import { EXEC_ACTIONS, monitoringContainerDefinitions } from './monitoringTask';
 import type { MockedStack } from './testing/mocks';
 import { ACCOUNT, REGION, mockStack, settle, unsecret } from './testing/mocks';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-import type { EcsConfig } from './config';
+import type { EcsConfig } from './configSchema';
 import {
   ECS_TARGETS,
   EcsRuntime,

@@ -9,10 +9,12 @@ import { randomBytes } from 'node:crypto';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { EcsConfig, OperatorSecret } from './config';
-import { EcsMonitoring, TASK_METRICS_SIDECAR } from './ecsMonitoring';
+import type { EcsConfig, OperatorSecret } from './configSchema';
+import { EcsMonitoring } from './ecsMonitoring';
 import type { Edge, RouteSpec, TargetSpec } from './edge';
 import { FargateService } from './fargateService';
+import { generatedSecret } from './generatedSecret';
+import { TASK_METRICS_SIDECAR } from './monitoringDiscovery';
 import { SharedState, clientPolicy } from './sharedState';
 import type { AppUrls } from './userData';
 import { platformSettings } from './userData';
@@ -294,25 +296,15 @@ export class EcsRuntime extends pulumi.ComponentResource {
    * the operator adds the OPERATOR_SECRETS keys (docs/AWS.md). Later runs leave its value alone.
    */
   private platformSecret(name: string, args: EcsRuntimeArgs): aws.secretsmanager.Secret {
-    const secret = new aws.secretsmanager.Secret(
+    const secret = generatedSecret(
       `${name}-secret`,
       {
-        name: `${args.stackName}/platform`,
+        secretName: `${args.stackName}/platform`,
         description: 'Reflex platform: session secret, and the tokens the operator adds',
-        recoveryWindowInDays: 7,
+        initial: { REFLEX_SESSION_SECRET: randomBytes(32).toString('hex') },
         tags: args.tags,
       },
-      { parent: this },
-    );
-    new aws.secretsmanager.SecretVersion(
-      `${name}-secret`,
-      {
-        secretId: secret.id,
-        secretString: pulumi.secret(
-          JSON.stringify({ REFLEX_SESSION_SECRET: randomBytes(32).toString('hex') }),
-        ),
-      },
-      { parent: this, ignoreChanges: ['secretString'] },
+      this,
     );
     return secret;
   }

@@ -1,4 +1,4 @@
-import type { DomainConfig } from './config';
+import type { DomainConfig } from './configSchema';
 import type { RouteSpec, TargetSpec } from './edge';
 import { Edge, HEALTH_CHECK, allowAlbTo } from './edge';
 import type { MockedStack } from './testing/mocks';

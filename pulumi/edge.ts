@@ -5,7 +5,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { DomainConfig } from './config';
+import type { DomainConfig } from './configSchema';
 import { SiteNames } from './siteNames';
 
 /** A target group behind the ALB. The first one of EdgeArgs.targets takes every request no rule claims. */

@@ -1,5 +1,6 @@
-import type { ContainerSpec } from './fargateService';
-import { STOP_TIMEOUT, containerDefinitions, executionPolicy } from './fargateService';
+import type { ContainerSpec } from './taskDefinition';
+import { STOP_TIMEOUT, containerDefinitions } from './taskDefinition';
+import { executionPolicy } from './taskRoles';
 
 const spec: ContainerSpec = {
   name: 'platform',

@@ -1,43 +1,15 @@
 // One service of the ecs runtime (the platform, or the site): a Fargate task definition from the
 // app's image, a service behind its ALB target group in both zones with the deployment circuit
 // breaker and rollback, autoscaling on requests per target, its own security group (the ALB
-// only), its own roles and its own log group.
+// only), its own roles and its own log group. The containers' JSON is written in
+// taskDefinition.ts, the roles' policies in taskRoles.ts.
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { allowAlbTo } from './edge';
-import { ECR_PULL, ecrPolicy } from './registry';
-import { serviceTrustPolicy } from './trust';
-
-/** The one container of a task, resolved (what ECS's JSON is written from). */
-export interface ContainerSpec {
-  name: string;
-  /** The command, when it is not the image's CMD. */
-  command?: string[];
-  /** `uid:gid`, when it is not the image's USER. */
-  user?: string;
-  readonlyRootFilesystem: boolean;
-  port: number;
-  environment: Record<string, string>;
-  /** Variable name -> Secrets Manager `valueFrom` (a secret ARN, `:json-key::` for a key). */
-  secrets: Record<string, string>;
-  /** The shared file system, mounted at `path` through an access point with IAM and TLS. */
-  sharedState?: { fileSystemId: string; accessPointId: string; path: string };
-}
-
-/**
- * A container beside the app in each task (the task-metrics sidecar): not essential (the app
- * serves on without it), read-only, no capability, its own port, its logs in the service's group.
- */
-export interface SidecarSpec {
-  name: string;
-  image: string;
-  port: number;
-  command: string[];
-  user: string;
-  /** MiB the task keeps for it, out of the task's memory. */
-  memoryReservation: number;
-}
+import type { SidecarSpec } from './taskDefinition';
+import { FARGATE_TASK, containerDefinitions, efsVolume } from './taskDefinition';
+import { executionPolicy, taskRole } from './taskRoles';
 
 /** A ContainerSpec whose values may still be outputs of other resources. */
 export interface ContainerArgs {
@@ -94,94 +66,15 @@ export interface FargateServiceArgs {
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
-/**
- * Seconds a task gets between SIGTERM and SIGKILL. ECS stops a task only after the ALB has
- * drained it (the target group's deregistration delay), so this covers the app's own shutdown.
- */
-export const STOP_TIMEOUT = 35;
-
-/** The task definition's containers, as ECS's JSON: the app, then its sidecars. */
-export function containerDefinitions(
-  spec: ContainerSpec,
-  image: string,
-  logGroup: string,
-  region: string,
-  sidecars: readonly SidecarSpec[] = [],
-): string {
-  const { sharedState } = spec;
-  const logs = (prefix: string) => ({
-    logDriver: 'awslogs',
-    options: {
-      'awslogs-group': logGroup,
-      'awslogs-region': region,
-      'awslogs-stream-prefix': prefix,
-    },
-  });
-  return JSON.stringify([
-    {
-      name: spec.name,
-      image,
-      essential: true,
-      ...(spec.command ? { command: spec.command } : {}),
-      ...(spec.user ? { user: spec.user } : {}),
-      readonlyRootFilesystem: spec.readonlyRootFilesystem,
-      portMappings: [{ containerPort: spec.port, protocol: 'tcp' }],
-      environment: Object.entries(spec.environment).map(([name, value]) => ({ name, value })),
-      secrets: Object.entries(spec.secrets).map(([name, valueFrom]) => ({ name, valueFrom })),
-      mountPoints: sharedState
-        ? [{ sourceVolume: 'shared-state', containerPath: sharedState.path, readOnly: false }]
-        : [],
-      linuxParameters: { capabilities: { drop: ['ALL'] }, initProcessEnabled: true },
-      stopTimeout: STOP_TIMEOUT,
-      logConfiguration: logs(spec.name),
-    },
-    ...sidecars.map((sidecar) => ({
-      name: sidecar.name,
-      image: sidecar.image,
-      essential: false,
-      command: sidecar.command,
-      user: sidecar.user,
-      readonlyRootFilesystem: true,
-      memoryReservation: sidecar.memoryReservation,
-      portMappings: [{ containerPort: sidecar.port, protocol: 'tcp' }],
-      linuxParameters: { capabilities: { drop: ['ALL'] } },
-      logConfiguration: logs(sidecar.name),
-    })),
-  ]);
-}
-
-/** What the execution role may do: pull the image, write the log group, read the task's secrets. */
-export function executionPolicy(
-  repositoryArn: string,
-  logGroupArn: string,
-  secretArns: readonly string[],
-): string {
-  const pull = JSON.parse(ecrPolicy(repositoryArn, ECR_PULL)) as { Statement: unknown[] };
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      ...pull.Statement,
-      {
-        Sid: 'WriteItsLogs',
-        Effect: 'Allow',
-        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: `${logGroupArn}:*`,
-      },
-      ...(secretArns.length === 0
-        ? []
-        : [
-            {
-              Sid: 'ReadItsSecrets',
-              Effect: 'Allow',
-              Action: ['secretsmanager:GetSecretValue'],
-              Resource: [...secretArns],
-            },
-          ]),
-    ],
-  });
-}
-
-const TASKS_TRUST = serviceTrustPolicy('ecs-tasks.amazonaws.com');
+/** What every ECS service of the stack is: Fargate, rolled back by the circuit breaker, tagged. */
+export const FARGATE_SERVICE = {
+  launchType: 'FARGATE',
+  platformVersion: 'LATEST',
+  deploymentCircuitBreaker: { enable: true, rollback: true },
+  propagateTags: 'SERVICE',
+  enableEcsManagedTags: true,
+  waitForSteadyState: false,
+};
 
 export class FargateService extends pulumi.ComponentResource {
   readonly serviceName: pulumi.Output<string>;
@@ -228,39 +121,26 @@ export class FargateService extends pulumi.ComponentResource {
     args: FargateServiceArgs,
     logGroupArn: pulumi.Output<string>,
   ): { execution: aws.iam.Role; task?: aws.iam.Role } {
-    const execution = new aws.iam.Role(
+    const execution = taskRole(
       `${name}-execution`,
       {
         description: `Reflex ${args.serviceName}: ECS pulls its image, writes its logs, reads its secrets`,
-        assumeRolePolicy: TASKS_TRUST,
-        tags: args.tags,
-      },
-      { parent: this },
-    );
-    new aws.iam.RolePolicy(
-      `${name}-execution`,
-      {
-        role: execution.id,
         policy: pulumi
           .all([args.repositoryArn, logGroupArn, pulumi.all(args.secretArns)])
           .apply(([repository, logs, secrets]) => executionPolicy(repository, logs, secrets)),
+        tags: args.tags,
       },
-      { parent: this },
+      this,
     );
     if (args.taskPolicy === undefined) return { execution };
-    const task = new aws.iam.Role(
+    const task = taskRole(
       `${name}-task`,
       {
         description: `Reflex ${args.serviceName}: what the app itself may do in AWS`,
-        assumeRolePolicy: TASKS_TRUST,
+        policy: args.taskPolicy,
         tags: args.tags,
       },
-      { parent: this },
-    );
-    new aws.iam.RolePolicy(
-      `${name}-task`,
-      { role: task.id, policy: args.taskPolicy },
-      { parent: this },
+      this,
     );
     return { execution, task };
   }
@@ -276,9 +156,7 @@ export class FargateService extends pulumi.ComponentResource {
       `${name}-task`,
       {
         family: pulumi.interpolate`${args.stackName}-${args.serviceName}`,
-        requiresCompatibilities: ['FARGATE'],
-        networkMode: 'awsvpc',
-        runtimePlatform: { cpuArchitecture: 'X86_64', operatingSystemFamily: 'LINUX' },
+        ...FARGATE_TASK,
         cpu: pulumi.output(args.cpu).apply(String),
         memory: pulumi.output(args.memory).apply(String),
         executionRoleArn: roles.execution.arn,
@@ -291,17 +169,11 @@ export class FargateService extends pulumi.ComponentResource {
         volumes: container.apply((spec) =>
           spec.sharedState
             ? [
-                {
-                  name: 'shared-state',
-                  efsVolumeConfiguration: {
-                    fileSystemId: spec.sharedState.fileSystemId,
-                    transitEncryption: 'ENABLED',
-                    authorizationConfig: {
-                      accessPointId: spec.sharedState.accessPointId,
-                      iam: 'ENABLED',
-                    },
-                  },
-                },
+                efsVolume(
+                  'shared-state',
+                  spec.sharedState.fileSystemId,
+                  spec.sharedState.accessPointId,
+                ),
               ]
             : [],
         ),
@@ -352,14 +224,12 @@ export class FargateService extends pulumi.ComponentResource {
         name: args.serviceName,
         cluster: args.cluster.arn,
         taskDefinition: taskDefinition.arn,
-        launchType: 'FARGATE',
-        platformVersion: 'LATEST',
+        ...FARGATE_SERVICE,
         desiredCount: args.desiredCount,
         // A new revision starts beside the old one; old tasks leave only once the new are
         // healthy in the target group, and a revision that never gets healthy is rolled back.
         deploymentMinimumHealthyPercent: 100,
         deploymentMaximumPercent: 200,
-        deploymentCircuitBreaker: { enable: true, rollback: true },
         availabilityZoneRebalancing: 'ENABLED',
         healthCheckGracePeriodSeconds: 60,
         networkConfiguration: {
@@ -386,9 +256,6 @@ export class FargateService extends pulumi.ComponentResource {
                 containerPort: args.container.port,
               },
             }),
-        propagateTags: 'SERVICE',
-        enableEcsManagedTags: true,
-        waitForSteadyState: false,
         tags: args.tags,
       },
       {

@@ -8,7 +8,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { CiAccess, findGithubOidcProvider } from './ciAccess';
-import type { ReflexConfig } from './config';
+import type { ReflexConfig } from './configSchema';
 import { loadConfig } from './config';
 import { imagePlatformOf } from './configRules';
 import { ECS_TARGETS, EcsRuntime, ecsRoutes } from './ecsRuntime';

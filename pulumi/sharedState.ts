@@ -5,6 +5,8 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
+import { accessPoint, encryptedFileSystem, mountTargets } from './efs';
+
 export interface SharedStateArgs {
   vpcId: pulumi.Input<string>;
   /** One mount target per subnet, so that a task in either zone mounts locally. */
@@ -14,29 +16,8 @@ export interface SharedStateArgs {
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
-export const NFS_PORT = 2049;
 /** The uid/gid of `node` in the official Node image the app's image is built on. */
 export const APP_UID = 1000;
-
-/**
- * Refuses every NFS request that does not come over TLS. With a policy in place, a client that
- * does not authorise with IAM (an anonymous mount) gets no access either: nothing allows it.
- */
-export function fileSystemPolicy(fileSystemArn: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'RefuseUnencryptedTransport',
-        Effect: 'Deny',
-        Principal: { AWS: '*' },
-        Action: '*',
-        Resource: fileSystemArn,
-        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-      },
-    ],
-  });
-}
 
 /** What a platform task's role may do with the file system: mount and write through the access point. */
 export function clientPolicy(fileSystemArn: string, accessPointArn: string): string {
@@ -63,86 +44,49 @@ export class SharedState extends pulumi.ComponentResource {
   constructor(name: string, args: SharedStateArgs, opts?: pulumi.ComponentResourceOptions) {
     super('reflex:infra:SharedState', name, {}, opts);
 
-    const fileSystem = new aws.efs.FileSystem(
+    const fileSystem = encryptedFileSystem(
       `${name}-fs`,
-      {
-        encrypted: true,
-        performanceMode: 'generalPurpose',
-        throughputMode: 'elastic',
-        tags: args.tags,
-      },
+      { policyName: `${name}-policy`, tags: args.tags },
       // Accounts and history live here: nothing replaces or deletes it unnoticed.
       { parent: this, protect: true },
-    );
-    new aws.efs.FileSystemPolicy(
-      `${name}-policy`,
-      { fileSystemId: fileSystem.id, policy: fileSystem.arn.apply(fileSystemPolicy) },
-      { parent: this },
     );
     new aws.efs.BackupPolicy(
       `${name}-backup`,
       { fileSystemId: fileSystem.id, backupPolicy: { status: 'ENABLED' } },
       { parent: this },
     );
-    const accessPoint = new aws.efs.AccessPoint(
+    const appAccess = accessPoint(
       `${name}-ap`,
       {
         fileSystemId: fileSystem.id,
-        posixUser: { uid: APP_UID, gid: APP_UID },
-        rootDirectory: {
-          path: '/reflex',
-          creationInfo: { ownerUid: APP_UID, ownerGid: APP_UID, permissions: '0750' },
-        },
+        user: { uid: APP_UID, gid: APP_UID },
+        path: '/reflex',
         tags: args.tags,
       },
-      { parent: this },
+      this,
     );
-    this.mountTargets(name, args, fileSystem.id);
+    // A mount target in each subnet, reachable on the NFS port from the platform tasks only.
+    mountTargets(
+      name,
+      {
+        vpcId: args.vpcId,
+        subnetIds: args.subnetIds,
+        fileSystemId: fileSystem.id,
+        description: 'Reflex shared state (EFS): NFS from the platform tasks only',
+        clientGroupId: args.clientSecurityGroupId,
+        clientDescription: 'NFS from the platform tasks',
+        tags: args.tags,
+      },
+      this,
+    );
 
     this.fileSystemId = fileSystem.id;
     this.fileSystemArn = fileSystem.arn;
-    this.accessPointId = accessPoint.id;
-    this.accessPointArn = accessPoint.arn;
+    this.accessPointId = appAccess.id;
+    this.accessPointArn = appAccess.arn;
     this.registerOutputs({
       fileSystemId: this.fileSystemId,
       accessPointId: this.accessPointId,
-    });
-  }
-
-  /** A mount target in each subnet, reachable on the NFS port from the platform tasks only. */
-  private mountTargets(
-    name: string,
-    args: SharedStateArgs,
-    fileSystemId: pulumi.Output<string>,
-  ): void {
-    const securityGroup = new aws.ec2.SecurityGroup(
-      `${name}-sg`,
-      {
-        vpcId: args.vpcId,
-        description: 'Reflex shared state (EFS): NFS from the platform tasks only',
-        tags: args.tags,
-      },
-      { parent: this },
-    );
-    new aws.vpc.SecurityGroupIngressRule(
-      `${name}-nfs`,
-      {
-        securityGroupId: securityGroup.id,
-        description: 'NFS from the platform tasks',
-        ipProtocol: 'tcp',
-        fromPort: NFS_PORT,
-        toPort: NFS_PORT,
-        referencedSecurityGroupId: args.clientSecurityGroupId,
-        tags: args.tags,
-      },
-      { parent: this },
-    );
-    args.subnetIds.forEach((subnetId, index) => {
-      new aws.efs.MountTarget(
-        `${name}-mount-${index}`,
-        { fileSystemId, subnetId, securityGroups: [securityGroup.id] },
-        { parent: this },
-      );
     });
   }
 }

@@ -4,7 +4,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { DomainConfig } from './config';
+import type { DomainConfig } from './configSchema';
 
 export interface SiteNamesArgs {
   domain: DomainConfig;
