@@ -18,11 +18,23 @@ describe('answers of servers older than the API contract', () => {
       editable: ['webapp/site/**', 'webapp/src/**'],
       wideScope: true,
       siteUrl: null,
+      saveTarget: 'direct',
+      directSaves: true,
+      canPublish: false,
+      changeRequests: 'local',
     });
   });
 
   it('the server’s word on the scope and the site’s URL wins over the globs', () => {
-    const said = { ...SETTINGS, wideScope: true, siteUrl: 'https://example.com' };
+    const said = {
+      ...SETTINGS,
+      wideScope: true,
+      siteUrl: 'https://example.com',
+      saveTarget: 'change-request' as const,
+      directSaves: false,
+      canPublish: true,
+      changeRequests: 'github' as const,
+    };
     expect(editorSettings(said)).toEqual(said);
     expect(
       editorSettings({ ...SETTINGS, editable: ['webapp/**'], wideScope: false }).wideScope,

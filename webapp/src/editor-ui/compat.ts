@@ -11,9 +11,10 @@ export type AnsweredRole = Role | 'editor';
 
 export type AnsweredUser = Omit<SessionUser, 'role'> & { role: AnsweredRole };
 
-/** Servers before the wide-scope banner and the site's own origin did not name these. */
-export type AnsweredSettings = Omit<EditorSettings, 'wideScope' | 'siteUrl'> &
-  Partial<Pick<EditorSettings, 'wideScope' | 'siteUrl'>>;
+/** Servers before the wide-scope banner, the site's own origin and change requests. */
+type Later =
+  'wideScope' | 'siteUrl' | 'saveTarget' | 'directSaves' | 'canPublish' | 'changeRequests';
+export type AnsweredSettings = Omit<EditorSettings, Later> & Partial<Pick<EditorSettings, Later>>;
 
 export function sessionUser(answer: AnsweredUser): SessionUser {
   return { ...answer, role: answer.role === 'editor' ? 'developer' : answer.role };
@@ -25,5 +26,10 @@ export function editorSettings(answer: AnsweredSettings): EditorSettings {
     ...answer,
     wideScope: answer.wideScope ?? beyondSite(answer.editable).length > 0,
     siteUrl: answer.siteUrl ?? null,
+    // A server without change requests saves to the branch, and publishes nothing.
+    saveTarget: answer.saveTarget ?? 'direct',
+    directSaves: answer.directSaves ?? true,
+    canPublish: answer.canPublish ?? false,
+    changeRequests: answer.changeRequests ?? 'local',
   };
 }
