@@ -226,8 +226,14 @@ export async function editorClient(base: string, password = ADMIN_PASSWORD) {
   const client = {
     cookie,
     async head(): Promise<string> {
-      const tree = await request(base, 'GET', '/api/tree', { cookie, host });
-      return (JSON.parse(tree.body) as { commit: string }).commit;
+      // The platform answers 503 until its clone is ready (it clones after it listens).
+      for (let attempt = 0; ; attempt++) {
+        const tree = await request(base, 'GET', '/api/tree', { cookie, host });
+        if (tree.status === 200) return (JSON.parse(tree.body) as { commit: string }).commit;
+        if (tree.status !== 503 || attempt >= 100)
+          throw new Error(`GET /api/tree answered ${tree.status}: ${tree.body}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     },
     async read(file: string): Promise<string> {
       const res = await request(base, 'GET', `/api/files/${file}`, { cookie, host });
