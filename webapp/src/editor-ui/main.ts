@@ -5,6 +5,7 @@
 import './styles.css';
 // Before Monaco's chunks load: every Trusted Types policy they create goes through it.
 import './monacoPolicies';
+import type { ChangeRequest } from '../api/contract';
 import { ApiError, api, onUnauthorized } from './api';
 import { h, replaceChildren } from './dom';
 import { isMissingChunk } from './messages';
@@ -74,6 +75,9 @@ onUnauthorized(() => {
   if (!signingIn) showSignIn(SESSION_ENDED);
 });
 
+/** The change request the workbench was last opened on (undefined: the deploy branch). */
+let change: ChangeRequest | undefined;
+
 async function boot(): Promise<void> {
   root.setAttribute('aria-busy', 'true');
   const loading = loadMonaco();
@@ -90,6 +94,11 @@ async function boot(): Promise<void> {
       user,
       settings,
       storage: window.localStorage,
+      change,
+      switchTo: (next) => {
+        change = next;
+        void boot();
+      },
       onSignedOut: () => showSignIn(),
     });
     show(workbench.element);

@@ -68,6 +68,8 @@ export class PipelinePanel {
     private readonly settings: Settings,
     private readonly storage: StorageLike,
     private readonly onLive: (followed: Followed) => void,
+    /** The stream's other events (`presence`, `saved`). */
+    private readonly onOther: (event: StreamEvent) => void = () => undefined,
   ) {
     const toggle = h('input', {
       attrs: { type: 'checkbox', id: 'follow-deploy' },
@@ -102,7 +104,10 @@ export class PipelinePanel {
   }
 
   private received(event: StreamEvent): void {
-    if (event.event !== 'stage') return;
+    if (event.event !== 'stage') {
+      this.onOther(event);
+      return;
+    }
     const parsed = parseStageEvent(event.data);
     if (!parsed) return;
     const next = applyEvent(this.state, parsed);
