@@ -12,6 +12,7 @@ import type { Message } from './messages';
 import type { NoticeAction } from './notices';
 import { PresenceView } from './presenceView';
 import type { SavePlace } from './saveFlow';
+import type { StreamEvent } from './stream';
 
 export interface CollaborationDeps {
   user: SessionUser;
@@ -32,6 +33,7 @@ export class Collaboration implements SavePlace {
   readonly presence: PresenceView;
   readonly changes: ChangesPanel;
   readonly review: SavePlace['review'];
+  private refreshTimer: number | undefined;
 
   constructor(private readonly deps: CollaborationDeps) {
     const { user, settings, change } = deps;
@@ -75,7 +77,17 @@ export class Collaboration implements SavePlace {
     return change ? { title: change.title, branch: this.branch, leave } : undefined;
   }
 
+  /** An event of the stream: presence, and what changes the list (a save, a preview's state). */
+  readonly received = (event: StreamEvent): void => {
+    this.presence.received(event);
+    if (event.event === 'saved' || (event.event === 'stage' && event.data.includes('"preview"'))) {
+      window.clearTimeout(this.refreshTimer);
+      this.refreshTimer = window.setTimeout(() => void this.changes.refresh(), 300);
+    }
+  };
+
   dispose(): void {
+    window.clearTimeout(this.refreshTimer);
     this.presence.dispose();
   }
 }

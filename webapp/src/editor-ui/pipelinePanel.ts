@@ -68,8 +68,8 @@ export class PipelinePanel {
     private readonly settings: Settings,
     private readonly storage: StorageLike,
     private readonly onLive: (followed: Followed) => void,
-    /** The stream's other events (`presence`, `saved`). */
-    private readonly onOther: (event: StreamEvent) => void = () => undefined,
+    /** Every event of the stream, also the ones this panel does not show (`presence`, `saved`). */
+    private readonly onEvent: (event: StreamEvent) => void = () => undefined,
   ) {
     const toggle = h('input', {
       attrs: { type: 'checkbox', id: 'follow-deploy' },
@@ -104,10 +104,8 @@ export class PipelinePanel {
   }
 
   private received(event: StreamEvent): void {
-    if (event.event !== 'stage') {
-      this.onOther(event);
-      return;
-    }
+    this.onEvent(event);
+    if (event.event !== 'stage') return;
     const parsed = parseStageEvent(event.data);
     if (!parsed) return;
     const next = applyEvent(this.state, parsed);

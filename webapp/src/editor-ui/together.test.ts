@@ -31,12 +31,25 @@ describe('who else has a file open', () => {
       entry({}),
       entry({ dirty: true }), // Bob in a second tab, with unsaved changes
       entry({ user: 'ann', name: 'Ann' }),
-      entry({ user: 'cy', name: 'Cy', branch: 'reflex/cy/x' }),
       entry({ user: 'dee', name: 'Dee', path: 'other.html' }),
     ];
     const others = othersOn(files, 'ann', PAGE, 'main');
     expect(others).toEqual([{ user: 'bob', name: 'Bob', dirty: true }]);
     expect(presenceText(others)).toBe('Also open by Bob (unsaved changes)');
+  });
+
+  it('names the branch of someone who has it open in a change request', () => {
+    const files = [
+      entry({ user: 'cy', name: 'Cy', branch: 'reflex/cy/x', dirty: true }),
+      entry({ user: 'dee', name: 'Dee', branch: 'reflex/dee/y' }),
+      entry({ user: 'dee', name: 'Dee' }), // also on main: main is what is said
+    ];
+    const others = othersOn(files, 'ann', PAGE, 'main');
+    expect(others).toEqual([
+      { user: 'cy', name: 'Cy', dirty: true, elsewhere: 'reflex/cy/x' },
+      { user: 'dee', name: 'Dee', dirty: false },
+    ]);
+    expect(presenceText(others)).toBe('Also open by Cy (unsaved changes, on reflex/cy/x), Dee');
   });
 
   it('says nothing when nobody else has it open', () => {

@@ -13,9 +13,14 @@ export interface Other {
   user: string;
   name: string;
   dirty: boolean;
+  /** The branch they have it open on, when it is not `branch` (e.g. their change request). */
+  elsewhere?: string;
 }
 
-/** Everyone but `me` who has `path` open on `branch`, once each (unsaved changes win). */
+/**
+ * Everyone but `me` who has `path` open, once each: on `branch` first (unsaved changes win),
+ * else on another branch (a change request touching the same file).
+ */
 export function othersOn(
   files: readonly PresenceEntry[],
   me: string,
@@ -24,9 +29,17 @@ export function othersOn(
 ): Other[] {
   const byUser = new Map<string, Other>();
   for (const f of files) {
-    if (f.user === me || f.path !== path || f.branch !== branch) continue;
+    if (f.user === me || f.path !== path) continue;
     const seen = byUser.get(f.user);
-    byUser.set(f.user, { user: f.user, name: f.name || f.user, dirty: f.dirty || !!seen?.dirty });
+    const here = f.branch === branch;
+    if (seen && seen.elsewhere === undefined && !here) continue;
+    const dirty = f.dirty || (!!seen?.dirty && (seen.elsewhere === undefined) === here);
+    byUser.set(f.user, {
+      user: f.user,
+      name: f.name || f.user,
+      dirty,
+      ...(here ? {} : { elsewhere: f.branch }),
+    });
   }
   return [...byUser.values()].sort((a, b) => a.user.localeCompare(b.user));
 }
@@ -34,7 +47,11 @@ export function othersOn(
 /** The line the workbench shows for the active file; '' when nobody else has it open. */
 export function presenceText(others: readonly Other[]): string {
   if (others.length === 0) return '';
-  const names = others.map((o) => (o.dirty ? `${o.name} (unsaved changes)` : o.name));
+  const names = others.map((o) => {
+    const notes = [o.dirty ? 'unsaved changes' : '', o.elsewhere ? `on ${o.elsewhere}` : ''];
+    const said = notes.filter((n) => n !== '').join(', ');
+    return said ? `${o.name} (${said})` : o.name;
+  });
   return `Also open by ${names.join(', ')}`;
 }
 

@@ -86,12 +86,11 @@ export class Workbench {
     this.site = deps.change?.previewUrl ?? siteBase(settings.siteUrl, window.location);
     this.store = new DraftStore(storage, together.scope);
     this.tabMemory = new TabMemory(storage, together.scope);
-    const pipelineSettings = loadSettings(storage);
     this.pipeline = new PipelinePanel(
-      pipelineSettings,
+      loadSettings(storage),
       storage,
       (f) => this.live(f),
-      presence.received,
+      together.received,
     );
     this.tree = new FileTree({
       onOpen: (path) => void this.files.open(path, true),

@@ -1,0 +1,158 @@
+/**
+ * Change requests in the editor, on the whole local loop, in Chromium with two people signed
+ * in (two browser contexts): an author, whose saves go to change requests, creates one and
+ * saves the homepage into it; its preview host serves the change while the deploy branch does
+ * not; an admin with the homepage open sees the author there; the admin publishes from the
+ * change requests panel; the deploy branch goes live with the change and the preview is gone.
+ */
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { UserStore } from '../webapp/src/auth/users';
+import {
+  launchChromium,
+  openFile,
+  screenshot,
+  signIn,
+  watchProblems,
+} from '../webapp/test/support/browser';
+import { ADMIN_PASSWORD, editorHost, git, request, startLoop, type Loop } from './support/loop';
+
+jest.setTimeout(300_000);
+
+const PAGE = 'webapp/site/pages/index.html';
+const EDITED = '<!doctype html>\n<title>Reflex</title>\n<h1 id=headline>A new look</h1>\n';
+const AUTHOR = { username: 'ann', name: 'Ann Author', password: 'author-password-1' };
+
+describe('change requests in the editor (local loop, two people)', () => {
+  let loop: Loop;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    loop = await startLoop({ gate: [], previews: { maxRunning: 2, idleMs: 60 * 60_000 } });
+    await loop.supervisor.whenLive();
+    await new UserStore(path.join(loop.home, 'users.json')).add({ ...AUTHOR, role: 'author' });
+    browser = await launchChromium();
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await loop?.close();
+  }, 60_000);
+
+  const origin = () => `${loop.home}/origin.git`;
+  const editorUrl = () => `http://${editorHost(loop.url)}`;
+  const siteUrl = () => `http://localhost:${new URL(loop.url).port}`;
+  const previewHost = (name: string) => `${name}.localhost:${new URL(loop.url).port}`;
+  const head = (ref = 'main') => git(origin(), ['rev-parse', `refs/heads/${ref}`]);
+  const served = (host?: string) => request(loop.url, 'GET', '/', host ? { host } : {});
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 860 } });
+    return context.newPage();
+  }
+
+  async function replaceText(page: Page, text: string): Promise<void> {
+    await page.locator('.editor-host .monaco-editor .view-lines').click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.type(text);
+  }
+
+  it('an author saves to a change request, its preview serves it, an admin sees them on the file and publishes it', async () => {
+    const first = head();
+    const ann = await newPage();
+    const problems = await watchProblems(ann);
+    await signIn(ann, editorUrl(), AUTHOR.username, AUTHOR.password);
+
+    // On the deploy branch, an author's save asks for a change request and commits nothing.
+    await openFile(ann, PAGE);
+    await replaceText(ann, EDITED);
+    await ann.keyboard.press('Control+s');
+    const asked = ann.locator('.notice-info');
+    await asked.waitFor();
+    expect(await asked.locator('.notice-title').textContent()).toBe(
+      'Your changes go into a change request.',
+    );
+    expect(await ann.locator('dialog.review').count()).toBe(0);
+    expect(head()).toBe(first);
+
+    // Create one from the notice; the workbench is then on it.
+    await asked.getByRole('button', { name: 'New change request' }).click();
+    const dialog = ann.locator('dialog.new-change');
+    await dialog.getByLabel('Title').fill('New look');
+    await dialog.getByLabel('Description (optional)').fill('A new headline.');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    const onChange = ann.locator('.topbar .on-change');
+    await onChange.waitFor();
+    expect(await onChange.locator('strong').textContent()).toBe('New look');
+    expect(await ann.locator('.topbar .repo').textContent()).toContain('reflex/ann/new-look');
+
+    // Its save goes to the change request's branch, not to main.
+    await openFile(ann, PAGE);
+    await replaceText(ann, EDITED);
+    await ann.keyboard.press('Control+s');
+    const review = ann.locator('dialog.review');
+    await review.getByRole('button', { name: 'Commit and push to reflex/ann/new-look' }).waitFor();
+    expect(await review.locator('.diff-line.diff-add').allTextContents()).toContain(
+      '+<h1 id=headline>A new look</h1>',
+    );
+    await review.getByRole('button', { name: /^Commit and push/ }).click();
+    await ann.locator('.notice-success').waitFor();
+    const changeHead = head('reflex/ann/new-look');
+    expect(git(origin(), ['show', `${changeHead}:${PAGE}`])).toBe(EDITED.trimEnd());
+    expect(head()).toBe(first);
+
+    // The preview serves the change; the deploy branch does not.
+    await loop.waitForEvent(
+      (e) =>
+        e.preview === 'new-look' &&
+        e.sha === changeHead &&
+        e.stage === 'live' &&
+        e.status === 'succeeded',
+      180_000,
+    );
+    expect((await served(previewHost('new-look'))).body).toContain('A new look');
+    expect((await served()).body).not.toContain('A new look');
+    const row = ann.locator('.changes .change[data-change="ann/new-look"]');
+    // The list follows saves and previews on its own.
+    await row.locator('.change-meta', { hasText: '1 file' }).waitFor({ timeout: 30_000 });
+    expect(await row.locator('.change-meta').textContent()).toBe('by ann · 1 file · open');
+    expect(await row.locator('.change-files').textContent()).toBe(PAGE);
+    expect(await row.locator('.change-preview').textContent()).toBe('preview live');
+    expect(await row.getByRole('button', { name: 'Publish' }).count()).toBe(0);
+    await screenshot(ann, 'editor-change-request.png');
+
+    // The admin, with the homepage open on main, sees Ann on it (in her change request).
+    const admin = await newPage();
+    await signIn(admin, editorUrl(), 'admin', ADMIN_PASSWORD);
+    await openFile(admin, PAGE);
+    const presence = admin.locator('.statusbar .presence');
+    await presence.filter({ hasText: 'Ann Author' }).waitFor({ timeout: 10_000 });
+    expect(await presence.textContent()).toBe('Also open by Ann Author (on reflex/ann/new-look)');
+    await screenshot(admin, 'editor-presence.png');
+
+    // The admin publishes; main goes live with the change; the preview is removed.
+    const adminRow = admin.locator('.changes .change[data-change="ann/new-look"]');
+    await adminRow.getByRole('button', { name: 'Publish' }).click();
+    await admin.locator('dialog.confirm').getByRole('button', { name: 'Publish to main' }).click();
+    // The publish is followed like a save: once live, the admin is taken to the updated site.
+    await admin.waitForURL(`${siteUrl()}/`, { timeout: 180_000 });
+    expect(await admin.locator('#headline').textContent()).toBe('A new look');
+    const published = head();
+    expect(published).not.toBe(first);
+    expect(git(origin(), ['show', `${published}:${PAGE}`])).toBe(EDITED.trimEnd());
+    await loop.waitForVersion(published, 180_000);
+    expect((await served()).body).toContain('A new look');
+    await until(async () => (await served(previewHost('new-look'))).status === 404);
+    expect(problems.errors).toEqual([]);
+    await ann.context().close();
+    await admin.context().close();
+  });
+});
+
+async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
