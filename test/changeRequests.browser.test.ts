@@ -13,6 +13,7 @@ import {
   openFile,
   screenshot,
   signIn,
+  visibleText,
   watchProblems,
 } from '../webapp/test/support/browser';
 import { ADMIN_PASSWORD, editorHost, git, request, startLoop, type Loop } from './support/loop';
@@ -20,7 +21,12 @@ import { ADMIN_PASSWORD, editorHost, git, request, startLoop, type Loop } from '
 jest.setTimeout(300_000);
 
 const PAGE = 'webapp/site/pages/index.html';
-const EDITED = '<!doctype html>\n<title>Reflex</title>\n<h1 id=headline>A new look</h1>\n';
+const EDITED =
+  '<!doctype html>\n<title>Reflex</title>\n<p>One</p>\n<p>Two</p>\n<h1 id=headline>A new look</h1>\n';
+/** The admin's change to the change request (line 2) and Ann's next one (line 5) do not overlap. */
+const THEIRS = EDITED.replace('<title>Reflex</title>', '<title>Reflex, anew</title>');
+const MINE = EDITED.replace('A new look', 'A newer look');
+const BOTH = THEIRS.replace('A new look', 'A newer look');
 const AUTHOR = { username: 'ann', name: 'Ann Author', password: 'author-password-1' };
 
 describe('change requests in the editor (local loop, two people)', () => {
@@ -130,18 +136,53 @@ describe('change requests in the editor (local loop, two people)', () => {
     expect(await presence.textContent()).toBe('Also open by Ann Author (on reflex/ann/new-look)');
     await screenshot(admin, 'editor-presence.png');
 
-    // The admin publishes; main goes live with the change; the preview is removed.
+    // The admin saves to the change request too; Ann is told, and her next save, on the line
+    // of hers, is merged with it three-way.
     const adminRow = admin.locator('.changes .change[data-change="ann/new-look"]');
+    await adminRow.getByRole('button', { name: 'Open' }).click();
+    await admin.locator('.topbar .on-change').waitFor();
+    await openFile(admin, PAGE);
+    await replaceText(admin, THEIRS);
+    await admin.keyboard.press('Control+s');
+    await admin
+      .locator('dialog.review')
+      .getByRole('button', { name: /^Commit and push/ })
+      .click();
+    await admin.locator('.notice-success').waitFor();
+    const theirs = head('reflex/ann/new-look');
+    expect(theirs).not.toBe(changeHead);
+    await ann.locator('.notice-info', { hasText: `admin saved ${PAGE}` }).waitFor();
+    await replaceText(ann, MINE);
+    await ann.keyboard.press('Control+s');
+    await ann
+      .locator('dialog.review')
+      .getByRole('button', { name: /^Commit and push/ })
+      .click();
+    const merged = ann.locator('.notice-success', { hasText: "merged with admin's change" });
+    await merged.waitFor();
+    const mergedHead = head('reflex/ann/new-look');
+    expect(await merged.locator('.notice-title').textContent()).toBe(
+      `Saved ${PAGE} as ${mergedHead.slice(0, 7)}: merged with admin's change.`,
+    );
+    expect(git(origin(), ['show', `${mergedHead}:${PAGE}`])).toBe(BOTH.trimEnd());
+    expect(await visibleText(ann)).toBe(BOTH);
+    expect(await ann.locator('.file-state').textContent()).toContain('Saved');
+    await screenshot(ann, 'editor-merged.png');
+
+    // Back on main, the admin publishes; main goes live with both changes; the preview is removed.
+    await admin.locator('.topbar .on-change').getByRole('button', { name: 'Back to main' }).click();
+    await admin.locator('.topbar .on-change').waitFor({ state: 'detached' });
     await adminRow.getByRole('button', { name: 'Publish' }).click();
     await admin.locator('dialog.confirm').getByRole('button', { name: 'Publish to main' }).click();
     // The publish is followed like a save: once live, the admin is taken to the updated site.
     await admin.waitForURL(`${siteUrl()}/`, { timeout: 180_000 });
-    expect(await admin.locator('#headline').textContent()).toBe('A new look');
+    expect(await admin.locator('#headline').textContent()).toBe('A newer look');
+    expect(await admin.title()).toBe('Reflex, anew');
     const published = head();
     expect(published).not.toBe(first);
-    expect(git(origin(), ['show', `${published}:${PAGE}`])).toBe(EDITED.trimEnd());
+    expect(git(origin(), ['show', `${published}:${PAGE}`])).toBe(BOTH.trimEnd());
     await loop.waitForVersion(published, 180_000);
-    expect((await served()).body).toContain('A new look');
+    expect((await served()).body).toContain('A newer look');
     await until(async () => (await served(previewHost('new-look'))).status === 404);
     expect(problems.errors).toEqual([]);
     await ann.context().close();
