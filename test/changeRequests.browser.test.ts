@@ -92,9 +92,11 @@ describe('change requests in the editor (local loop, two people)', () => {
     expect(await onChange.locator('strong').textContent()).toBe('New look');
     expect(await ann.locator('.topbar .repo').textContent()).toContain('reflex/ann/new-look');
 
-    // Its save goes to the change request's branch, not to main.
-    await openFile(ann, PAGE);
-    await replaceText(ann, EDITED);
+    // The unsaved text went with it; its save goes to the change request's branch, not to main.
+    await ann
+      .locator('.notice-info', { hasText: `Restored your unsaved changes to ${PAGE}` })
+      .waitFor();
+    expect(await visibleText(ann)).toBe(EDITED);
     await ann.keyboard.press('Control+s');
     const review = ann.locator('dialog.review');
     await review.getByRole('button', { name: 'Commit and push to reflex/ann/new-look' }).waitFor();

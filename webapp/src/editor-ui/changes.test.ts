@@ -9,6 +9,7 @@ import {
   saveAllowed,
   targetBranch,
   titleProblem,
+  workScope,
   type Target,
 } from './changes';
 
@@ -70,6 +71,13 @@ describe('where a save goes', () => {
     ).toBe(true);
     expect(targetBranch(target)).toBe('reflex/ann/new-banner');
     expect(filesRoot(target)).toBe('/api/changes/ann/a%20b/');
+  });
+});
+
+describe('where unsaved work is kept', () => {
+  it('is per branch: the deploy branch’s under the user, a change request’s under its branch', () => {
+    expect(workScope('ann')).toBe('ann');
+    expect(workScope('ann', change())).toBe('ann@reflex/ann/new-banner');
   });
 });
 

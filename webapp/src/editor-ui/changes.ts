@@ -13,6 +13,11 @@ export function targetBranch(target: Target): string {
   return target.kind === 'branch' ? target.branch : target.change.branch;
 }
 
+/** What drafts and remembered tabs are kept under: a change request's are its own. */
+export function workScope(username: string, change?: ChangeRequest): string {
+  return change ? `${username}@${change.branch}` : username;
+}
+
 /** The API prefix of the target's files: `/api/` or `/api/changes/<user>/<slug>/`. */
 export function filesRoot(target: Target): string {
   if (target.kind === 'branch') return '/api/';

@@ -17,8 +17,11 @@ export interface ChangesPanelDeps {
   settings: EditorSettings;
   /** The change request the workbench is on, if any. */
   current: ChangeRequest | undefined;
-  /** Switches the workbench to `change` (undefined: back to the deploy branch). */
-  switchTo: (change: ChangeRequest | undefined) => void;
+  /**
+   * Switches the workbench to `change` (undefined: back to the deploy branch); `carry`: taking
+   * the deploy branch's unsaved work along.
+   */
+  switchTo: (change: ChangeRequest | undefined, carry?: boolean) => void;
   notify: (message: Message) => void;
   /** A publish made a commit on the deploy branch. */
   published: (commit: string, change: ChangeRequest) => void;
@@ -66,7 +69,8 @@ export class ChangesPanel {
     if (!asked) return;
     try {
       const change = await api.createChange(asked);
-      this.deps.switchTo(change);
+      // Made from the deploy branch: what was being edited there is what it is for.
+      this.deps.switchTo(change, this.deps.current === undefined);
     } catch (err) {
       this.deps.notify({
         kind: 'error',

@@ -6,7 +6,14 @@
  */
 import type { ChangeRequest, EditorSettings, SessionUser } from '../api/contract';
 import { useFilesRoot } from './api';
-import { changeRequestNeeded, filesRoot, saveAllowed, targetBranch, type Target } from './changes';
+import {
+  changeRequestNeeded,
+  filesRoot,
+  saveAllowed,
+  targetBranch,
+  workScope,
+  type Target,
+} from './changes';
 import { ChangesPanel } from './changesPanel';
 import type { Message } from './messages';
 import type { NoticeAction } from './notices';
@@ -18,8 +25,11 @@ export interface CollaborationDeps {
   user: SessionUser;
   settings: EditorSettings;
   change?: ChangeRequest | undefined;
-  /** Start the workbench again on `change` (undefined: the deploy branch). */
-  switchTo: (change: ChangeRequest | undefined) => void;
+  /**
+   * Start the workbench again on `change` (undefined: the deploy branch); `carry`: with the
+   * unsaved work of the deploy branch (a change request just made for it).
+   */
+  switchTo: (change: ChangeRequest | undefined, carry?: boolean) => void;
   notify: (message: Message, actions?: NoticeAction[]) => void;
   /** A publish put `sha` on the deploy branch (and the workbench stays where it is). */
   published: (sha: string, title: string) => void;
@@ -39,7 +49,7 @@ export class Collaboration implements SavePlace {
     const { user, settings, change } = deps;
     this.target = change ? { kind: 'change', change } : { kind: 'branch', branch: settings.branch };
     this.branch = targetBranch(this.target);
-    this.scope = change ? `${user.username}@${this.branch}` : user.username;
+    this.scope = workScope(user.username, change);
     this.review = change ? 'local' : 'server';
     useFilesRoot(filesRoot(this.target));
     this.presence = new PresenceView(user.username, this.branch, (m) => deps.notify(m));
@@ -47,7 +57,7 @@ export class Collaboration implements SavePlace {
       user,
       settings,
       current: change,
-      switchTo: (next) => deps.switchTo(next),
+      switchTo: (next, carry) => deps.switchTo(next, carry),
       notify: (message) => deps.notify(message),
       published: (sha, published) => {
         if (published.id === change?.id) deps.switchTo(undefined);

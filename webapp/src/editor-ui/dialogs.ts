@@ -183,7 +183,7 @@ export function changeRequestDialog(
     'form',
     { class: 'modal-body' },
     h('p', {
-      text: `Your saves go to a branch of their own, with a preview of the site, until someone who may publish brings them into ${branch}.`,
+      text: `Your saves go to a branch of their own, with a preview of the site, until someone who may publish brings them into ${branch}. Unsaved changes you made on ${branch} go with it.`,
     }),
     h('label', { class: 'field-label', text: 'Title', attrs: { for: titleId } }),
     title,

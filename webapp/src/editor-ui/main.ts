@@ -11,6 +11,8 @@ import { h, replaceChildren } from './dom';
 import { isMissingChunk } from './messages';
 import type { Monaco, WorkerUrls } from './monaco';
 import { signInView } from './signin';
+import { moveWork } from './storage';
+import { workScope } from './changes';
 import { Workbench } from './workbench';
 
 const root = document.getElementById('app')!;
@@ -95,7 +97,11 @@ async function boot(): Promise<void> {
       settings,
       storage: window.localStorage,
       change,
-      switchTo: (next) => {
+      switchTo: (next, carry) => {
+        workbench?.dispose(); // its drafts are written now, before they move
+        if (next && carry) {
+          moveWork(window.localStorage, workScope(user.username), workScope(user.username, next));
+        }
         change = next;
         void boot();
       },

@@ -42,8 +42,8 @@ export interface WorkbenchDeps {
   storage: StorageLike;
   /** The change request to edit; none: the deploy branch. */
   change?: ChangeRequest | undefined;
-  /** Start again on `change` (undefined: the deploy branch). */
-  switchTo: (change: ChangeRequest | undefined) => void;
+  /** Start again on `change` (undefined: the deploy branch), `carry`ing unsaved work along. */
+  switchTo: (change: ChangeRequest | undefined, carry?: boolean) => void;
   /** The user signed out: show the sign-in page. */
   onSignedOut: () => void;
 }
