@@ -170,6 +170,10 @@ describe('change requests in the editor (local loop, two people)', () => {
     expect(await visibleText(ann)).toBe(BOTH);
     expect(await ann.locator('.file-state').textContent()).toContain('Saved');
     await screenshot(ann, 'editor-merged.png');
+    // A reload stays on the change request.
+    expect(new URL(ann.url()).hash).toBe('#change=ann/new-look');
+    await ann.reload();
+    await ann.locator('.topbar .on-change', { hasText: 'New look' }).waitFor();
 
     // Back on main, the admin publishes; main goes live with both changes; the preview is removed.
     await admin.locator('.topbar .on-change').getByRole('button', { name: 'Back to main' }).click();

@@ -10,6 +10,8 @@ import {
   targetBranch,
   titleProblem,
   workScope,
+  changeHash,
+  changeFromHash,
   type Target,
 } from './changes';
 
@@ -78,6 +80,22 @@ describe('where unsaved work is kept', () => {
   it('is per branch: the deploy branch’s under the user, a change request’s under its branch', () => {
     expect(workScope('ann')).toBe('ann');
     expect(workScope('ann', change())).toBe('ann@reflex/ann/new-banner');
+  });
+});
+
+describe('the page’s address', () => {
+  it('names the change request the editor is on, so that a reload stays on it', () => {
+    const open = change();
+    expect(changeHash(open)).toBe('#change=ann/new-banner');
+    expect(changeHash(undefined)).toBe('');
+    expect(changeFromHash(changeHash(open), [change({ id: 'bob/x' }), open])).toBe(open);
+  });
+
+  it('names none once it is published or closed, or when the address is not one', () => {
+    const published = change({ status: 'published' });
+    expect(changeFromHash('#change=ann/new-banner', [published])).toBeUndefined();
+    expect(changeFromHash('#change=ann', [change()])).toBeUndefined();
+    expect(changeFromHash('', [change()])).toBeUndefined();
   });
 });
 

@@ -18,6 +18,17 @@ export function workScope(username: string, change?: ChangeRequest): string {
   return change ? `${username}@${change.branch}` : username;
 }
 
+/** The page's address names the change request it is on (`#change=<user>/<slug>`): a reload stays. */
+export function changeHash(change: ChangeRequest | undefined): string {
+  return change ? `#change=${change.id}` : '';
+}
+
+/** The open change request the address names, if it is still open. */
+export function changeFromHash(hash: string, changes: ChangeRequest[]): ChangeRequest | undefined {
+  const id = /^#change=([^/#]+\/[^/#]+)$/.exec(hash)?.[1];
+  return id === undefined ? undefined : changes.find((c) => c.id === id && c.status === 'open');
+}
+
 /** The API prefix of the target's files: `/api/` or `/api/changes/<user>/<slug>/`. */
 export function filesRoot(target: Target): string {
   if (target.kind === 'branch') return '/api/';

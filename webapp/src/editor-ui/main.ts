@@ -12,7 +12,7 @@ import { isMissingChunk } from './messages';
 import type { Monaco, WorkerUrls } from './monaco';
 import { signInView } from './signin';
 import { moveWork } from './storage';
-import { workScope } from './changes';
+import { changeFromHash, changeHash, workScope } from './changes';
 import { Workbench } from './workbench';
 
 const root = document.getElementById('app')!;
@@ -90,6 +90,11 @@ async function boot(): Promise<void> {
       return;
     }
     const [settings, monacoApi] = await Promise.all([api.settings(), loading]);
+    if (change === undefined && window.location.hash.startsWith('#change=')) {
+      // A reload on a change request: back on it, unless it is no longer open.
+      const { changeRequests } = await api.changes().catch(() => ({ changeRequests: [] }));
+      change = changeFromHash(window.location.hash, changeRequests);
+    }
     workbench?.dispose();
     workbench = new Workbench({
       monaco: monacoApi,
@@ -103,6 +108,8 @@ async function boot(): Promise<void> {
           moveWork(window.localStorage, workScope(user.username), workScope(user.username, next));
         }
         change = next;
+        const { pathname, search } = window.location;
+        window.history.replaceState(null, '', pathname + search + changeHash(next));
         void boot();
       },
       onSignedOut: () => showSignIn(),
