@@ -154,6 +154,11 @@ describe('change requests in the editor (local loop, two people)', () => {
     const theirs = head('reflex/ann/new-look');
     expect(theirs).not.toBe(changeHead);
     await ann.locator('.notice-info', { hasText: `admin saved ${PAGE}` }).waitFor();
+    // Ann's tab of the file says who else has it open.
+    // (the mark follows the admin's tab: unsaved changes while typing, then saved)
+    await ann
+      .locator(`.tab[data-path="${PAGE}"] .tab-others[aria-label="Also open by Administrator"]`)
+      .waitFor();
     await replaceText(ann, MINE);
     await ann.keyboard.press('Control+s');
     await ann

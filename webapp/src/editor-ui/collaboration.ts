@@ -33,6 +33,8 @@ export interface CollaborationDeps {
   notify: (message: Message, actions?: NoticeAction[]) => void;
   /** A publish put `sha` on the deploy branch (and the workbench stays where it is). */
   published: (sha: string, title: string) => void;
+  /** Marks the open files someone else has open: what to say, by path. */
+  markOthers: (others: ReadonlyMap<string, string>) => void;
 }
 
 export class Collaboration implements SavePlace {
@@ -52,7 +54,12 @@ export class Collaboration implements SavePlace {
     this.scope = workScope(user.username, change);
     this.review = change ? 'local' : 'server';
     useFilesRoot(filesRoot(this.target));
-    this.presence = new PresenceView(user.username, this.branch, (m) => deps.notify(m));
+    this.presence = new PresenceView(
+      user.username,
+      this.branch,
+      (m) => deps.notify(m),
+      deps.markOthers,
+    );
     this.changes = new ChangesPanel({
       user,
       settings,

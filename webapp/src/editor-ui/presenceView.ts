@@ -19,17 +19,21 @@ export class PresenceView {
   private reported: OpenFile[] = [];
   private pending: OpenFile[] | undefined;
   private active: string | undefined;
+  private open: string[] = [];
   private timer: number | undefined;
 
   constructor(
     private readonly me: string,
     private readonly branch: string,
     private readonly notify: (message: Message) => void,
+    /** Marks the open files someone else has open (the tab bar): what to say, by path. */
+    private readonly mark: (others: ReadonlyMap<string, string>) => void = () => undefined,
   ) {}
 
   /** The tabs changed: report them (soon, once) when what is open or unsaved changed. */
   tabs(state: TabsState): void {
     this.active = state.active;
+    this.open = state.tabs.map((t) => t.path);
     this.render();
     const report = openFiles(state, this.branch);
     if (sameReport(report, this.pending ?? this.reported)) return;
@@ -78,5 +82,10 @@ export class PresenceView {
     const others = path === undefined ? [] : othersOn(this.files, this.me, path, this.branch);
     this.element.textContent = presenceText(others);
     this.element.dataset.others = others.map((o) => o.user).join(' ');
+    const marks = new Map<string, string>();
+    for (const open of this.open) {
+      marks.set(open, presenceText(othersOn(this.files, this.me, open, this.branch)));
+    }
+    this.mark(marks);
   }
 }

@@ -81,6 +81,7 @@ export class Workbench {
       ...deps,
       notify: (message, actions) => this.notify(message, actions),
       published: (sha, title) => this.committed({ sha, title, target: this.site }),
+      markOthers: (others) => this.tabBar.markOthers(others),
     }));
     const { branch, presence } = together;
     this.site = deps.change?.previewUrl ?? siteBase(settings.siteUrl, window.location);
