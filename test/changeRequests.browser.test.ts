@@ -100,6 +100,9 @@ describe('change requests in the editor (local loop, two people)', () => {
     await ann.keyboard.press('Control+s');
     const review = ann.locator('dialog.review');
     await review.getByRole('button', { name: 'Commit and push to reflex/ann/new-look' }).waitFor();
+    // Its commit goes live on the preview, never on the deploy branch's /version: not polled.
+    let versionPolls = 0;
+    ann.on('request', (r) => void (new URL(r.url()).pathname === '/version' && versionPolls++));
     expect(await review.locator('.diff-line.diff-add').allTextContents()).toContain(
       '+<h1 id=headline>A new look</h1>',
     );
@@ -128,6 +131,7 @@ describe('change requests in the editor (local loop, two people)', () => {
     expect(await row.locator('.change-preview').textContent()).toBe('preview live');
     expect(await row.getByRole('button', { name: 'Publish' }).count()).toBe(0);
     await screenshot(ann, 'editor-change-request.png');
+    expect(versionPolls).toBe(0);
 
     // The admin, with the homepage open on main, sees Ann on it (in her change request).
     const admin = await newPage();

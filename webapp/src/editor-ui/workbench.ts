@@ -272,7 +272,7 @@ export class Workbench {
 
   private committed(followed: Followed): void {
     this.refreshLists();
-    this.pipeline.follow(followed);
+    if (!this.deps.change) this.pipeline.follow(followed); // a preview is never /version's
   }
 
   /** The branch moved: the file list and the recent commits are behind. */
