@@ -7,11 +7,17 @@
  * the server's routes are held to (src/api/contract.ts); an older server's is adapted here.
  */
 import type {
+  ChangeRequest,
+  ChangeRequestList,
   CommitList,
+  CreateChangeRequest,
   DiffResult,
   EditorSettings,
   ErrorBody,
   FileContent,
+  OpenFile,
+  PresenceSnapshot,
+  PublishResult,
   ReleaseList,
   RollbackPreview,
   RollbackResult,
@@ -52,6 +58,23 @@ interface CallOptions {
 }
 
 const seen = new SeenCommit();
+
+/**
+ * Where tree, file reads and saves go: `/api/` (the deploy branch) or a change request's
+ * `/api/changes/<user>/<slug>/`. Read-your-writes (seen.ts) is the deploy branch's: a change
+ * request's commits are not on it, so its reads and writes leave the seen commit alone.
+ */
+let filesRoot = '/api/';
+
+export function useFilesRoot(root: string): void {
+  filesRoot = root;
+}
+
+const onBranch = () => filesRoot === '/api/';
+
+function changePath(id: string, action = ''): string {
+  return `/api/changes/${id.split('/').map(encodeURIComponent).join('/')}${action}`;
+}
 
 /** A read that must not answer older than what this page has seen (read your writes). */
 async function fresh<T extends { commit: string }>(url: string): Promise<T> {
@@ -142,14 +165,21 @@ export const api = {
   signOut: () => call<void>('DELETE', '/api/session', undefined, { session: false }),
   settings: (): Promise<EditorSettings> =>
     call<AnsweredSettings>('GET', '/api/settings').then(editorSettings),
-  tree: () => fresh<TreeListing>('/api/tree'),
-  read: (path: string) => fresh<FileContent>(apiPath('/api/files/', path)),
-  save: (path: string, content: string, baseCommit: string, message?: string) =>
-    call<SaveResult>('PUT', apiPath('/api/files/', path), {
+  tree: () =>
+    onBranch() ? fresh<TreeListing>('/api/tree') : call<TreeListing>('GET', `${filesRoot}tree`),
+  read: (path: string) =>
+    onBranch()
+      ? fresh<FileContent>(apiPath('/api/files/', path))
+      : call<FileContent>('GET', apiPath(`${filesRoot}files/`, path)),
+  save: (path: string, content: string, baseCommit: string, message?: string) => {
+    const branch = onBranch();
+    const saving = call<SaveResult>('PUT', apiPath(`${filesRoot}files/`, path), {
       content,
       baseCommit,
       ...(message ? { message } : {}),
-    }).then(wrote),
+    });
+    return branch ? saving.then(wrote) : saving;
+  },
   diff: (path: string, content: string, baseCommit: string) =>
     call<DiffResult>('POST', apiPath('/api/diff/', path), { content, baseCommit }),
   commits: (limit = 20) => call<CommitList>('GET', `/api/commits?limit=${limit}`),
@@ -158,8 +188,17 @@ export const api = {
     call<RollbackPreview>('GET', `/api/releases/${encodeURIComponent(sha)}/rollback`),
   rollback: (sha: string) =>
     call<RollbackResult>('POST', `/api/releases/${encodeURIComponent(sha)}/rollback`).then(wrote),
+  changes: () => call<ChangeRequestList>('GET', '/api/changes'),
+  createChange: (request: CreateChangeRequest) =>
+    call<ChangeRequest>('POST', '/api/changes', request),
+  publishChange: (id: string) => call<PublishResult>('POST', changePath(id, '/publish')),
+  closeChange: (id: string) => call<ChangeRequest>('POST', changePath(id, '/close')),
+  reportPresence: (files: OpenFile[]) => call<PresenceSnapshot>('PUT', '/api/presence', { files }),
   version: () => call<Version>('GET', '/version'),
   /** The pipeline's event stream, as an open response (the caller reads its body). */
   pipelineEvents: (signal: AbortSignal) =>
-    send('GET', '/api/pipeline/events', undefined, { accept: 'text/event-stream', signal }),
+    send('GET', '/api/pipeline/events?presence=1', undefined, {
+      accept: 'text/event-stream',
+      signal,
+    }),
 };

@@ -31,6 +31,11 @@ interface Calls {
   releases: Answer<'GET /api/releases'>;
   rollbackPreview: Answer<'GET /api/releases/:sha/rollback'>;
   rollback: Answer<'POST /api/releases/:sha/rollback'>;
+  changes: Answer<'GET /api/changes'>;
+  createChange: Answer<'POST /api/changes'>;
+  publishChange: Answer<'POST /api/changes/:user/:slug/publish'>;
+  closeChange: Answer<'POST /api/changes/:user/:slug/close'>;
+  reportPresence: Answer<'PUT /api/presence'>;
   version: Version;
 }
 

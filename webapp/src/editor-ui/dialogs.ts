@@ -156,6 +156,61 @@ export function reviewDialog(options: ReviewOptions): Promise<{ message: string 
   });
 }
 
+/** Asks for a new change request's title and description; `problem` checks the title. */
+export function changeRequestDialog(
+  branch: string,
+  problem: (title: string) => string | undefined,
+): Promise<{ title: string; description: string } | undefined> {
+  const { dialog } = modal('new-change', 'New change request');
+  const titleId = `change-title-${dialogIds}`;
+  const descriptionId = `change-description-${dialogIds}`;
+  const title = h('input', {
+    class: 'input',
+    attrs: { id: titleId, type: 'text', name: 'title', maxlength: 200, autocomplete: 'off' },
+  });
+  const description = h('textarea', {
+    class: 'input',
+    attrs: { id: descriptionId, name: 'description', rows: 4 },
+  });
+  const error = h('p', { class: 'field-error', attrs: { role: 'alert', hidden: true } });
+  const create = h('button', {
+    class: 'button primary',
+    text: 'Create',
+    attrs: { type: 'submit' },
+  });
+  const cancel = h('button', { class: 'button', text: 'Cancel', attrs: { type: 'button' } });
+  const form = h(
+    'form',
+    { class: 'modal-body' },
+    h('p', {
+      text: `Your saves go to a branch of their own, with a preview of the site, until someone who may publish brings them into ${branch}. Unsaved changes you made on ${branch} go with it.`,
+    }),
+    h('label', { class: 'field-label', text: 'Title', attrs: { for: titleId } }),
+    title,
+    h('label', {
+      class: 'field-label',
+      text: 'Description (optional)',
+      attrs: { for: descriptionId },
+    }),
+    description,
+    error,
+    h('div', { class: 'modal-actions' }, cancel, create),
+  );
+  dialog.append(form);
+  return run<{ title: string; description: string }>(dialog, (settle) => {
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const why = problem(title.value);
+      error.textContent = why ?? '';
+      error.hidden = why === undefined;
+      if (why === undefined)
+        settle({ title: title.value.trim(), description: description.value.trim() });
+    });
+    cancel.addEventListener('click', () => settle(undefined));
+    queueMicrotask(() => title.focus());
+  });
+}
+
 /** A dialog whose content the caller fills; resolves when it closes. */
 export function panelDialog(
   className: string,

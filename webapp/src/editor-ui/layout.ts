@@ -11,6 +11,8 @@ export interface LayoutParts {
   user: SessionUser;
   settings: EditorSettings;
   headLabel: HTMLElement;
+  /** The change request the workbench is on, and the way back to the deploy branch. */
+  change?: { title: string; branch: string; leave: () => void } | undefined;
   showReleases: () => void;
   signOut: () => void;
   showShortcuts: () => void;
@@ -26,13 +28,29 @@ export interface LayoutParts {
 export function workbenchLayout(parts: LayoutParts): HTMLElement {
   const button = (text: string, click: () => void) =>
     h('button', { class: 'button', text, attrs: { type: 'button' }, on: { click } });
-  const { user, settings } = parts;
+  const { user, settings, change } = parts;
   const header = h(
     'header',
     { class: 'topbar' },
     h('a', { class: 'skip-link', text: 'Skip to the editor', attrs: { href: '#editor-main' } }),
     h('span', { class: 'brand', text: 'Reflex' }),
-    h('span', { class: 'repo' }, h('span', { text: settings.branch }), ' @ ', parts.headLabel),
+    h(
+      'span',
+      { class: 'repo' },
+      h('span', { text: change?.branch ?? settings.branch }),
+      ' @ ',
+      parts.headLabel,
+    ),
+    change
+      ? h(
+          'span',
+          { class: 'on-change', attrs: { 'data-change-title': change.title } },
+          'Change request: ',
+          h('strong', { text: change.title }),
+          ' ',
+          button(`Back to ${settings.branch}`, change.leave),
+        )
+      : null,
     h('span', { class: 'spacer' }),
     button('Releases', parts.showReleases),
     h(

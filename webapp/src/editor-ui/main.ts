@@ -5,11 +5,14 @@
 import './styles.css';
 // Before Monaco's chunks load: every Trusted Types policy they create goes through it.
 import './monacoPolicies';
+import type { ChangeRequest } from '../api/contract';
 import { ApiError, api, onUnauthorized } from './api';
 import { h, replaceChildren } from './dom';
 import { isMissingChunk } from './messages';
 import type { Monaco, WorkerUrls } from './monaco';
 import { signInView } from './signin';
+import { moveWork } from './storage';
+import { changeFromHash, changeHash, workScope } from './changes';
 import { Workbench } from './workbench';
 
 const root = document.getElementById('app')!;
@@ -74,6 +77,9 @@ onUnauthorized(() => {
   if (!signingIn) showSignIn(SESSION_ENDED);
 });
 
+/** The change request the workbench was last opened on (undefined: the deploy branch). */
+let change: ChangeRequest | undefined;
+
 async function boot(): Promise<void> {
   root.setAttribute('aria-busy', 'true');
   const loading = loadMonaco();
@@ -84,12 +90,28 @@ async function boot(): Promise<void> {
       return;
     }
     const [settings, monacoApi] = await Promise.all([api.settings(), loading]);
+    if (change === undefined && window.location.hash.startsWith('#change=')) {
+      // A reload on a change request: back on it, unless it is no longer open.
+      const { changeRequests } = await api.changes().catch(() => ({ changeRequests: [] }));
+      change = changeFromHash(window.location.hash, changeRequests);
+    }
     workbench?.dispose();
     workbench = new Workbench({
       monaco: monacoApi,
       user,
       settings,
       storage: window.localStorage,
+      change,
+      switchTo: (next, carry) => {
+        workbench?.dispose(); // its drafts are written now, before they move
+        if (next && carry) {
+          moveWork(window.localStorage, workScope(user.username), workScope(user.username, next));
+        }
+        change = next;
+        const { pathname, search } = window.location;
+        window.history.replaceState(null, '', pathname + search + changeHash(next));
+        void boot();
+      },
       onSignedOut: () => showSignIn(),
     });
     show(workbench.element);

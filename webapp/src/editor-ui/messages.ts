@@ -16,6 +16,14 @@ export interface Message {
   position?: { line: number; column: number };
 }
 
+/** A failed call that is not a save: what failed, and why. */
+export function failureMessage(err: unknown, doing: string): Message {
+  return {
+    kind: 'error',
+    title: `Could not ${doing}: ${err instanceof Error ? err.message : String(err)}`,
+  };
+}
+
 /** The message for a refused save (or delete) of `path`. */
 export function saveFailureMessage(
   failure: Failure,

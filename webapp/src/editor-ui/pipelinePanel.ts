@@ -68,6 +68,8 @@ export class PipelinePanel {
     private readonly settings: Settings,
     private readonly storage: StorageLike,
     private readonly onLive: (followed: Followed) => void,
+    /** Every event of the stream, also the ones this panel does not show (`presence`, `saved`). */
+    private readonly onEvent: (event: StreamEvent) => void = () => undefined,
   ) {
     const toggle = h('input', {
       attrs: { type: 'checkbox', id: 'follow-deploy' },
@@ -102,6 +104,7 @@ export class PipelinePanel {
   }
 
   private received(event: StreamEvent): void {
+    this.onEvent(event);
     if (event.event !== 'stage') return;
     const parsed = parseStageEvent(event.data);
     if (!parsed) return;

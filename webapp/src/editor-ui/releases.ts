@@ -1,7 +1,8 @@
 /** The releases view's rules and wording. Pure, no DOM. */
 import type { RollbackPreview } from '../api/contract';
 import type { ReleaseOutcome, ReleaseRecord } from '../pipeline/types';
-import { formatDuration } from './format';
+import { formatDuration, shortSha } from './format';
+import type { Message } from './messages';
 
 const OUTCOMES: Record<ReleaseOutcome, string> = {
   queued: 'queued',
@@ -77,5 +78,14 @@ export function rollbackChanges(preview: RollbackPreview, shown = 12): RollbackC
     summary: `It changes ${files}${guarded}:`,
     paths: ordered.slice(0, shown).map((path) => ({ path, protectedPath: isProtected.has(path) })),
     more: Math.max(0, ordered.length - shown),
+  };
+}
+
+/** What the editor says once a rollback's revert commit is on the branch. */
+export function rolledBackMessage(sha: string, commit: string, branch: string): Message {
+  return {
+    kind: 'success',
+    title: `Rolling back to ${shortSha(sha)}: revert commit ${shortSha(commit)} is on ${branch}.`,
+    detail: 'It goes through the pipeline like any save.',
   };
 }

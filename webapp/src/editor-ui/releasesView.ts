@@ -6,12 +6,14 @@
  */
 import type { ReleaseRecord } from '../pipeline/types';
 import { ApiError, api } from './api';
+import type { Message } from './messages';
 import { confirmDialog, panelDialog } from './dialogs';
 import { h, replaceChildren } from './dom';
 import { firstLine, formatAgo, formatDuration, shortSha } from './format';
 import {
   canRollback,
   outcomeLabel,
+  rolledBackMessage,
   rollbackChanges,
   stageTimings,
   totalDurationMs,
@@ -24,6 +26,22 @@ export interface ReleasesViewDeps {
   branch: string;
   /** A rollback commit was pushed. */
   onRolledBack: (release: ReleaseRecord, commit: string) => void;
+}
+
+/** The releases view from the top bar: a rollback is announced, then followed like a save. */
+export function showReleases(deps: {
+  canRollBack: boolean;
+  branch: string;
+  notify: (message: Message) => void;
+  committed: (sha: string, title: string) => void;
+}): Promise<void> {
+  return openReleases({
+    ...deps,
+    onRolledBack: (release, commit) => {
+      deps.notify(rolledBackMessage(release.sha, commit, deps.branch));
+      deps.committed(commit, `Roll back to ${shortSha(release.sha)}`);
+    },
+  });
 }
 
 export function openReleases(deps: ReleasesViewDeps): Promise<void> {

@@ -4,15 +4,36 @@
  * base. Every change to the tab goes through `dispatch`; the rules a save goes through live on
  * the server, and nothing here retries a save on its own.
  */
+import type { DiffResult, SaveResult } from '../api/contract';
 import { ApiError, api } from './api';
 import { reviewDialog } from './dialogs';
 import { firstLine, shortSha } from './format';
 import { saveFailureMessage, type Message } from './messages';
 import type { NoticeAction } from './notices';
-import { activeTab, find, type TabAction, type TabsState } from './tabs';
+import { activeTab, find, type Tab, type TabAction, type TabsState } from './tabs';
+import { mergedMessage } from './together';
+
+/** Where saves go: the deploy branch or a change request (collaboration.ts). */
+export interface SavePlace {
+  branch: string;
+  /**
+   * Whether a save may go there; when not, the user has been told what to do instead (open a
+   * change request), and nothing is saved.
+   */
+  mayCommit: () => boolean;
+  /**
+   * The review's diff: the server's (against the deploy branch), or, on a change request
+   * (`local`), against the tab's text as read from its branch.
+   */
+  review: 'server' | 'local';
+  /** Who made `commit`, when a `saved` event said so. */
+  savedBy: (commit: string) => string | undefined;
+}
 
 export interface SaveFlowDeps {
-  branch: string;
+  place: SavePlace;
+  /** Puts the tab's text to `text` (a save came back merged with someone else's change). */
+  setText: (path: string, text: string) => void;
   maxFileBytes: number;
   state: () => TabsState;
   dispatch: (action: TabAction) => void;
@@ -45,11 +66,12 @@ export class SaveFlow {
       deps.notify({ kind: 'info', title: 'No changes to save.' });
       return;
     }
+    if (!deps.place.mayCommit()) return;
     const { path, base } = tab;
     const content = deps.text(path);
     deps.dispatch({ type: 'busy', label: 'Reviewing…' });
     try {
-      const diff = await api.diff(path, content, base);
+      const diff = await this.diff(tab, content);
       if (!diff.diff.includes('\n@@')) {
         // The branch already has exactly this text (someone made the same change).
         deps.dispatch({ type: 'saved', path, commit: diff.commit, content, text: deps.text(path) });
@@ -58,7 +80,7 @@ export class SaveFlow {
         return;
       }
       const defaultMessage = `Update ${path}`;
-      const review = await reviewDialog({ path, diff, defaultMessage, branch: deps.branch });
+      const review = await reviewDialog({ path, diff, defaultMessage, branch: deps.place.branch });
       if (!review) {
         deps.focusEditor();
         return;
@@ -66,7 +88,7 @@ export class SaveFlow {
       deps.dispatch({ type: 'busy', label: 'Saving…' });
       deps.notify({ kind: 'info', title: `Committing ${path}…` });
       const result = await api.save(path, content, base, review.message || undefined);
-      this.saved(path, base, content, result.commit, review.message || defaultMessage);
+      this.saved(path, base, content, result, review.message || defaultMessage);
     } catch (err) {
       this.failed(path, content, err);
     } finally {
@@ -92,8 +114,19 @@ export class SaveFlow {
     await this.save();
   }
 
-  private saved(path: string, base: string, content: string, commit: string, message: string) {
+  private async diff(tab: Tab, content: string): Promise<DiffResult> {
+    if (this.deps.place.review === 'server') return api.diff(tab.path, content, tab.base);
+    const { createTwoFilesPatch } = await import('diff');
+    const diff = createTwoFilesPatch(`a/${tab.path}`, `b/${tab.path}`, tab.original, content);
+    return { diff, commit: tab.base, changedUpstream: false };
+  }
+
+  private saved(path: string, base: string, sent: string, result: SaveResult, message: string) {
     const { deps } = this;
+    const { commit, merged } = result;
+    // Merged: the branch has both changes; the tab takes them unless typing went on meanwhile.
+    if (merged && deps.text(path) === sent) deps.setText(path, merged.content);
+    const content = merged?.content ?? sent;
     deps.dispatch({ type: 'saved', path, commit, content, text: deps.text(path) });
     deps.settled(path);
     if (deps.state().active === path) deps.focusEditor();
@@ -101,11 +134,16 @@ export class SaveFlow {
       deps.notify({ kind: 'info', title: 'Nothing to commit: the branch already had this text.' });
       return;
     }
-    deps.notify({
-      kind: 'success',
-      title: `Committed ${shortSha(commit)} to ${deps.branch}.`,
-      detail: firstLine(message),
-    });
+    deps.notify(
+      merged
+        ? mergedMessage(path, merged, commit, deps.place.savedBy)
+        : {
+            kind: 'success',
+            title: `Committed ${shortSha(commit)} to ${deps.place.branch}.`,
+            detail: firstLine(message),
+          },
+    );
+    if (merged) deps.behind();
     deps.committed(path, commit, message);
   }
 

@@ -28,6 +28,19 @@ export function showShortcuts(): Promise<void> {
   });
 }
 
+/**
+ * The window's Ctrl+S (⌘+S) handler: `save` runs unless a dialog is open, and the browser's
+ * own save never does.
+ */
+export function saveShortcut(save: () => void, modalOpen: () => boolean) {
+  return (event: KeyboardEvent): void => {
+    if (!isSaveKey(event)) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (!modalOpen()) save();
+  };
+}
+
 /** Whether `event` is Ctrl+S (⌘+S on a Mac). */
 export function isSaveKey(event: KeyboardEvent): boolean {
   return (event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === 's';

@@ -1,4 +1,11 @@
-import { DraftStore, TabMemory, loadSettings, saveSettings, type StorageLike } from './storage';
+import {
+  DraftStore,
+  TabMemory,
+  loadSettings,
+  moveWork,
+  saveSettings,
+  type StorageLike,
+} from './storage';
 
 /** The Web Storage API in memory; `full` makes every write fail like a full quota. */
 class MemoryStorage implements StorageLike {
@@ -107,5 +114,33 @@ describe('open tabs and settings', () => {
     expect(loadSettings(storage)).toEqual({ followDeploy: false });
     storage.setItem('reflex.settings.v1', '{"followDeploy":"yes"}');
     expect(loadSettings(storage)).toEqual({ followDeploy: true });
+  });
+});
+
+describe('work carried into a new change request', () => {
+  it('moves the drafts and the open tabs, leaving none on the deploy branch', () => {
+    const storage = new MemoryStorage();
+    new DraftStore(storage, 'ann').put('a.html', BASE, 'mine');
+    new DraftStore(storage, 'bob').put('a.html', BASE, 'not ann’s');
+    new TabMemory(storage, 'ann').save({ paths: ['a.html', 'b.css'], active: 'a.html' });
+    expect(moveWork(storage, 'ann', 'ann@reflex/ann/x')).toEqual(['a.html']);
+    expect(new DraftStore(storage, 'ann').all()).toEqual([]);
+    expect(new DraftStore(storage, 'ann@reflex/ann/x').get('a.html')).toMatchObject({
+      base: BASE,
+      content: 'mine',
+    });
+    expect(new TabMemory(storage, 'ann@reflex/ann/x').load()).toEqual({
+      paths: ['a.html', 'b.css'],
+      active: 'a.html',
+    });
+    expect(new DraftStore(storage, 'bob').get('a.html')?.content).toBe('not ann’s');
+  });
+
+  it('keeps a draft where it was when it cannot be written to the change request', () => {
+    const storage = new MemoryStorage();
+    new DraftStore(storage, 'ann').put('a.html', BASE, 'mine');
+    storage.full = true;
+    expect(moveWork(storage, 'ann', 'ann@reflex/ann/x')).toEqual([]);
+    expect(new DraftStore(storage, 'ann').get('a.html')?.content).toBe('mine');
   });
 });

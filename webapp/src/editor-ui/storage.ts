@@ -123,6 +123,25 @@ export class TabMemory {
   }
 }
 
+/**
+ * Moves the unsaved edits and the open tabs kept under one scope to another: work begun on the
+ * deploy branch goes with the change request made for it, and is no longer the branch's.
+ * Returns the paths whose drafts moved.
+ */
+export function moveWork(storage: StorageLike, from: string, to: string): string[] {
+  const source = new DraftStore(storage, from);
+  const target = new DraftStore(storage, to);
+  const moved: string[] = [];
+  for (const draft of source.all()) {
+    if (!target.put(draft.path, draft.base, draft.content, new Date(draft.savedAt))) continue;
+    source.remove(draft.path);
+    moved.push(draft.path);
+  }
+  const tabs = new TabMemory(storage, from).load();
+  if (tabs.paths.length > 0) new TabMemory(storage, to).save(tabs);
+  return moved;
+}
+
 export interface Settings {
   /** Take the user to the updated app once the saved commit is live. */
   followDeploy: boolean;

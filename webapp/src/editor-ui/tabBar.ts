@@ -36,6 +36,24 @@ export class TabBar {
     for (const tab of state.tabs) this.renderTab(tab, tab.path === state.active);
   }
 
+  /** Marks the tabs of files someone else has open; `others`: what to say, by path. */
+  markOthers(others: ReadonlyMap<string, string>): void {
+    for (const [path, { element }] of this.shown) {
+      const said = others.get(path) ?? '';
+      let mark = element.querySelector<HTMLElement>('.tab-others');
+      if (said === '') {
+        mark?.remove();
+        continue;
+      }
+      if (!mark) {
+        mark = h('span', { class: 'tab-others', attrs: { role: 'img' } }, '👥');
+        element.insertBefore(mark, element.lastChild);
+      }
+      mark.title = said;
+      mark.setAttribute('aria-label', said);
+    }
+  }
+
   /** Moves the keyboard focus to the active tab's button. */
   focusActive(): void {
     if (this.state.active !== undefined) this.shown.get(this.state.active)?.label.focus();

@@ -1,15 +1,17 @@
 /**
  * The signed-in editor, composed: the file tree, the tabs (state in tabs.ts, changed only by
  * `dispatch`, then rendered by the tab bar, the file bar and the editor pane), the save flow,
- * drafts, the pipeline panel, recent commits and going live.
+ * drafts, the pipeline panel, recent commits and going live; the branch it is on (the deploy
+ * branch or a change request), change requests and presence (collaboration.ts).
  *
  * The rules a save goes through live on the server; this side keeps the user's text safe
  * (drafts in the browser until a save lands), explains every refusal, and never retries a
  * save on its own. An ended session is handled once, by the `onUnauthorized` hook of api.ts.
  */
-import type { EditorSettings, SessionUser } from '../api/contract';
+import type { ChangeRequest, EditorSettings, SessionUser } from '../api/contract';
 import { canWrite, fileAccess } from './access';
 import { api } from './api';
+import { Collaboration } from './collaboration';
 import { CommitsPanel } from './commitsPanel';
 import { closeDialogs, isModalOpen } from './dialogs';
 import { h } from './dom';
@@ -21,14 +23,14 @@ import { FileTree } from './fileTree';
 import { shortSha } from './format';
 import { goLive } from './goLive';
 import { emptyState, workbenchLayout } from './layout';
-import type { Message } from './messages';
+import { failureMessage, type Message } from './messages';
 import type { Monaco } from './monaco';
 import { Notices, type NoticeAction } from './notices';
 import { liveUrlFor, siteBase } from './paths';
 import { PipelinePanel, type Followed } from './pipelinePanel';
-import { openReleases } from './releasesView';
+import { showReleases } from './releasesView';
 import { SaveFlow } from './saveFlow';
-import { isSaveKey, showShortcuts } from './shortcuts';
+import { saveShortcut, showShortcuts } from './shortcuts';
 import { DraftStore, TabMemory, loadSettings, type StorageLike } from './storage';
 import { TabBar } from './tabBar';
 import { activeTab, emptyTabs, fileBarView, find, reduceTabs, type TabAction } from './tabs';
@@ -38,6 +40,10 @@ export interface WorkbenchDeps {
   user: SessionUser;
   settings: EditorSettings;
   storage: StorageLike;
+  /** The change request to edit; none: the deploy branch. */
+  change?: ChangeRequest | undefined;
+  /** Start again on `change` (undefined: the deploy branch), `carry`ing unsaved work along. */
+  switchTo: (change: ChangeRequest | undefined, carry?: boolean) => void;
   /** The user signed out: show the sign-in page. */
   onSignedOut: () => void;
 }
@@ -62,15 +68,31 @@ export class Workbench {
   private readonly saving: SaveFlow;
   private readonly files: FileFlow;
   private readonly pipeline: PipelinePanel;
-  private readonly onKeyDown = (event: KeyboardEvent) => this.keyDown(event);
+  private readonly together: Collaboration;
+  private readonly onKeyDown = saveShortcut(
+    () => void (activeTab(this.state)?.conflict ? this.saving.saveMerged() : this.saving.save()),
+    isModalOpen,
+  );
   private readonly onPageHide = () => this.drafts.flush();
 
   constructor(private readonly deps: WorkbenchDeps) {
     const { user, settings, storage } = deps;
-    this.site = siteBase(settings.siteUrl, window.location);
-    this.store = new DraftStore(storage, user.username);
-    this.tabMemory = new TabMemory(storage, user.username);
-    this.pipeline = new PipelinePanel(loadSettings(storage), storage, (f) => this.live(f));
+    const together = (this.together = new Collaboration({
+      ...deps,
+      notify: (message, actions) => this.notify(message, actions),
+      published: (sha, title) => this.committed({ sha, title, target: this.site }),
+      markOthers: (others) => this.tabBar.markOthers(others),
+    }));
+    const { branch, presence } = together;
+    this.site = deps.change?.previewUrl ?? siteBase(settings.siteUrl, window.location);
+    this.store = new DraftStore(storage, together.scope);
+    this.tabMemory = new TabMemory(storage, together.scope);
+    this.pipeline = new PipelinePanel(
+      loadSettings(storage),
+      storage,
+      (f) => this.live(f),
+      together.received,
+    );
     this.tree = new FileTree({
       onOpen: (path) => void this.files.open(path, true),
       drafted: () => this.drafts.paths(),
@@ -86,7 +108,7 @@ export class Workbench {
     });
     const empty = emptyState(user, settings);
     this.pane = new EditorPane(deps.monaco, {
-      branch: settings.branch,
+      branch,
       emptyState: empty,
       edited: (path, text) => {
         this.dispatch({ type: 'edited', path, text });
@@ -102,7 +124,8 @@ export class Workbench {
       warn: (message) => this.notify(message),
     });
     this.saving = new SaveFlow({
-      branch: settings.branch,
+      place: together,
+      setText: (path, text) => this.pane.setText(path, text),
       maxFileBytes: settings.maxFileBytes,
       state: () => this.state,
       dispatch: (action) => this.dispatch(action),
@@ -125,21 +148,28 @@ export class Workbench {
       activate: (path, focus) => this.activate(path, focus),
       notify: (message, actions) => this.notify(message, actions),
       activity: (text) => (this.activity.textContent = text),
-      failure: (err, doing) => this.failure(err, doing),
+      failure: (err, doing) => this.notify(failureMessage(err, doing)),
     });
     this.element = workbenchLayout({
       user,
       settings,
       headLabel: this.headLabel,
-      showReleases: () => void this.showReleases(),
+      change: together.onChange(() => deps.switchTo(undefined)),
+      showReleases: () =>
+        void showReleases({
+          canRollBack: canWrite(user.role),
+          branch: settings.branch,
+          notify: (message) => this.notify(message),
+          committed: (sha, title) => this.committed({ sha, title, target: this.site }),
+        }),
       signOut: () => void this.signOut(),
       showShortcuts: () => void showShortcuts(),
       tree: this.tree.element,
       tabBar: this.tabBar.element,
       fileBar: this.fileBar.element,
       stack: [empty, this.pane.host, this.pane.merge.element, this.notices.element],
-      status: [this.pane.cursorLabel, this.pane.languageLabel, this.activity],
-      side: [this.pipeline.element, this.commits.element],
+      status: [presence.element, this.pane.cursorLabel, this.pane.languageLabel, this.activity],
+      side: [together.changes.element, this.pipeline.element, this.commits.element],
     });
     this.render();
   }
@@ -150,6 +180,7 @@ export class Workbench {
     window.addEventListener('pagehide', this.onPageHide);
     this.pipeline.connect();
     void this.refreshCommits();
+    void this.together.changes.refresh();
     await this.refreshTree();
     const remembered = this.tabMemory.load();
     for (const path of remembered.paths) {
@@ -173,6 +204,7 @@ export class Workbench {
     window.removeEventListener('keydown', this.onKeyDown, true);
     window.removeEventListener('pagehide', this.onPageHide);
     this.stayHere();
+    this.together.dispose();
     this.pipeline.dispose();
     this.pane.dispose();
   }
@@ -190,6 +222,7 @@ export class Workbench {
     this.tabBar.render(this.state);
     this.fileBar.render(fileBarView(this.state));
     this.pane.render(this.state);
+    this.together.presence.tabs(this.state);
     if (active !== previous.active) this.tree.setCurrent(active);
     if (active !== previous.active || tabs.length !== previous.tabs.length) {
       // Tabs are only added or removed one at a time: a different count is a different set.
@@ -208,13 +241,13 @@ export class Workbench {
       this.headLabel.title = listing.commit;
       this.tree.setFiles(listing.files);
     } catch (err) {
-      this.failure(err, 'load the file list');
+      this.notify(failureMessage(err, 'load the file list'));
       this.tree.showProblem(() => void this.refreshTree());
     }
   }
 
   private refreshCommits(): Promise<void> {
-    return this.commits.refresh((err) => this.failure(err, 'load recent commits'));
+    return this.commits.refresh((err) => this.notify(failureMessage(err, 'load recent commits')));
   }
 
   private activate(path: string, focus: boolean): void {
@@ -237,18 +270,9 @@ export class Workbench {
     this.focusEditor();
   }
 
-  private keyDown(event: KeyboardEvent): void {
-    if (!isSaveKey(event)) return;
-    event.preventDefault();
-    event.stopPropagation();
-    if (isModalOpen()) return;
-    if (activeTab(this.state)?.conflict) void this.saving.saveMerged();
-    else void this.saving.save();
-  }
-
   private committed(followed: Followed): void {
     this.refreshLists();
-    this.pipeline.follow(followed);
+    if (!this.deps.change) this.pipeline.follow(followed); // a preview is never /version's
   }
 
   /** The branch moved: the file list and the recent commits are behind. */
@@ -268,32 +292,9 @@ export class Workbench {
     });
   }
 
-  private async showReleases(): Promise<void> {
-    const { branch } = this.deps.settings;
-    await openReleases({
-      canRollBack: canWrite(this.deps.user.role),
-      branch,
-      onRolledBack: (release, commit) => {
-        this.notify({
-          kind: 'success',
-          title: `Rolling back to ${shortSha(release.sha)}: revert commit ${shortSha(commit)} is on ${branch}.`,
-          detail: 'It goes through the pipeline like any save.',
-        });
-        const title = `Roll back to ${shortSha(release.sha)}`;
-        this.committed({ sha: commit, title, target: this.site });
-      },
-    });
-  }
-
   private async signOut(): Promise<void> {
     this.drafts.flush();
     await api.signOut().catch(() => undefined);
     this.deps.onSignedOut();
-  }
-
-  /** A failed call that is not a save: say what failed. */
-  private failure(err: unknown, doing: string): void {
-    const why = err instanceof Error ? err.message : String(err);
-    this.notify({ kind: 'error', title: `Could not ${doing}: ${why}` });
   }
 }

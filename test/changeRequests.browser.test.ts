@@ -1,0 +1,214 @@
+/**
+ * Change requests in the editor, on the whole local loop, in Chromium with two people signed
+ * in (two browser contexts): an author, whose saves go to change requests, creates one and
+ * saves the homepage into it; its preview host serves the change while the deploy branch does
+ * not; an admin with the homepage open sees the author there; the admin publishes from the
+ * change requests panel; the deploy branch goes live with the change and the preview is gone.
+ */
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { UserStore } from '../webapp/src/auth/users';
+import {
+  launchChromium,
+  openFile,
+  screenshot,
+  signIn,
+  visibleText,
+  watchProblems,
+} from '../webapp/test/support/browser';
+import { ADMIN_PASSWORD, editorHost, git, request, startLoop, type Loop } from './support/loop';
+
+jest.setTimeout(300_000);
+
+const PAGE = 'webapp/site/pages/index.html';
+const EDITED =
+  '<!doctype html>\n<title>Reflex</title>\n<p>One</p>\n<p>Two</p>\n<h1 id=headline>A new look</h1>\n';
+/** The admin's change to the change request (line 2) and Ann's next one (line 5) do not overlap. */
+const THEIRS = EDITED.replace('<title>Reflex</title>', '<title>Reflex, anew</title>');
+const MINE = EDITED.replace('A new look', 'A newer look');
+const BOTH = THEIRS.replace('A new look', 'A newer look');
+const AUTHOR = { username: 'ann', name: 'Ann Author', password: 'author-password-1' };
+
+describe('change requests in the editor (local loop, two people)', () => {
+  let loop: Loop;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    loop = await startLoop({ gate: [], previews: { maxRunning: 2, idleMs: 60 * 60_000 } });
+    await loop.supervisor.whenLive();
+    await new UserStore(path.join(loop.home, 'users.json')).add({ ...AUTHOR, role: 'author' });
+    browser = await launchChromium();
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await loop?.close();
+  }, 60_000);
+
+  const origin = () => `${loop.home}/origin.git`;
+  const editorUrl = () => `http://${editorHost(loop.url)}`;
+  const siteUrl = () => `http://localhost:${new URL(loop.url).port}`;
+  const previewHost = (name: string) => `${name}.localhost:${new URL(loop.url).port}`;
+  const head = (ref = 'main') => git(origin(), ['rev-parse', `refs/heads/${ref}`]);
+  const served = (host?: string) => request(loop.url, 'GET', '/', host ? { host } : {});
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 860 } });
+    return context.newPage();
+  }
+
+  async function replaceText(page: Page, text: string): Promise<void> {
+    await page.locator('.editor-host .monaco-editor .view-lines').click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.type(text);
+  }
+
+  it('an author saves to a change request, its preview serves it, an admin sees them on the file and publishes it', async () => {
+    const first = head();
+    const ann = await newPage();
+    const problems = await watchProblems(ann);
+    await signIn(ann, editorUrl(), AUTHOR.username, AUTHOR.password);
+
+    // On the deploy branch, an author's save asks for a change request and commits nothing.
+    await openFile(ann, PAGE);
+    await replaceText(ann, EDITED);
+    await ann.keyboard.press('Control+s');
+    const asked = ann.locator('.notice-info');
+    await asked.waitFor();
+    expect(await asked.locator('.notice-title').textContent()).toBe(
+      'Your changes go into a change request.',
+    );
+    expect(await ann.locator('dialog.review').count()).toBe(0);
+    expect(head()).toBe(first);
+
+    // Create one from the notice; the workbench is then on it.
+    await asked.getByRole('button', { name: 'New change request' }).click();
+    const dialog = ann.locator('dialog.new-change');
+    await dialog.getByLabel('Title').fill('New look');
+    await dialog.getByLabel('Description (optional)').fill('A new headline.');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    const onChange = ann.locator('.topbar .on-change');
+    await onChange.waitFor();
+    expect(await onChange.locator('strong').textContent()).toBe('New look');
+    expect(await ann.locator('.topbar .repo').textContent()).toContain('reflex/ann/new-look');
+
+    // The unsaved text went with it; its save goes to the change request's branch, not to main.
+    await ann
+      .locator('.notice-info', { hasText: `Restored your unsaved changes to ${PAGE}` })
+      .waitFor();
+    expect(await visibleText(ann)).toBe(EDITED);
+    await ann.keyboard.press('Control+s');
+    const review = ann.locator('dialog.review');
+    await review.getByRole('button', { name: 'Commit and push to reflex/ann/new-look' }).waitFor();
+    // Its commit goes live on the preview, never on the deploy branch's /version: not polled.
+    let versionPolls = 0;
+    ann.on('request', (r) => void (new URL(r.url()).pathname === '/version' && versionPolls++));
+    expect(await review.locator('.diff-line.diff-add').allTextContents()).toContain(
+      '+<h1 id=headline>A new look</h1>',
+    );
+    await review.getByRole('button', { name: /^Commit and push/ }).click();
+    await ann.locator('.notice-success').waitFor();
+    const changeHead = head('reflex/ann/new-look');
+    expect(git(origin(), ['show', `${changeHead}:${PAGE}`])).toBe(EDITED.trimEnd());
+    expect(head()).toBe(first);
+
+    // The preview serves the change; the deploy branch does not.
+    await loop.waitForEvent(
+      (e) =>
+        e.preview === 'new-look' &&
+        e.sha === changeHead &&
+        e.stage === 'live' &&
+        e.status === 'succeeded',
+      180_000,
+    );
+    expect((await served(previewHost('new-look'))).body).toContain('A new look');
+    expect((await served()).body).not.toContain('A new look');
+    const row = ann.locator('.changes .change[data-change="ann/new-look"]');
+    // The list follows saves and previews on its own.
+    await row.locator('.change-meta', { hasText: '1 file' }).waitFor({ timeout: 30_000 });
+    expect(await row.locator('.change-meta').textContent()).toBe('by ann · 1 file · open');
+    expect(await row.locator('.change-files').textContent()).toBe(PAGE);
+    expect(await row.locator('.change-preview').textContent()).toBe('preview live');
+    expect(await row.getByRole('button', { name: 'Publish' }).count()).toBe(0);
+    await screenshot(ann, 'editor-change-request.png');
+    expect(versionPolls).toBe(0);
+
+    // The admin, with the homepage open on main, sees Ann on it (in her change request).
+    const admin = await newPage();
+    await signIn(admin, editorUrl(), 'admin', ADMIN_PASSWORD);
+    await openFile(admin, PAGE);
+    const presence = admin.locator('.statusbar .presence');
+    await presence.filter({ hasText: 'Ann Author' }).waitFor({ timeout: 10_000 });
+    expect(await presence.textContent()).toBe('Also open by Ann Author (on reflex/ann/new-look)');
+    await screenshot(admin, 'editor-presence.png');
+
+    // The admin saves to the change request too; Ann is told, and her next save, on the line
+    // of hers, is merged with it three-way.
+    const adminRow = admin.locator('.changes .change[data-change="ann/new-look"]');
+    await adminRow.getByRole('button', { name: 'Open' }).click();
+    await admin.locator('.topbar .on-change').waitFor();
+    await openFile(admin, PAGE);
+    await replaceText(admin, THEIRS);
+    await admin.keyboard.press('Control+s');
+    await admin
+      .locator('dialog.review')
+      .getByRole('button', { name: /^Commit and push/ })
+      .click();
+    await admin.locator('.notice-success').waitFor();
+    const theirs = head('reflex/ann/new-look');
+    expect(theirs).not.toBe(changeHead);
+    await ann.locator('.notice-info', { hasText: `admin saved ${PAGE}` }).waitFor();
+    // Ann's tab of the file says who else has it open.
+    // (the mark follows the admin's tab: unsaved changes while typing, then saved)
+    await ann
+      .locator(`.tab[data-path="${PAGE}"] .tab-others[aria-label="Also open by Administrator"]`)
+      .waitFor();
+    await replaceText(ann, MINE);
+    await ann.keyboard.press('Control+s');
+    await ann
+      .locator('dialog.review')
+      .getByRole('button', { name: /^Commit and push/ })
+      .click();
+    const merged = ann.locator('.notice-success', { hasText: "merged with admin's change" });
+    await merged.waitFor();
+    const mergedHead = head('reflex/ann/new-look');
+    expect(await merged.locator('.notice-title').textContent()).toBe(
+      `Saved ${PAGE} as ${mergedHead.slice(0, 7)}: merged with admin's change.`,
+    );
+    expect(git(origin(), ['show', `${mergedHead}:${PAGE}`])).toBe(BOTH.trimEnd());
+    expect(await visibleText(ann)).toBe(BOTH);
+    expect(await ann.locator('.file-state').textContent()).toContain('Saved');
+    await screenshot(ann, 'editor-merged.png');
+    // A reload stays on the change request.
+    expect(new URL(ann.url()).hash).toBe('#change=ann/new-look');
+    await ann.reload();
+    await ann.locator('.topbar .on-change', { hasText: 'New look' }).waitFor();
+
+    // Back on main, the admin publishes; main goes live with both changes; the preview is removed.
+    await admin.locator('.topbar .on-change').getByRole('button', { name: 'Back to main' }).click();
+    await admin.locator('.topbar .on-change').waitFor({ state: 'detached' });
+    await adminRow.getByRole('button', { name: 'Publish' }).click();
+    await admin.locator('dialog.confirm').getByRole('button', { name: 'Publish to main' }).click();
+    // The publish is followed like a save: once live, the admin is taken to the updated site.
+    await admin.waitForURL(`${siteUrl()}/`, { timeout: 180_000 });
+    expect(await admin.locator('#headline').textContent()).toBe('A newer look');
+    expect(await admin.title()).toBe('Reflex, anew');
+    const published = head();
+    expect(published).not.toBe(first);
+    expect(git(origin(), ['show', `${published}:${PAGE}`])).toBe(BOTH.trimEnd());
+    await loop.waitForVersion(published, 180_000);
+    expect((await served()).body).toContain('A newer look');
+    await until(async () => (await served(previewHost('new-look'))).status === 404);
+    expect(problems.errors).toEqual([]);
+    await ann.context().close();
+    await admin.context().close();
+  });
+});
+
+async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
