@@ -41,8 +41,13 @@ const EDITS: Edit[] = [
   {
     label: 'TypeScript edit (site route)',
     file: ROUTES,
-    content: (original, i) => original.replace('`Hello, ${', `\`Hello ${i}, \${`),
-    shows: (i) => ({ path: '/hello?name=bench', text: `Hello ${i}, bench!` }),
+    // A new route: type-checked, and the routes' tests run (and still pass) in the gate.
+    content: (original, i) =>
+      original.replace(
+        'export function registerSiteRoutes(router: Router, site: SiteContext): void {\n',
+        (line) => `${line}  router.get('/bench', (ctx) => {\n    ctx.body = 'Bench ${i}';\n  });\n`,
+      ),
+    shows: (i) => ({ path: '/bench', text: `Bench ${i}` }),
     targetMs: 1500,
   },
 ];
@@ -69,7 +74,12 @@ async function timeEdits(loop: Loop, edit: Edit, runs: number) {
     const { path, text } = edit.shows(i);
     const started = process.hrtime.bigint();
     const commit = await client.save(edit.file, edit.content(original, i));
-    while (!(await get(loop.url, path)).includes(text)) await new Promise((r) => setTimeout(r, 5));
+    while (!(await get(loop.url, path)).includes(text)) {
+      const failed = loop.events.find((e) => e.sha === commit && e.status === 'failed');
+      if (failed)
+        throw new Error(`${edit.label} ${i}: ${failed.stage} failed:\n${failed.log ?? ''}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     if (i === 0) continue;
     totals.push(ms);
@@ -87,7 +97,24 @@ async function timeEdits(loop: Loop, edit: Edit, runs: number) {
 async function firstStart(options: { warmGate: boolean; reuseProcesses: boolean }) {
   const started = Date.now();
   const loop = await startLoop({ project: makeProject(), ...options });
-  await loop.supervisor.whenLive();
+  // A first release that fails never goes live: say so with what the console printed.
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      loop.supervisor.whenLive(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no release went live in 180 s:\n${loop.lines.join('\n')}`)),
+          180_000,
+        );
+      }),
+    ]);
+  } catch (err) {
+    await loop.close();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
   return { loop, ms: Date.now() - started };
 }
 
