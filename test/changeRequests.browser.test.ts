@@ -124,8 +124,12 @@ describe('change requests in the editor (local loop, two people)', () => {
     expect((await served(previewHost('new-look'))).body).toContain('A new look');
     expect((await served()).body).not.toContain('A new look');
     const row = ann.locator('.changes .change[data-change="ann/new-look"]');
-    // The list follows saves and previews on its own.
+    // The list follows saves and previews on its own: the file count comes with the save, the
+    // preview's state with its own event, so each is awaited before the row is read whole.
     await row.locator('.change-meta', { hasText: '1 file' }).waitFor({ timeout: 30_000 });
+    await row
+      .locator('.change-preview', { hasText: /^preview live$/ })
+      .waitFor({ timeout: 30_000 });
     expect(await row.locator('.change-meta').textContent()).toBe('by ann · 1 file · open');
     expect(await row.locator('.change-files').textContent()).toBe(PAGE);
     expect(await row.locator('.change-preview').textContent()).toBe('preview live');
