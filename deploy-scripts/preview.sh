@@ -6,6 +6,7 @@
 # /healthz, nginx serves it at SLUG.REFLEX_PREVIEW_DOMAIN. A new preview beyond
 # REFLEX_PREVIEW_MAX first stops the one used least recently (last request through nginx, or
 # last `up`). `up` of a running preview replaces its container on the same port: no reload.
+# `up` and `down` return once nginx answers the preview's host name the new way.
 # `down` stops and removes a preview, its route and its state (a merged or closed change
 # request); a name that runs nothing is not an error. `list` prints the running previews.
 # A preview that does not become healthy is removed with its route; its last lines are printed;
@@ -69,6 +70,7 @@ preview_up() {
   printf 'slug=%s\nsha=%s\nimage=%s\nport=%s\ncontainer=%s\nup=%s\n' "$slug" "$sha" "$image" "$port" "$container" \
     "$(now_seconds)" | write_atomic "$state"
   sync_preview_routes
+  wait_preview_route "$slug" "$sha"
   audit "preview-up slug=$slug sha=$sha image=$image port=$port"
   log "preview $slug ($sha) serves at $(preview_host "$slug") (127.0.0.1:$port)"
 }

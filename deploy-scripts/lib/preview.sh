@@ -111,6 +111,32 @@ sync_preview_routes() {
   fi
 }
 
+# Print the edge's address for curl (REFLEX_EDGE_LISTEN is PORT or ADDRESS:PORT).
+edge_address() {
+  if [[ $REFLEX_EDGE_LISTEN == *:* ]]; then printf '%s' "$REFLEX_EDGE_LISTEN"; else printf '127.0.0.1:%s' "$REFLEX_EDGE_LISTEN"; fi
+}
+
+# Wait, up to REFLEX_HEALTH_TIMEOUT seconds, until nginx answers preview $1's host name as $2:
+# the SHA the preview's /healthz reports, or `gone` (the preview domain's 404). `nginx -s
+# reload` returns before the new workers take over; until then the old routes answer.
+wait_preview_route() {
+  local slug=$1 want=$2 deadline got url
+  [[ -n $REFLEX_PREVIEW_DOMAIN ]] && nginx_running || return 0
+  url="http://$(edge_address)/healthz"
+  deadline=$(($(now_seconds) + REFLEX_HEALTH_TIMEOUT))
+  while [[ $(now_seconds) -lt $deadline ]]; do
+    if [[ $want == gone ]]; then
+      got=$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' -H "Host: $(preview_host "$slug")" "$url" 2>/dev/null || true)
+      [[ $got == 404 ]] && return 0
+    else
+      got=$(curl -fsS --max-time 2 -H "Host: $(preview_host "$slug")" "$url" 2>/dev/null | jq -r '.sha // empty' 2>/dev/null || true)
+      [[ $got == "$want" ]] && return 0
+    fi
+    sleep 0.2
+  done
+  log "warning: nginx does not answer $(preview_host "$slug") as expected ($want) after ${REFLEX_HEALTH_TIMEOUT} s"
+}
+
 # Stop and remove preview $1: its container, its route and its state (reason $2, for the log).
 remove_preview() {
   local slug=$1 reason=$2
@@ -118,6 +144,7 @@ remove_preview() {
   engine rm --force "$(preview_container_name "$slug")" >/dev/null 2>&1 || true
   rm -f "$(preview_state "$slug")"
   sync_preview_routes
+  wait_preview_route "$slug" gone
   rm -f "$(preview_seen_log "$slug")"
   audit "preview-down slug=$slug reason=\"$reason\""
   log "preview $slug stopped and removed ($reason)"
