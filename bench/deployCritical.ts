@@ -92,18 +92,7 @@ interface PathResult {
 async function release(lab: DeployLab, clone: string, sha: string): Promise<[string, number][]> {
   const tag = `${lab.registry}/reflex:${sha}`;
   let started = process.hrtime.bigint();
-  const build = await lab.podman('builder', [
-    'build',
-    '--format',
-    'docker',
-    '--pull=never',
-    '--build-arg',
-    `REFLEX_SHA=${sha}`,
-    '--tag',
-    tag,
-    clone,
-  ]);
-  if (build.code !== 0) throw new Error(`podman build failed:\n${build.stderr}`);
+  await lab.build(sha, clone, tag);
   const buildSeconds = seconds(started);
   started = process.hrtime.bigint();
   const image = await lab.push(tag);

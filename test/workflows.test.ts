@@ -300,6 +300,62 @@ describe('GitHub Actions workflows', () => {
     });
   });
 
+  it('preview.yml: a preview job never runs a release script, names no environment but preview, and reads no secret but the ssh key', () => {
+    const preview = workflow('preview.yml');
+    const runs = Object.values(preview.jobs).flatMap((job) =>
+      (job.steps ?? []).map((s) => s.run ?? ''),
+    );
+    expect(runs.join('\n')).not.toMatch(
+      /deploy\.sh|rollback\.sh|install-bundle\.sh|reconcile\.sh|cleanup\.sh/,
+    );
+    // The host is reached only through ssh-host.sh, and only for preview.sh.
+    expect(runs.filter((run) => run.includes('ssh-host.sh'))).toEqual([
+      'deploy-scripts/ci/ssh-host.sh "$HOST" sudo -n /opt/reflex/deploy-scripts/preview.sh up "$SLUG" "$IMAGE"',
+      'deploy-scripts/ci/ssh-host.sh "$HOST" sudo -n /opt/reflex/deploy-scripts/preview.sh down "$SLUG"',
+    ]);
+    const environments = Object.entries(preview.jobs)
+      .filter(([, job]) => job.environment !== undefined)
+      .map(([name, job]) => [
+        name,
+        typeof job.environment === 'string' ? job.environment : job.environment!.name,
+      ]);
+    expect(environments).toEqual([
+      ['image', 'preview'],
+      ['host', 'preview'],
+    ]);
+    const secrets = Object.entries(preview.jobs).flatMap(([name, job]) =>
+      [...JSON.stringify(job).matchAll(/secrets\.(\w+)/g)].map((m) => `${name}: ${m[1]}`),
+    );
+    expect(secrets).toEqual(['host: SSH_PRIVATE_KEY']);
+    const withOidc = Object.entries(preview.jobs)
+      .filter(
+        ([, job]) => typeof job.permissions === 'object' && job.permissions['id-token'] === 'write',
+      )
+      .map(([name]) => name);
+    expect(withOidc).toEqual(['image', 'host']);
+  });
+
+  it('preview.yml: change-request branches only; the site gated and the policy checked before the image; one run per preview at a time, in order', () => {
+    const preview = workflow('preview.yml');
+    expect(preview.on).toEqual({
+      push: { branches: ['reflex/**'] },
+      pull_request: { types: ['closed'] },
+      delete: null,
+    });
+    expect(preview.jobs.test).toMatchObject({
+      uses: './.github/workflows/ci.yml',
+      with: { level: 'content' },
+    });
+    expect([preview.jobs.image!.needs].flat()).toEqual(['name', 'test', 'policy']);
+    expect(preview.jobs.policy!.steps!.map((s) => s.run ?? '').join('\n')).toContain(
+      '.github/workflows/policy.sh',
+    );
+    expect(preview.jobs.host!.concurrency).toEqual({
+      group: 'preview-${{ needs.name.outputs.slug }}',
+      'cancel-in-progress': false,
+    });
+  });
+
   it('ci.yml: every tier, lint and typecheck as separate jobs in the distribution of local CI, as root', () => {
     const ci = workflow('ci.yml');
     const test = ci.jobs.test!;

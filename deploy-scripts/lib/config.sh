@@ -86,6 +86,11 @@ load_config() {
   : "${REFLEX_STOP_TIMEOUT:=30}"
   : "${REFLEX_LOCK_TIMEOUT:=600}"
   : "${REFLEX_KEEP_RELEASES:=5}"
+  : "${REFLEX_PREVIEW_DOMAIN:=}"
+  : "${REFLEX_PREVIEW_MAX:=5}"
+  : "${REFLEX_PREVIEW_PORTS:=8200-8299}"
+  : "${REFLEX_PREVIEW_NETWORK:=reflex-preview}"
+  : "${REFLEX_NGINX_PREVIEWS:=/etc/nginx/conf.d/reflex.previews.conf}"
   export CONTAINER_ENGINE REFLEX_STATE_DIR REFLEX_TEXTFILE_DIR REFLEX_EDGE_SWITCH
   validate_config
   if [[ -n ${REFLEX_TOOLS+set} ]]; then require_commands "$CONTAINER_ENGINE" "${REFLEX_TOOLS[@]}"; fi
@@ -101,7 +106,7 @@ validate_config() {
     die "REFLEX_EDGE_LISTEN must be PORT or ADDRESS:PORT, got '$REFLEX_EDGE_LISTEN'" 78
   fi
   for key in REFLEX_HEALTH_TIMEOUT REFLEX_DRAIN_SECONDS REFLEX_STOP_TIMEOUT REFLEX_LOCK_TIMEOUT REFLEX_KEEP_RELEASES \
-    REFLEX_SITE_PIDS; do
+    REFLEX_SITE_PIDS REFLEX_PREVIEW_MAX; do
     [[ ${!key} =~ ^[0-9]+$ ]] || die "$key must be a whole number, got '${!key}'" 78
   done
   local cidr
@@ -117,13 +122,32 @@ validate_config() {
   [[ $REFLEX_SITE_USER =~ ^[1-9][0-9]*:[1-9][0-9]*$ ]] || die "REFLEX_SITE_USER must be UID:GID, neither 0, got '$REFLEX_SITE_USER'" 78
   [[ $REFLEX_SITE_MEMORY =~ ^[1-9][0-9]*[kmg]$ ]] || die "REFLEX_SITE_MEMORY must be a size such as 256m, got '$REFLEX_SITE_MEMORY'" 78
   [[ $REFLEX_SITE_PIDS -ge 16 ]] || die "REFLEX_SITE_PIDS must be at least 16 (node runs about a dozen threads), got '$REFLEX_SITE_PIDS'" 78
-  for key in REFLEX_SITE_NETWORK REFLEX_PLATFORM_NETWORK; do
+  for key in REFLEX_SITE_NETWORK REFLEX_PLATFORM_NETWORK REFLEX_PREVIEW_NETWORK; do
     [[ ${!key} =~ ^[a-z0-9][a-z0-9_.-]{0,62}$ ]] || die "$key must be a network name, got '${!key}'" 78
   done
   [[ $REFLEX_SITE_NETWORK != "$REFLEX_PLATFORM_NETWORK" ]] || die "REFLEX_SITE_NETWORK and REFLEX_PLATFORM_NETWORK must differ" 78
   [[ $REFLEX_KEEP_RELEASES -ge 1 ]] || die "REFLEX_KEEP_RELEASES must be at least 1" 78
+  validate_preview_config
   [[ $CONTAINER_ENGINE == docker || $CONTAINER_ENGINE == podman ]] ||
     die "CONTAINER_ENGINE must be docker or podman, got '$CONTAINER_ENGINE'" 78
+}
+
+# Check the preview settings (preview.sh, docs/HOST.md "Previews"); exit 78 naming the first bad key.
+validate_preview_config() {
+  local first last port
+  [[ $REFLEX_PREVIEW_MAX -ge 1 ]] || die "REFLEX_PREVIEW_MAX must be at least 1, got '$REFLEX_PREVIEW_MAX'" 78
+  first=${REFLEX_PREVIEW_PORTS%%-*} last=${REFLEX_PREVIEW_PORTS#*-}
+  if [[ $REFLEX_PREVIEW_PORTS != *-* ]] || ! is_port "$first" || ! is_port "$last" || [[ $first -gt $last ]]; then
+    die "REFLEX_PREVIEW_PORTS must be a range FIRST-LAST of TCP ports, got '$REFLEX_PREVIEW_PORTS'" 78
+  fi
+  for port in "$REFLEX_BLUE_PORT" "$REFLEX_GREEN_PORT" "$REFLEX_SITE_BLUE_PORT" "$REFLEX_SITE_GREEN_PORT"; do
+    [[ $port -lt $first || $port -gt $last ]] ||
+      die "REFLEX_PREVIEW_PORTS ($REFLEX_PREVIEW_PORTS) holds port $port of a release: the ranges must not overlap" 78
+  done
+  [[ -z $REFLEX_PREVIEW_DOMAIN || $REFLEX_PREVIEW_DOMAIN =~ ^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$ ]] ||
+    die "REFLEX_PREVIEW_DOMAIN must be a domain name such as preview.example.com, got '$REFLEX_PREVIEW_DOMAIN'" 78
+  [[ $REFLEX_PREVIEW_NETWORK != "$REFLEX_SITE_NETWORK" && $REFLEX_PREVIEW_NETWORK != "$REFLEX_PLATFORM_NETWORK" ]] ||
+    die "REFLEX_PREVIEW_NETWORK must differ from the site's and the platform's networks" 78
 }
 
 # Fail naming every command in $@ that is not installed.

@@ -81,19 +81,24 @@ reload_nginx() {
 }
 
 # Install edge config text (stdin) as REFLEX_NGINX_SITE, mode 0600 (it holds the edge token).
-# Prints "same" or "new". A text nginx rejects never stays: the previous file is put back
-# and the script stops with nginx's reason, so a reboot still starts the edge that worked.
-install_edge_conf() {
-  local text previous="" reason
+# Prints "same" or "new" (install_nginx_conf).
+install_edge_conf() { install_nginx_conf "$REFLEX_NGINX_SITE" 0600 "the edge configuration"; }
+
+# Install nginx config text (stdin) as file $1 with mode $2; $3 names it in messages. Prints
+# "same" or "new". A text nginx rejects never stays: the previous file is put back (or the new
+# one removed) and the script stops with nginx's reason, so a reboot still starts the edge that
+# worked.
+install_nginx_conf() {
+  local target=$1 mode=$2 what=$3 text previous="" reason
   text=$(cat)
-  if [[ -f $REFLEX_NGINX_SITE ]]; then
-    previous=$(cat "$REFLEX_NGINX_SITE")
+  if [[ -f $target ]]; then
+    previous=$(cat "$target")
     if [[ $previous == "$text" ]]; then echo same; return 0; fi
   fi
-  printf '%s\n' "$text" | write_atomic "$REFLEX_NGINX_SITE" 0600
+  printf '%s\n' "$text" | write_atomic "$target" "$mode"
   if ! reason=$(nginx -c "$REFLEX_NGINX_CONF" -t 2>&1); then
-    if [[ -n $previous ]]; then printf '%s\n' "$previous" | write_atomic "$REFLEX_NGINX_SITE" 0600; else rm -f "$REFLEX_NGINX_SITE"; fi
-    die "nginx rejects the edge configuration (the previous one is kept): $reason"
+    if [[ -n $previous ]]; then printf '%s\n' "$previous" | write_atomic "$target" "$mode"; else rm -f "$target"; fi
+    die "nginx rejects $what (the previous one is kept): $reason"
   fi
   echo new
 }

@@ -6,9 +6,9 @@
  * The tests share one lab and run in order: each starts from the host state the previous left.
  */
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { request, type IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
-import { DeployLab, ROOT, randomSha, run, runOk } from './lab';
+import { DeployLab, ROOT, randomSha, run } from './lab';
+import { expectIsolated, probeFrom } from './siteProbe';
 import { steadyLoad, type LoadResult } from './load';
 
 /** The base image the Dockerfile names (the stand-in carries the same name). */
@@ -38,19 +38,10 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  const tag = `${lab.registry}/reflex:${brokenSha}`;
-  const built = await lab.podman('builder', [
-    'build',
-    '--format',
-    'docker',
-    '--pull=never',
+  const tag = await lab.build(brokenSha, lab.dir, `${lab.registry}/reflex:${brokenSha}`, [
     '-f',
     dockerfile,
-    '-t',
-    tag,
-    lab.dir,
   ]);
-  if (built.code !== 0) throw new Error(built.stderr);
   brokenImage = await lab.push(tag);
 }, 1_800_000);
 
@@ -63,67 +54,7 @@ const sitePort = (color: string) => (color === 'blue' ? lab.ports.siteBlue : lab
 /** The editor's host name at the lab's edge (every other host name is the site). */
 const editorHost = () => `editor.localhost:${lab.ports.edge}`;
 
-/** GET `target` through the edge with this Host header (fetch always sends the URL's). */
-function edgeGet(
-  target: string,
-  host: string,
-): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${lab.edgeUrl}${target}`, { headers: { host } }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
-      );
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/**
- * What code run inside `container` can learn: every environment it can read (its own and every
- * process's it can see), the listing of /data, and whether each target address answers a TCP
- * connection. Run by `exec`, outside Node's permission model: the container alone must hold.
- */
-async function probeFrom(
-  container: string,
-  targets: { host: string; port: number }[],
-): Promise<{ environments: string; data: string[] | string; reach: Record<string, string> }> {
-  const script = `
-    const fs = require('fs'), net = require('net');
-    const environments = [JSON.stringify(process.env)];
-    for (const pid of fs.readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p))) {
-      try { environments.push(fs.readFileSync('/proc/' + pid + '/environ', 'latin1')); } catch {}
-    }
-    let data;
-    try { data = fs.readdirSync('/data'); } catch (err) { data = err.code; }
-    const targets = JSON.parse(process.argv[1]);
-    Promise.all(targets.map((t) => new Promise((resolve) => {
-      const socket = net.connect({ host: t.host, port: t.port, timeout: 3000 });
-      const done = (how) => { socket.destroy(); resolve([t.host + ':' + t.port, how]); };
-      socket.on('connect', () => done('open'));
-      socket.on('timeout', () => done('timeout'));
-      socket.on('error', (err) => done(err.code));
-    }))).then((reach) => console.log(JSON.stringify({
-      environments: environments.join('\\n'), data, reach: Object.fromEntries(reach),
-    })));`;
-  const probed = await lab.podman('host', [
-    'exec',
-    container,
-    'node',
-    '-e',
-    script,
-    JSON.stringify(targets),
-  ]);
-  if (probed.code !== 0) throw new Error(`probe in ${container} failed: ${probed.stderr}`);
-  return JSON.parse(probed.stdout) as {
-    environments: string;
-    data: string[] | string;
-    reach: Record<string, string>;
-  };
-}
+const edgeGet = (target: string, host: string) => lab.edgeGet(target, host);
 
 async function hostContainers(): Promise<{ name: string; sha: string; state: string }[]> {
   const listed = await lab.podman('host', [
@@ -355,19 +286,15 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     ];
 
     // The same probe in the platform's container finds what it looks for: it can find it.
-    const inPlatform = await probeFrom(platformName, targets);
+    const inPlatform = await probeFrom(lab.exec, platformName, targets);
     expect(inPlatform.environments).toContain(token);
     expect(Array.isArray(inPlatform.data)).toBe(true);
     expect(inPlatform.reach[`${platformAddress}:3000`]).toBe('open');
 
-    const inSite = await probeFrom(siteName, targets);
-    expect(inSite.environments).toContain(live.sha);
-    expect(inSite.environments).not.toContain(token);
-    expect(inSite.environments).not.toContain('REFLEX_LOG_LEVEL');
-    expect(inSite.data).toBe('ENOENT');
-    for (const [target, how] of Object.entries(inSite.reach)) {
-      expect([target, how]).not.toEqual([target, 'open']);
-    }
+    expectIsolated(await probeFrom(lab.exec, siteName, targets), live.sha, [
+      token,
+      'REFLEX_LOG_LEVEL',
+    ]);
     // nginx is the way in: the site's host routes to the site, the editor's to the platform.
     const home = await edgeGet('/', `127.0.0.1:${lab.ports.edge}`);
     expect(home.status).toBe(200);
@@ -438,25 +365,9 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
   });
 
   it("a content-only change rebuilds only the image's last layer, the site's pages and assets", async () => {
-    // The build context as the Dockerfile sees it, copied so that a page can change.
-    const context = path.join(lab.dir, 'context');
-    await runOk('bash', [
-      '-c',
-      `mkdir -p ${context} && git ls-files -co --exclude-standard -z package.json package-lock.json .npmrc Dockerfile .dockerignore .github/workflows/protected-paths.txt webapp pulumi/package.json | xargs -0 cp --parents -t ${context}`,
-    ]);
+    const context = await lab.context('context');
     const build = async (sha: string) => {
-      const built = await lab.podman('builder', [
-        'build',
-        '--format',
-        'docker',
-        '--pull=never',
-        '--build-arg',
-        `REFLEX_SHA=${sha}`,
-        '--tag',
-        `localhost/reflex-layers:${sha}`,
-        context,
-      ]);
-      if (built.code !== 0) throw new Error(built.stderr);
+      await lab.build(sha, context, `localhost/reflex-layers:${sha}`);
       const layers = await lab.podman('builder', [
         'image',
         'inspect',

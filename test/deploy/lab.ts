@@ -17,6 +17,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -115,7 +116,19 @@ interface Daemon {
 
 export class DeployLab {
   readonly dir = mkdtempSync(path.join(os.tmpdir(), 'reflex-deploy-lab-'));
-  readonly ports = { registry: 0, ssh: 0, edge: 0, blue: 0, green: 0, siteBlue: 0, siteGreen: 0 };
+  readonly ports = {
+    registry: 0,
+    ssh: 0,
+    edge: 0,
+    blue: 0,
+    green: 0,
+    siteBlue: 0,
+    siteGreen: 0,
+    /** The first of the previews' ten ports. */
+    preview: 0,
+  };
+  /** The previews' host names are `<slug>.<previewDomain>`. */
+  readonly previewDomain = 'preview.reflex.test';
   /** The folder install-host.sh installs the scripts into (the host's /opt/reflex/deploy-scripts). */
   readonly scriptsDir = path.join(this.dir, 'host/opt/reflex/deploy-scripts');
   readonly stateDir = path.join(this.dir, 'host/var/lib/reflex');
@@ -135,6 +148,14 @@ export class DeployLab {
     for (const key of Object.keys(this.ports) as (keyof typeof this.ports)[]) {
       this.ports[key] = await freePort();
     }
+    // The previews' range must hold none of the releases' ports.
+    const overlaps = () =>
+      this.ports.preview + 9 > 65535 ||
+      Object.entries(this.ports).some(
+        ([key, port]) =>
+          key !== 'preview' && port >= this.ports.preview && port <= this.ports.preview + 9,
+      );
+    while (overlaps()) this.ports.preview = await freePort();
     this.registry = `127.0.0.1:${this.ports.registry}`;
     this.writeEngineConfig();
     await this.startRegistry();
@@ -253,6 +274,10 @@ export class DeployLab {
         `REFLEX_SITE_NETWORK=reflex-site-${this.ports.siteBlue}`,
         `REFLEX_PLATFORM_NETWORK=reflex-platform-${this.ports.siteBlue}`,
         `REFLEX_SITE_ENV_FILE=${host}/etc/reflex/site.env`,
+        `REFLEX_PREVIEW_DOMAIN=${this.previewDomain}`,
+        `REFLEX_PREVIEW_PORTS=${this.ports.preview}-${this.ports.preview + 9}`,
+        `REFLEX_PREVIEW_NETWORK=reflex-preview-${this.ports.siteBlue}`,
+        `REFLEX_NGINX_PREVIEWS=${host}/etc/nginx/conf.d/reflex.previews.conf`,
         `REFLEX_SCRIPTS_DIR=${this.scriptsDir}`,
         `REFLEX_HOME=${host}/opt/reflex`,
         `REFLEX_SYSTEMD_DIR=${host}/etc/systemd/system`,
@@ -423,23 +448,56 @@ export class DeployLab {
     });
   }
 
-  /** Build the repository's Dockerfile for `sha` in the builder, push it, return repo@digest. */
-  async buildAndPush(sha: string): Promise<string> {
-    const tag = `${this.registry}/reflex:${sha}`;
-    const build = await this.podman('builder', [
+  /**
+   * Build the Dockerfile in `context` (default the repository) for `sha` in the builder, as
+   * `tag`; return the tag.
+   */
+  async build(
+    sha: string,
+    context = ROOT,
+    tag = `${this.registry}/reflex:${sha}`,
+    extra: string[] = [],
+  ): Promise<string> {
+    const built = await this.podman('builder', [
       'build',
       '--format',
       'docker',
       '--pull=never',
       '--build-arg',
       `REFLEX_SHA=${sha}`,
+      ...extra,
       '--tag',
       tag,
-      ROOT,
+      context,
     ]);
-    if (build.code !== 0) throw new Error(`podman build failed:\n${build.stdout}\n${build.stderr}`);
-    return this.push(tag);
+    if (built.code !== 0) throw new Error(`podman build failed:\n${built.stdout}\n${built.stderr}`);
+    return tag;
   }
+
+  /**
+   * A copy of the build context as the Dockerfile sees it, in the lab folder under `name`, so
+   * that a test can change a page and build it.
+   */
+  async context(name: string): Promise<string> {
+    const context = path.join(this.dir, name);
+    await runOk('bash', [
+      '-c',
+      `mkdir -p ${context} && git ls-files -co --exclude-standard -z package.json package-lock.json .npmrc Dockerfile .dockerignore .github/workflows/protected-paths.txt webapp pulumi/package.json | xargs -0 cp --parents -t ${context}`,
+    ]);
+    return context;
+  }
+
+  /** Build the repository's Dockerfile for `sha` in the builder, push it, return repo@digest. */
+  async buildAndPush(sha: string, context = ROOT): Promise<string> {
+    return this.push(await this.build(sha, context));
+  }
+
+  /** Run `command` in a container of the lab host, with `input` on stdin. */
+  readonly exec = (container: string, command: string[], input: string): Promise<RunResult> =>
+    run('podman', ['exec', '-i', container, ...command], {
+      env: this.engineEnv('host'),
+      input,
+    });
 
   /** Push a builder image; return registry/reflex@digest. */
   async push(tag: string): Promise<string> {
@@ -480,6 +538,25 @@ export class DeployLab {
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as ReleaseRecord);
+  }
+
+  /** GET `target` through the edge with this Host header (fetch always sends the URL's). */
+  edgeGet(
+    target: string,
+    host: string,
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(`${this.edgeUrl}${target}`, { headers: { host } }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+        );
+      });
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   /** The SHA the public edge reports on /version. */

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HostLab } from './hostLab';
 import { randomSha } from '../deploy/lab';
+import { expectIsolated, probeFrom, type ContainerExec } from '../deploy/siteProbe';
 import { steadyLoad, type LoadResult } from '../deploy/load';
 
 jest.setTimeout(900_000);
@@ -139,29 +140,19 @@ describe('a Debian 13 host booted with the rendered user data', () => {
       { host: await address(platform, 'IPAddress'), port: 3000 },
       { host: await address(site, 'Gateway'), port: Number(port) },
     ];
-    const probe = Buffer.from(PROBE).toString('base64');
-    const probeIn = async (container: string) => {
-      const out = await lab.exec(
-        `echo ${probe} | base64 -d | docker exec -i ${container} node - '${JSON.stringify(targets)}'`,
+    const exec: ContainerExec = (container, command, input) =>
+      lab.exec(
+        `echo ${Buffer.from(input).toString('base64')} | base64 -d | docker exec -i ${container} ${command.map((arg) => `'${arg}'`).join(' ')}`,
       );
-      if (out.code !== 0) throw new Error(`probe in ${container}: ${out.stderr}`);
-      return JSON.parse(out.stdout) as Probed;
-    };
     const token = await hostText('cat /etc/reflex/edge-token');
     expect(token.length).toBeGreaterThan(20);
     // The probe finds what it looks for where it is: in the platform's container.
-    const inPlatform = await probeIn(platform);
+    const inPlatform = await probeFrom(exec, platform, targets);
     expect(inPlatform.environments).toContain(token);
     expect(Array.isArray(inPlatform.data)).toBe(true);
     expect(inPlatform.reach[`${targets[0]!.host}:3000`]).toBe('open');
 
-    const inSite = await probeIn(site);
-    expect(inSite.environments).toContain(shas[0]);
-    expect(inSite.environments).not.toContain(token);
-    expect(inSite.data).toBe('ENOENT');
-    for (const [target, how] of Object.entries(inSite.reach)) {
-      expect([target, how]).not.toEqual([target, 'open']);
-    }
+    expectIsolated(await probeFrom(exec, site, targets), shas[0]!, [token]);
   });
 
   it('a host key other than the pinned one is refused', async () => {
@@ -341,36 +332,6 @@ describe('a Debian 13 host booted with the rendered user data', () => {
     expect(seconds).toBeLessThanOrEqual(60);
   });
 });
-
-interface Probed {
-  environments: string;
-  data: string[] | string;
-  reach: Record<string, string>;
-}
-
-/**
- * What code in a container can learn (run with `node -`, outside Node's permission model: the
- * container alone must hold): every environment it can read, its own and every visible
- * process's; the listing of /data; whether each target address in argv answers a TCP connection.
- */
-const PROBE = `
-const fs = require('fs'), net = require('net');
-const environments = [JSON.stringify(process.env)];
-for (const pid of fs.readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p))) {
-  try { environments.push(fs.readFileSync('/proc/' + pid + '/environ', 'latin1')); } catch {}
-}
-let data;
-try { data = fs.readdirSync('/data'); } catch (err) { data = err.code; }
-Promise.all(JSON.parse(process.argv[2]).map((t) => new Promise((resolve) => {
-  const socket = net.connect({ host: t.host, port: t.port, timeout: 3000 });
-  const done = (how) => { socket.destroy(); resolve([t.host + ':' + t.port, how]); };
-  socket.on('connect', () => done('open'));
-  socket.on('timeout', () => done('timeout'));
-  socket.on('error', (err) => done(err.code));
-}))).then((reach) => console.log(JSON.stringify({
-  environments: environments.join('\\n'), data, reach: Object.fromEntries(reach),
-})));
-`;
 
 /**
  * Let a Reflex timer fire now and wait for its service's run to end: a drop-in adds a trigger a
