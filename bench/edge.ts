@@ -9,6 +9,9 @@
  *                page's req/s. Targets: p99 <= 100 ms under attack; page req/s >= 0.8 of quiet.
  * edge-scrape    a page's req/s through the edge while the supervisor's /metrics is scraped
  *                four times a second, against no scrape. Target: >= 0.98.
+ *
+ * In edge-page and edge-scrape every edge runs in a process of its own, as it does in use: the
+ * load generator (and the scraper) never share the event loop of the edge they measure.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -35,20 +38,30 @@ interface Running {
   stop(): Promise<void>;
 }
 
-/** Waits for `{"msg":"listening","port":N}` or `{"listening":N}` on a child's stdout. */
-function listening(child: ChildProcess): Promise<number> {
+/** The first JSON line on a child's stdout that `pick` accepts, picked. */
+function announced<T>(
+  child: ChildProcess,
+  pick: (line: Record<string, unknown>) => T | undefined,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`exited with ${code} before listening`)));
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
-        const parsed = JSON.parse(line) as { msg?: string; port?: number; listening?: number };
-        if (typeof parsed.listening === 'number') resolve(parsed.listening);
-        else if (parsed.msg === 'listening' && typeof parsed.port === 'number')
-          resolve(parsed.port);
+        const picked = pick(JSON.parse(line) as Record<string, unknown>);
+        if (picked !== undefined) resolve(picked);
       } catch {
         // not JSON
       }
     });
+  });
+}
+
+/** Waits for `{"msg":"listening","port":N}` or `{"listening":N}` on a child's stdout. */
+function listening(child: ChildProcess): Promise<number> {
+  return announced(child, (line) => {
+    if (typeof line.listening === 'number') return line.listening;
+    if (line.msg === 'listening' && typeof line.port === 'number') return line.port;
+    return undefined;
   });
 }
 
@@ -113,12 +126,41 @@ async function startNow(): Promise<{ loop: Loop; running: Running }> {
   return { loop, running: { url: loop.url, stop: () => loop.close() } };
 }
 
+/**
+ * The loop of now in a process of its own (bench/servers/loop.ts), as `npm start` runs it and
+ * as BASELINE's edge runs above: the edge never shares an event loop with the load generator.
+ */
+async function startNowApart(): Promise<Running & { control: number; home: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/loop.ts'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const started = announced(child, (line) =>
+    typeof line.listening === 'number'
+      ? (line as { listening: number; control: number; home: string })
+      : undefined,
+  );
+  const { listening: port, control, home } = await started;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    control,
+    home,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.removeAllListeners('exit');
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 export async function edgePageBench(options: {
   rounds: number;
   seconds: number;
 }): Promise<BenchResult> {
   const before = await startBaseline();
-  const { running: now } = await startNow();
+  const now = await startNowApart();
   const rps = { before: [] as number[], now: [] as number[] };
   const p99 = { before: [] as number[], now: [] as number[] };
   try {
@@ -312,11 +354,11 @@ export async function edgeScrapeBench(options: {
   rounds: number;
   seconds: number;
 }): Promise<BenchResult> {
-  const { loop } = await startNow();
+  const loop = await startNowApart();
   const { token } = JSON.parse(
     readFileSync(path.join(loop.home, 'run/supervisor.json'), 'utf8'),
   ) as { token: string };
-  const control = loop.supervisor.controlPort;
+  const control = loop.control;
   const rps = { quiet: [] as number[], scraped: [] as number[] };
   try {
     await load(`${loop.url}/`, 1);
@@ -352,7 +394,7 @@ export async function edgeScrapeBench(options: {
       }
     }
   } finally {
-    await loop.close();
+    await loop.stop();
   }
   const ratio = median(rps.scraped) / median(rps.quiet);
   return {

@@ -17,6 +17,8 @@ function writeRelease(releases: string, sha: string, headline: string): string {
   writeFileSync(path.join(dir, 'pages/index.html'), `<h1>${headline}</h1><p>{{shortSha}}</p>`);
   writeFileSync(path.join(dir, 'pages/404.html'), '<h1>Not here</h1>');
   writeFileSync(path.join(dir, 'assets/site.css'), 'body{}');
+  writeFileSync(path.join(dir, 'pages/claimed.html'), '<h1>the page</h1>');
+  writeFileSync(path.join(releases, sha, 'webapp/outside.txt'), 'not the site');
   return dir;
 }
 
@@ -28,7 +30,18 @@ const routes: RegisterRoutes = (router, site) => {
   router.get('/healthz-claim', (ctx) => {
     ctx.body = 'site';
   });
+  // Only HEAD: a GET of the same path reads the page (and keeps it in memory).
+  router.head('/claimed', (ctx) => {
+    ctx.set('X-Answered-By', 'the route');
+    ctx.status = 204;
+  });
 };
+
+/** What a response says, without what differs per request. */
+function described(res: request.Response) {
+  const { date: _date, 'x-request-id': _id, ...headers } = res.headers;
+  return { status: res.status, headers, body: res.text };
+}
 
 describe('the site process', () => {
   let releases: string;
@@ -87,6 +100,56 @@ describe('the site process', () => {
     const gone = await request(app(true)).get('/healthz').set('X-Reflex-Release', 'c'.repeat(40));
     expect(gone.status).toBe(503);
     expect(gone.body).toMatchObject({ status: 'no content' });
+  });
+
+  describe('pages and assets in memory', () => {
+    it('are answered again with the same headers and body, and 304 for their ETag', async () => {
+      const site = app(false);
+      for (const url of ['/', '/assets/site.css']) {
+        const first = await request(site).get(url);
+        const again = await request(site).get(url);
+        expect(described(again)).toEqual(described(first));
+        expect(again.headers['content-security-policy']).toBe(SITE_CSP);
+        expect(again.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+        const unchanged = await request(site).get(url).set('If-None-Match', first.headers.etag!);
+        expect([unchanged.status, unchanged.text]).toEqual([304, '']);
+      }
+    });
+
+    it('never stand in for a site route that claims the same path', async () => {
+      const site = app(false);
+      for (let i = 0; i < 2; i++) {
+        expect((await request(site).get('/claimed')).text).toBe('<h1>the page</h1>');
+        const head = await request(site).head('/claimed');
+        expect([head.status, head.headers['x-answered-by']]).toEqual([204, 'the route']);
+      }
+    });
+
+    it('are kept per release: the release the edge names gets its own page', async () => {
+      const site = app(true);
+      for (const sha of [A, B, B, A, B]) {
+        const res = await request(site).get('/').set('X-Reflex-Release', sha);
+        expect(res.text).toContain(sha === A ? 'First' : 'Second');
+        expect(res.text).toContain(sha.slice(0, 12));
+      }
+    });
+
+    it('never include a file outside the content folder', async () => {
+      const site = app(true);
+      await request(site).get('/assets/site.css');
+      for (const url of [
+        '/assets/..%2foutside.txt',
+        '/assets/%2e%2e/outside.txt',
+        '/assets/..%2f..%2fwebapp%2foutside.txt',
+        '/assets/site.css%2f..%2f..%2foutside.txt',
+      ]) {
+        for (let i = 0; i < 2; i++) {
+          const res = await request(site).get(url).set('Accept', 'text/html');
+          expect(res.status).toBe(404);
+          expect(res.text).not.toContain('not the site');
+        }
+      }
+    });
   });
 
   it('answers /healthz and /metrics itself (for its own port), before any site route', async () => {

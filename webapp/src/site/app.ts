@@ -65,36 +65,59 @@ export const SITE_CSP = [
   "object-src 'none'",
 ].join('; ');
 
+/** Headers of every site response. */
+const SITE_HEADERS = {
+  'Content-Security-Policy': SITE_CSP,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'strict-origin-when-cross-origin',
+} as const;
+
 export function createSiteApp(o: SiteAppOptions): Koa {
   const cache = new FileCache(o.cacheBytes ?? 32 * 1024 * 1024);
   const own = new Content(o.contentDir, o.release, cache);
   const current = new AsyncLocalStorage<Content>();
   const generations = new Map<string, Promise<Content>>([[o.release.sha, Promise.resolve(own)]]);
+  /** The same releases, once their content is known: read without waiting. */
+  const known = new Map<string, Content>([[o.release.sha, own]]);
+
+  /** The release a request names, when this process may serve one other than its own. */
+  const named = (ctx: Context): string | undefined => {
+    const sha = ctx.get('X-Reflex-Release');
+    return o.releases && SHA.test(sha) ? sha : undefined;
+  };
 
   /** The content of the release a request names, when this process may serve it. */
   const contentFor = (ctx: Context): Promise<Content> => {
-    const named = ctx.get('X-Reflex-Release');
-    if (!o.releases || !SHA.test(named)) return Promise.resolve(own);
-    let found = generations.get(named);
+    const sha = named(ctx);
+    if (!sha) return Promise.resolve(own);
+    let found = generations.get(sha);
     if (!found) {
-      found = o
-        .builtAt(named)
-        .then(
-          (builtAt) =>
-            new Content(
-              path.join(o.releases!, named, 'webapp/site'),
-              { sha: named, builtAt },
-              cache,
-            ),
+      const loading = o.builtAt(sha).then((builtAt) => {
+        const content = new Content(
+          path.join(o.releases!, sha, 'webapp/site'),
+          { sha, builtAt },
+          cache,
         );
-      generations.set(named, found);
+        if (generations.get(sha) === loading) known.set(sha, content);
+        return content;
+      });
+      found = loading;
+      generations.set(sha, found);
       // A handful of releases is ever live at once; forget the oldest others.
-      for (const sha of generations.keys()) {
+      for (const old of generations.keys()) {
         if (generations.size <= MAX_GENERATIONS) break;
-        if (sha !== o.release.sha) generations.delete(sha);
+        if (old !== o.release.sha) {
+          generations.delete(old);
+          known.delete(old);
+        }
       }
     }
     return found;
+  };
+  /** The content a request names when it is already known (no wait), else undefined. */
+  const contentNow = (ctx: Context): Content | undefined => {
+    const sha = named(ctx);
+    return sha ? known.get(sha) : own;
   };
 
   const site: SiteContext = {
@@ -110,12 +133,9 @@ export function createSiteApp(o: SiteAppOptions): Koa {
   app.use(observe(o.logger, o.metrics));
   app.use(errorHandler(o.logger));
   app.use(ownEndpoints(o, contentFor));
+  app.use(fromMemory(router, contentNow));
   app.use(async (ctx, next) => {
-    ctx.set({
-      'Content-Security-Policy': SITE_CSP,
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'strict-origin-when-cross-origin',
-    });
+    ctx.set(SITE_HEADERS);
     const content = await contentFor(ctx);
     await current.run(content, next);
   });
@@ -161,31 +181,70 @@ function send(ctx: Context, file: Loaded, status: number): void {
   ctx.body = file.body;
 }
 
-/** Pages at `/<name>` (`/` is `index`) and assets under `/assets/`. */
+/** The file a path names: a page at `/<name>` (`/` is `index`) or an asset under `/assets/`. */
+interface FileTarget {
+  relative: string;
+  template: boolean;
+  route: string;
+  cacheControl: string;
+}
+
+function fileFor(urlPath: string): FileTarget | undefined {
+  if (urlPath.startsWith('/assets/')) {
+    const relative = safeRelative(urlPath.slice('/assets/'.length));
+    return relative
+      ? {
+          relative: `assets/${relative}`,
+          template: false,
+          route: '/assets/{*path}',
+          cacheControl: 'public, max-age=300',
+        }
+      : undefined;
+  }
+  const name = urlPath === '/' ? 'index' : urlPath.slice(1);
+  return PAGE_NAME.test(name)
+    ? { relative: `pages/${name}.html`, template: true, route: '/{page}', cacheControl: 'no-cache' }
+    : undefined;
+}
+
+/**
+ * A page or asset already in memory, for a release already known, that no site route claims:
+ * answered here, with the same headers as below, without the rest of the chain. Most requests
+ * under load are this; anything else goes on (and fills the cache for the next one).
+ */
+function fromMemory(router: Router, content: (ctx: Context) => Content | undefined): Middleware {
+  return async (ctx, next) => {
+    if (ctx.method === 'GET' || ctx.method === 'HEAD') {
+      const target = fileFor(ctx.path);
+      const file = target && content(ctx)?.cached(target.relative);
+      if (target && file && !router.match(ctx.path, ctx.method).route) {
+        ctx.set(SITE_HEADERS);
+        ctx.state.route = target.route;
+        ctx.set('Cache-Control', target.cacheControl);
+        send(ctx, file, 200);
+        return;
+      }
+    }
+    await next();
+  };
+}
+
+/** Pages and assets read from the release's folder (fileFor). */
 function files(content: () => Content): Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
       await next();
       return;
     }
-    let file: Loaded | undefined;
-    if (ctx.path.startsWith('/assets/')) {
-      ctx.state.route = '/assets/{*path}';
-      const relative = safeRelative(ctx.path.slice('/assets/'.length));
-      file = relative ? await content().load(`assets/${relative}`, false) : undefined;
-      if (file) ctx.set('Cache-Control', 'public, max-age=300');
-    } else {
-      const name = ctx.path === '/' ? 'index' : ctx.path.slice(1);
-      if (PAGE_NAME.test(name)) {
-        ctx.state.route = '/{page}';
-        file = await content().load(`pages/${name}.html`, true);
-        if (file) ctx.set('Cache-Control', 'no-cache');
-      }
-    }
-    if (!file) {
+    const target = fileFor(ctx.path);
+    if (target) ctx.state.route = target.route;
+    else if (ctx.path.startsWith('/assets/')) ctx.state.route = '/assets/{*path}';
+    const file = target && (await content().load(target.relative, target.template));
+    if (!target || !file) {
       await next();
       return;
     }
+    ctx.set('Cache-Control', target.cacheControl);
     send(ctx, file, 200);
   };
 }

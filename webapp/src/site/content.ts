@@ -121,9 +121,14 @@ export class Content {
     return (await this.realRoot()) !== undefined;
   }
 
+  /** `relative` as `load` last read it, when it is still in memory (no disk, no wait). */
+  cached(relative: string): Loaded | undefined {
+    return this.cache.get(this.key(relative));
+  }
+
   /** `relative` inside the folder, or undefined when it is missing, too big or leads out. */
   async load(relative: string, template: boolean): Promise<Loaded | undefined> {
-    const key = `${this.dir}\0${relative}\0${this.release.sha}`;
+    const key = this.key(relative);
     const cached = this.cache.get(key);
     if (cached) return cached;
     const root = await this.realRoot();
@@ -145,6 +150,10 @@ export class Content {
     };
     this.cache.set(key, loaded);
     return loaded;
+  }
+
+  private key(relative: string): string {
+    return `${this.dir}\0${relative}\0${this.release.sha}`;
   }
 
   private realRoot(): Promise<string | undefined> {
