@@ -15,9 +15,11 @@
  *
  *   node --import tsx webapp/src/loop/gateServer.ts <root> typecheck|test
  */
+import childProcess from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import workerThreads from 'node:worker_threads';
 import type * as TS from 'typescript';
 
 export type GateAsk =
@@ -179,6 +181,16 @@ const READS = [
   'realpath',
 ] as const;
 const LISTS = ['readdirSync', 'readdir', 'opendirSync', 'opendir'] as const;
+/** Ways to run code whose reads this process cannot see: the test may have read anything. */
+const ELSEWHERE = [
+  'spawn',
+  'spawnSync',
+  'exec',
+  'execSync',
+  'execFile',
+  'execFileSync',
+  'fork',
+] as const;
 
 /**
  * Every path under `root` that an `fs` call names while `recording`, with the time: jest runs
@@ -189,13 +201,25 @@ class ReadLog {
   recording = false;
   private entries: { at: number; file: string; listing: boolean }[] = [];
 
-  constructor(private readonly root: string) {
+  constructor(readonly root: string) {
     const promises = fs.promises as unknown as Record<string, unknown>;
     const target = fs as unknown as Record<string, unknown>;
     for (const name of READS) this.wrap(target, name, false);
     for (const name of LISTS) this.wrap(target, name, true);
     for (const name of READS) if (name in promises) this.wrap(promises, name, false);
     for (const name of LISTS) if (name in promises) this.wrap(promises, name, true);
+    // A child process or a worker reads with its own `fs`: count it as a listing of the whole
+    // tree, which every change reaches.
+    const children = childProcess as unknown as Record<string, unknown>;
+    for (const name of ELSEWHERE) this.wrap(children, name, true, () => this.root);
+    const log = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    const Worker = workerThreads.Worker;
+    (workerThreads as { Worker: unknown }).Worker = class extends Worker {
+      constructor(...args: ConstructorParameters<typeof Worker>) {
+        if (log.recording) log.note(log.root, true);
+        super(...args);
+      }
+    };
   }
 
   /** The log so far, emptied. */
@@ -205,19 +229,24 @@ class ReadLog {
     return entries;
   }
 
-  private wrap(target: Record<string, unknown>, name: string, listing: boolean): void {
+  private wrap(
+    target: Record<string, unknown>,
+    name: string,
+    listing: boolean,
+    where: (args: unknown[]) => unknown = (args) => args[0],
+  ): void {
     const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
     if (typeof original !== 'function') return;
     const log = this; // eslint-disable-line @typescript-eslint/no-this-alias
     const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-      if (log.recording) log.note(args[0], listing);
+      if (log.recording) log.note(where(args), listing);
       return original.apply(this, args);
     };
     Object.assign(wrapped, original); // realpathSync.native and the like
     target[name] = wrapped;
   }
 
-  private note(where: unknown, listing: boolean): void {
+  note(where: unknown, listing: boolean): void {
     let absolute: string;
     try {
       if (typeof where === 'string') absolute = path.resolve(this.root, where);
@@ -284,7 +313,8 @@ function testRunner(root: string) {
       ok: true,
       errors,
       testFiles,
-      reads: readsByTest(root, results, log.take()),
+      // Reads are told apart by time only when one file runs at a time.
+      reads: request.argv.runInBand === true ? readsByTest(root, results, log.take()) : undefined,
     };
   };
 }
