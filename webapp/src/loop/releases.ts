@@ -323,18 +323,20 @@ function gitOutput(gitDir: string, args: string[], input?: string): Promise<Buff
   return new Promise((resolve, reject) => {
     const child = spawn('git', ['--git-dir', gitDir, ...args], {
       env: PLAIN_GIT_ENV,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
     let errors = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (errors += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => (errors += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0) resolve(Buffer.concat(out));
       else reject(new Error(`git ${args[0] ?? ''}: ${errors.trim() || `exit ${code}`}`));
     });
-    child.stdin.end(input ?? '');
+    // git may exit before it read all it was given (a bad object): that is its error to tell.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input);
   });
 }
 

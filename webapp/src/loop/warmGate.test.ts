@@ -28,6 +28,8 @@ const git = (cwd: string, args: string[]) =>
 
 const GREET = `export function greet(name: string): string {\n  return \`Hello, \${name}!\`;\n}\n`;
 const TEST = `import { greet } from './greet';\n\nit('greets', () => {\n  expect(greet('Ada')).toBe('Hello, Ada!');\n});\n`;
+/** A site test that reads a page through another process (whose reads no one sees). */
+const SPAWNS_TEST = `import { execFileSync } from 'node:child_process';\nimport path from 'node:path';\n\nit('the home page has markup', () => {\n  const page = execFileSync('cat', [path.join(__dirname, 'pages/index.html')]).toString();\n  expect(page).toMatch(/</);\n});\n`;
 /** The site's page test: it lists the pages folder and reads every page. */
 const PAGES_TEST = `import { readdirSync, readFileSync } from 'node:fs';\nimport path from 'node:path';\n\nconst dir = path.join(__dirname, 'pages');\n\nit.each(readdirSync(dir))('%s has a headline', (page) => {\n  expect(readFileSync(path.join(dir, page), 'utf8')).toMatch(/<h1>/);\n});\n`;
 
@@ -75,6 +77,8 @@ describe('the warm gate against the cold gate', () => {
       'webapp/site/greet.ts': GREET,
       'webapp/site/greet.test.ts': TEST,
       'webapp/site/pages.test.ts': PAGES_TEST,
+      'webapp/site/spawns.test.ts': SPAWNS_TEST,
+      'webapp/site/assets/site.css': 'h1 { color: teal; }\n',
       'webapp/site/pages/index.html': '<h1>Hi</h1>\n',
     });
     mkdirSync(path.join(work, 'jest'));
@@ -98,6 +102,7 @@ describe('the warm gate against the cold gate', () => {
     commit('pageAgain', { 'webapp/site/pages/index.html': '<h1>Hello again</h1>\n' });
     commit('brokenPage', { 'webapp/site/pages/index.html': '<p>no headline</p>\n' });
     commit('pageFixed', { 'webapp/site/pages/index.html': '<h1>Fixed</h1>\n' });
+    commit('assetEdit', { 'webapp/site/assets/site.css': 'h1 { color: navy; }\n' });
     commit('newBrokenPage', { 'webapp/site/pages/about.html': '<p>no headline</p>\n' });
     git(root, ['clone', '--quiet', '--bare', work, origin]);
     warm = new WarmGate({
@@ -181,10 +186,10 @@ describe('the warm gate against the cold gate', () => {
     ]);
   }, 240_000);
 
-  it('a page edit runs only the passed tests that read that page or list its folder, and a broken page is still refused', async () => {
+  it('a content edit runs only the passed tests that read it, list its folder or started a process, and a broken page is still refused', async () => {
     const seen = [];
     let previous = commits.fixed;
-    for (const name of ['pageAgain', 'brokenPage', 'pageFixed', 'newBrokenPage']) {
+    for (const name of ['pageAgain', 'brokenPage', 'pageFixed', 'assetEdit', 'newBrokenPage']) {
       seen.push([name, await verdicts(name, previous)]);
       previous = commits[name];
     }
@@ -192,14 +197,20 @@ describe('the warm gate against the cold gate', () => {
       ['pageAgain', { cold: 'passed', warm: 'passed' }],
       ['brokenPage', { cold: 'failed: tests', warm: 'failed: tests' }],
       ['pageFixed', { cold: 'passed', warm: 'passed' }],
+      ['assetEdit', { cold: 'passed', warm: 'passed' }],
       ['newBrokenPage', { cold: 'failed: tests', warm: 'failed: tests' }],
     ]);
     // The greeting's test read no page: it passed at `fixed` and is not run again for a page.
     expect(said.pageAgain).toContain(
-      'test (1 file; 1 passed before and read nothing changed since)',
+      'test (2 files; 1 passed before and read nothing changed since)',
     );
     expect(said.pageFixed).toContain(
-      'test (1 file; 1 passed before and read nothing changed since)',
+      'test (2 files; 1 passed before and read nothing changed since)',
+    );
+    // A style reaches neither the greeting's test nor the pages' (they list and read pages
+    // only); the test that reads through another process is run again for any change.
+    expect(said.assetEdit).toContain(
+      'test (1 file; 2 passed before and read nothing changed since)',
     );
   }, 240_000);
 
