@@ -8,11 +8,18 @@
  *   what they affect is checked again. It reports exactly what `tsc -p` would (the same
  *   diagnostics, formatted the same way).
  * - test: jest's own `runCLI`, with the arguments the cold gate gives the jest command, in a
- *   process where jest is already loaded and its caches are warm.
+ *   process where jest is already loaded and its caches are warm. It also reports, for each
+ *   test file that passed, the files and folders of the tree it read while it ran (every `fs`
+ *   call naming a path, the test's and its modules' alike), so that the supervisor knows which
+ *   passed tests a content change cannot reach (warmGate.ts).
  *
  *   node --import tsx webapp/src/loop/gateServer.ts <root> typecheck|test
  */
+import childProcess from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import workerThreads from 'node:worker_threads';
 import type * as TS from 'typescript';
 
 export type GateAsk =
@@ -21,8 +28,21 @@ export type GateAsk =
 
 export type GateRequest = GateAsk & { id: number };
 
+/** What a test file read of the tree (repository paths): files, and folders it listed. */
+export interface TestInputs {
+  files: string[];
+  listings: string[];
+}
+
 export type GateReply =
-  | { id: number; ok: true; errors: string; testFiles?: string[] }
+  | {
+      id: number;
+      ok: true;
+      errors: string;
+      testFiles?: string[];
+      /** Per test file that passed (repository path): what it read. */
+      reads?: Record<string, TestInputs>;
+    }
   | { id: number; ok: false; errors: string; testFiles?: string[] };
 
 /** One tsconfig's watch program, told of changes instead of watching the disk. */
@@ -134,7 +154,134 @@ interface JestResults {
   numFailedTestSuites: number;
   numRuntimeErrorTestSuites: number;
   success: boolean;
-  testResults: { testFilePath: string; failureMessage?: string | null }[];
+  testResults: {
+    testFilePath: string;
+    failureMessage?: string | null;
+    numFailingTests: number;
+    testExecError?: unknown;
+    perfStats: { loadTestEnvironmentStart: number; end: number };
+  }[];
+}
+
+/** `fs` calls that read one path, and the ones that list a folder. */
+const READS = [
+  'readFileSync',
+  'readFile',
+  'existsSync',
+  'statSync',
+  'stat',
+  'lstatSync',
+  'lstat',
+  'accessSync',
+  'access',
+  'openSync',
+  'open',
+  'createReadStream',
+  'realpathSync',
+  'realpath',
+] as const;
+const LISTS = ['readdirSync', 'readdir', 'opendirSync', 'opendir'] as const;
+/** Ways to run code whose reads this process cannot see: the test may have read anything. */
+const ELSEWHERE = [
+  'spawn',
+  'spawnSync',
+  'exec',
+  'execSync',
+  'execFile',
+  'execFileSync',
+  'fork',
+] as const;
+
+/**
+ * Every path under `root` that an `fs` call names while `recording`, with the time: jest runs
+ * the files one after the other here (`runInBand`), so a read belongs to the file whose run
+ * spans its time. Test code gets this very `fs` (jest hands out Node's own core modules).
+ */
+class ReadLog {
+  recording = false;
+  private entries: { at: number; file: string; listing: boolean }[] = [];
+
+  constructor(readonly root: string) {
+    const promises = fs.promises as unknown as Record<string, unknown>;
+    const target = fs as unknown as Record<string, unknown>;
+    for (const name of READS) this.wrap(target, name, false);
+    for (const name of LISTS) this.wrap(target, name, true);
+    for (const name of READS) if (name in promises) this.wrap(promises, name, false);
+    for (const name of LISTS) if (name in promises) this.wrap(promises, name, true);
+    // A child process or a worker reads with its own `fs`: count it as a listing of the whole
+    // tree, which every change reaches.
+    const children = childProcess as unknown as Record<string, unknown>;
+    for (const name of ELSEWHERE) this.wrap(children, name, true, () => this.root);
+    const log = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    const Worker = workerThreads.Worker;
+    (workerThreads as { Worker: unknown }).Worker = class extends Worker {
+      constructor(...args: ConstructorParameters<typeof Worker>) {
+        if (log.recording) log.note(log.root, true);
+        super(...args);
+      }
+    };
+  }
+
+  /** The log so far, emptied. */
+  take(): { at: number; file: string; listing: boolean }[] {
+    const entries = this.entries;
+    this.entries = [];
+    return entries;
+  }
+
+  private wrap(
+    target: Record<string, unknown>,
+    name: string,
+    listing: boolean,
+    where: (args: unknown[]) => unknown = (args) => args[0],
+  ): void {
+    const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof original !== 'function') return;
+    const log = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+      if (log.recording) log.note(where(args), listing);
+      return original.apply(this, args);
+    };
+    Object.assign(wrapped, original); // realpathSync.native and the like
+    target[name] = wrapped;
+  }
+
+  note(where: unknown, listing: boolean): void {
+    let absolute: string;
+    try {
+      if (typeof where === 'string') absolute = path.resolve(this.root, where);
+      else if (where instanceof URL) absolute = fileURLToPath(where);
+      else if (Buffer.isBuffer(where)) absolute = path.resolve(this.root, where.toString());
+      else return; // a file descriptor: its path was noted when it was opened
+    } catch {
+      return;
+    }
+    const relative = path.relative(this.root, absolute);
+    if (relative.startsWith('..') || path.isAbsolute(relative)) return;
+    this.entries.push({ at: Date.now(), file: relative.split(path.sep).join('/'), listing });
+  }
+}
+
+/** What each passed test file read: the reads within its run's time span (edges count twice). */
+function readsByTest(
+  root: string,
+  results: JestResults,
+  log: { at: number; file: string; listing: boolean }[],
+): Record<string, TestInputs> {
+  const reads: Record<string, TestInputs> = {};
+  for (const result of results.testResults) {
+    if (result.numFailingTests > 0 || result.testExecError) continue;
+    const { loadTestEnvironmentStart: from, end: to } = result.perfStats;
+    const files = new Set<string>();
+    const listings = new Set<string>();
+    for (const entry of log) {
+      if (entry.at < from || entry.at > to) continue;
+      (entry.listing ? listings : files).add(entry.file);
+    }
+    const test = path.relative(root, result.testFilePath).split(path.sep).join('/');
+    reads[test] = { files: [...files].sort(), listings: [...listings].sort() };
+  }
+  return reads;
 }
 
 function testRunner(root: string) {
@@ -145,17 +292,29 @@ function testRunner(root: string) {
   // The jest of the tree being checked (its own config), loaded once.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runCLI } = require(path.join(root, 'node_modules/jest')) as { runCLI: RunCli };
+  const log = new ReadLog(root);
   return async (request: Extract<GateRequest, { kind: 'test' }>): Promise<GateReply> => {
-    const { results } = await runCLI({ $0: 'jest', _: [], ...request.argv }, [root]);
+    log.take();
+    log.recording = true;
+    let results: JestResults;
+    try {
+      ({ results } = await runCLI({ $0: 'jest', _: [], ...request.argv }, [root]));
+    } finally {
+      log.recording = false;
+    }
     const errors = results.testResults
       .map((r) => r.failureMessage ?? '')
       .filter(Boolean)
       .join('\n');
+    const testFiles = results.testResults.map((r) => r.testFilePath);
+    if (!results.success) return { id: request.id, ok: false, errors, testFiles };
     return {
       id: request.id,
-      ok: results.success,
+      ok: true,
       errors,
-      testFiles: results.testResults.map((r) => r.testFilePath),
+      testFiles,
+      // Reads are told apart by time only when one file runs at a time.
+      reads: request.argv.runInBand === true ? readsByTest(root, results, log.take()) : undefined,
     };
   };
 }

@@ -15,6 +15,7 @@ export interface CommitInfo {
 
 export class Origin {
   private lastHead: string | undefined;
+  private readonly diffs = new Map<string, Promise<string[] | undefined>>();
 
   constructor(
     readonly gitDir: string,
@@ -52,13 +53,25 @@ export class Origin {
     }
   }
 
-  /** Paths that differ between two commits, or undefined when either is unknown. */
-  async changed(from: string, to: string): Promise<string[] | undefined> {
-    try {
-      return split(await this.git(['diff', '--no-renames', '--name-only', '-z', from, to]));
-    } catch {
-      return undefined;
+  /**
+   * Paths that differ between two commits, or undefined when either is unknown. Two commits
+   * differ the same way forever: a release asks this of the same pair several times (its
+   * folder, the processes it may keep, its gate), and git answers once.
+   */
+  changed(from: string, to: string): Promise<string[] | undefined> {
+    const key = `${from}..${to}`;
+    let answer = this.diffs.get(key);
+    if (!answer) {
+      answer = this.git(['diff', '--no-renames', '--name-only', '-z', from, to]).then(
+        split,
+        () => undefined,
+      );
+      this.diffs.set(key, answer);
+      // An unknown commit may arrive later (a push in flight): ask git again next time.
+      void answer.then((files) => files ?? this.diffs.delete(key));
+      if (this.diffs.size > 64) this.diffs.delete(this.diffs.keys().next().value!);
     }
+    return answer.then((files) => files && [...files]);
   }
 
   /** Every path of `sha` under `folder`. */

@@ -145,12 +145,14 @@ export class Pipeline {
     const logs = this.o.logDir(sha);
     const started: Instance[] = [];
     try {
-      const dir = await this.stage(record, 'checkout', signal, () =>
-        store.checkout(sha, path.join(logs, 'checkout.log')),
-      );
       const live = this.o.fleet.live;
-      const changedFiles =
-        (live ? await origin.changed(live.sha, sha) : undefined) ?? (await origin.files(sha, SITE));
+      const sinceLive = live ? await origin.changed(live.sha, sha) : undefined;
+      const dir = await this.stage(record, 'checkout', signal, () =>
+        live && sinceLive
+          ? store.checkoutBeside(sha, live.sha, sinceLive, path.join(logs, 'checkout.log'))
+          : store.checkout(sha, path.join(logs, 'checkout.log')),
+      );
+      const changedFiles = sinceLive ?? (await origin.files(sha, SITE));
       const plan = await this.reuse.plan(sha);
       const built = await besideGate(
         () =>

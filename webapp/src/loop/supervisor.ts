@@ -1,8 +1,9 @@
 /**
  * `npm start`: the whole loop on one machine. Prepares REFLEX_HOME, starts the control API
  * and the edge, builds (or resumes) the release of the branch's head, and from then on runs
- * the pipeline for every push to the local origin — told by its post-receive hook, and by a
- * poll of the branch as a safety net. Composition only: each part is its own module.
+ * the pipeline for every push to the local origin — told by a watch on the branch's ref the
+ * moment it moves, by the origin's post-receive hook, and by a poll of the branch as a safety
+ * net. Composition only: each part is its own module.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -33,6 +34,7 @@ import { Pipeline } from './pipeline';
 import { Previews } from './previews';
 import { killAllChildren } from './processes';
 import { Recorder } from './recorder';
+import { RefWatch } from './refWatch';
 import { ReleaseStore } from './releases';
 import { platformEnv, siteEnv } from './sandbox';
 import { PipelineSlot } from './slot';
@@ -93,6 +95,7 @@ export class Supervisor {
   private readonly editorHost: string;
   private control: http.Server | undefined;
   private poll: NodeJS.Timeout | undefined;
+  private refWatch: RefWatch | undefined;
   private readonly firstLive: Promise<string>;
   private resolveFirstLive!: (sha: string) => void;
   private stopping: Promise<void> | undefined;
@@ -314,6 +317,7 @@ export class Supervisor {
       this.pipeline.notify(head);
     }
     for (const [ref, sha] of await this.origin.refs(PREVIEW_REFS)) this.previews.update(ref, sha);
+    this.refWatch = new RefWatch(paths.origin, o.branch, (sha) => this.pipeline.notify(sha));
     this.poll = setInterval(() => void this.checkBranch(), o.pollIntervalMs);
     this.poll.unref();
   }
@@ -375,6 +379,7 @@ export class Supervisor {
   close(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.poll) clearInterval(this.poll);
+      this.refWatch?.close();
       await Promise.all([this.pipeline.close(), this.previews.close()]);
       this.gate.close();
       await this.fleet.close();

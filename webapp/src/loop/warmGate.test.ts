@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runGate } from './gate';
 import { GateWorkspace } from './gateWorkspace';
-import { needsRestart, WarmGate } from './warmGate';
+import { needsRestart, reaches, WarmGate } from './warmGate';
 
 const PROJECT = path.resolve(__dirname, '../../..');
 const ENV = {
@@ -28,6 +28,10 @@ const git = (cwd: string, args: string[]) =>
 
 const GREET = `export function greet(name: string): string {\n  return \`Hello, \${name}!\`;\n}\n`;
 const TEST = `import { greet } from './greet';\n\nit('greets', () => {\n  expect(greet('Ada')).toBe('Hello, Ada!');\n});\n`;
+/** A site test that reads a page through another process (whose reads no one sees). */
+const SPAWNS_TEST = `import { execFileSync } from 'node:child_process';\nimport path from 'node:path';\n\nit('the home page has markup', () => {\n  const page = execFileSync('cat', [path.join(__dirname, 'pages/index.html')]).toString();\n  expect(page).toMatch(/</);\n});\n`;
+/** The site's page test: it lists the pages folder and reads every page. */
+const PAGES_TEST = `import { readdirSync, readFileSync } from 'node:fs';\nimport path from 'node:path';\n\nconst dir = path.join(__dirname, 'pages');\n\nit.each(readdirSync(dir))('%s has a headline', (page) => {\n  expect(readFileSync(path.join(dir, page), 'utf8')).toMatch(/<h1>/);\n});\n`;
 
 function write(dir: string, files: Record<string, string>): void {
   for (const [file, content] of Object.entries(files)) {
@@ -72,6 +76,9 @@ describe('the warm gate against the cold gate', () => {
       'jest.config.js': `module.exports = { projects: [{ displayName: 'unit', rootDir: __dirname, testMatch: ['<rootDir>/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/'], transform: { '^.+\\\\.tsx?$': '<rootDir>/jest/esbuild-transform.cjs' } }] };\n`,
       'webapp/site/greet.ts': GREET,
       'webapp/site/greet.test.ts': TEST,
+      'webapp/site/pages.test.ts': PAGES_TEST,
+      'webapp/site/spawns.test.ts': SPAWNS_TEST,
+      'webapp/site/assets/site.css': 'h1 { color: teal; }\n',
       'webapp/site/pages/index.html': '<h1>Hi</h1>\n',
     });
     mkdirSync(path.join(work, 'jest'));
@@ -92,6 +99,11 @@ describe('the warm gate against the cold gate', () => {
     });
     commit('failingTest', { 'webapp/site/greet.ts': GREET.replace('Hello', 'Howdy') });
     commit('fixed', { 'webapp/site/greet.ts': GREET + '\n// fixed\n' });
+    commit('pageAgain', { 'webapp/site/pages/index.html': '<h1>Hello again</h1>\n' });
+    commit('brokenPage', { 'webapp/site/pages/index.html': '<p>no headline</p>\n' });
+    commit('pageFixed', { 'webapp/site/pages/index.html': '<h1>Fixed</h1>\n' });
+    commit('assetEdit', { 'webapp/site/assets/site.css': 'h1 { color: navy; }\n' });
+    commit('newBrokenPage', { 'webapp/site/pages/about.html': '<p>no headline</p>\n' });
     git(root, ['clone', '--quiet', '--bare', work, origin]);
     warm = new WarmGate({
       steps: ['typecheck', 'test'],
@@ -142,17 +154,21 @@ describe('the warm gate against the cold gate', () => {
       }),
     );
     const hot = await outcome(
-      warm.run({
-        sha,
-        tree: undefined,
-        releaseDir: dir,
-        changedFiles: changed,
-        changedSinceTypechecked: undefined,
-        logDir: logs,
-      }),
+      warm
+        .run({
+          sha,
+          tree: undefined,
+          releaseDir: dir,
+          changedFiles: changed,
+          changedSinceTypechecked: undefined,
+          logDir: logs,
+        })
+        .then((ran) => ((said[name] = ran), ran)),
     );
     return { cold, warm: hot };
   }
+  /** What the warm gate said it ran, by commit. */
+  const said: Record<string, string[]> = {};
 
   it('both pass the base, refuse the seeded type error and the seeded failing test, and pass the fix', async () => {
     const seen = [];
@@ -170,6 +186,34 @@ describe('the warm gate against the cold gate', () => {
     ]);
   }, 240_000);
 
+  it('a content edit runs only the passed tests that read it, list its folder or started a process, and a broken page is still refused', async () => {
+    const seen = [];
+    let previous = commits.fixed;
+    for (const name of ['pageAgain', 'brokenPage', 'pageFixed', 'assetEdit', 'newBrokenPage']) {
+      seen.push([name, await verdicts(name, previous)]);
+      previous = commits[name];
+    }
+    expect(seen).toEqual([
+      ['pageAgain', { cold: 'passed', warm: 'passed' }],
+      ['brokenPage', { cold: 'failed: tests', warm: 'failed: tests' }],
+      ['pageFixed', { cold: 'passed', warm: 'passed' }],
+      ['assetEdit', { cold: 'passed', warm: 'passed' }],
+      ['newBrokenPage', { cold: 'failed: tests', warm: 'failed: tests' }],
+    ]);
+    // The greeting's test read no page: it passed at `fixed` and is not run again for a page.
+    expect(said.pageAgain).toContain(
+      'test (2 files; 1 passed before and read nothing changed since)',
+    );
+    expect(said.pageFixed).toContain(
+      'test (2 files; 1 passed before and read nothing changed since)',
+    );
+    // A style reaches neither the greeting's test nor the pages' (they list and read pages
+    // only); the test that reads through another process is run again for any change.
+    expect(said.assetEdit).toContain(
+      'test (1 file; 2 passed before and read nothing changed since)',
+    );
+  }, 240_000);
+
   it('the warm failure names the failing test, as the cold one does', async () => {
     const dir = path.join(root, 'releases', commits.failingTest!);
     await expect(
@@ -183,6 +227,27 @@ describe('the warm gate against the cold gate', () => {
       }),
     ).rejects.toMatchObject({ logTail: expect.stringContaining('greets') });
   }, 120_000);
+});
+
+describe('whether a change reaches a test that passed, by what it read', () => {
+  const inputs = {
+    files: ['webapp/site/pages/index.html', 'webapp/site/pages.test.ts'],
+    listings: ['webapp/site/pages'],
+  };
+  it.each([
+    [['webapp/site/pages/index.html'], true],
+    [['webapp/site/pages/new.html'], true],
+    [['webapp/site/pages/deep/new.html'], true],
+    [['webapp/site/assets/site.css'], false],
+    [['README.md'], false],
+    [[], false],
+  ])('%j: %s', (changed, reached) => {
+    expect(reaches(inputs, changed)).toBe(reached);
+  });
+
+  it('a listing of the tree itself is reached by any change', () => {
+    expect(reaches({ files: [], listings: [''] }, ['README.md'])).toBe(true);
+  });
 });
 
 describe('what starts the warm processes over', () => {

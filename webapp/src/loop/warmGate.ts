@@ -3,6 +3,12 @@
  * needs, jest for the tests it can break, the same floor of tests that must run), answered by
  * two long-lived processes (gateServer.ts) over a working tree that follows the commits
  * (gateWorkspace.ts). A tree that passed before passes again without running anything.
+ * Likewise a test file that passed is not run again while nothing it read changed: the test
+ * runner reports every file and folder of the tree each passed test read, the workspace reports
+ * every path each move changes, and any change to code or data (`.ts`, `.js`, `.json`: what a
+ * module graph is made of) forgets every such record. So a page edit runs the tests that read
+ * that page (or list its folder), not every test of the site; a test reads the same bytes and
+ * answers the same.
  * Anything that would make a warm answer differ from a cold one — other dependencies, another
  * test or compiler configuration — starts the processes over.
  */
@@ -21,7 +27,7 @@ import {
   typecheckProjects,
   type GateStep,
 } from './gateRules';
-import type { GateAsk, GateReply, GateRequest } from './gateServer';
+import type { GateAsk, GateReply, GateRequest, TestInputs } from './gateServer';
 import type { GateWorkspace } from './gateWorkspace';
 import { gateEnv } from './gate';
 import { ProcessError } from './processes';
@@ -32,6 +38,23 @@ const CONFIGURATION =
 
 export function needsRestart(changed: string[] | undefined): boolean {
   return changed === undefined || changed.some((file) => CONFIGURATION.test(file));
+}
+
+/** Files a module graph is made of: a change to one may change what any test runs. */
+const MODULE_SOURCE = /\.(?:[cm]?[jt]sx?|json|node)$/;
+
+/** Whether a test that read `inputs` may answer otherwise once `changed` paths changed. */
+export function reaches(inputs: TestInputs, changed: readonly string[]): boolean {
+  const files = new Set(inputs.files);
+  const listed = new Set(inputs.listings);
+  return changed.some((file) => {
+    if (files.has(file)) return true;
+    // A listing changes when an entry below it appears, goes, or changes.
+    for (let dir = path.posix.dirname(file); ; dir = path.posix.dirname(dir)) {
+      if (listed.has(dir === '.' ? '' : dir)) return true;
+      if (dir === '.' || dir === '/') return false;
+    }
+  });
 }
 
 class GateProcess {
@@ -113,6 +136,8 @@ export interface WarmGateOptions {
 export class WarmGate {
   private typecheck: GateProcess | undefined;
   private tests: GateProcess | undefined;
+  /** Test files that passed in the workspace, by what they read; none of it changed since. */
+  private readonly passedTests = new Map<string, TestInputs>();
   private readonly passedFile: string;
 
   constructor(private readonly o: WarmGateOptions) {
@@ -131,6 +156,7 @@ export class WarmGate {
     if (r.tree && this.passedTrees().includes(r.tree)) return ['gate (this tree passed before)'];
     const moved = await this.o.workspace.moveTo(r.sha, r.releaseDir);
     if (moved.dependenciesChanged || needsRestart(moved.changed)) this.stop();
+    this.forgetReached(moved.changed);
     const root = this.o.workspace.dir;
     const log = path.join(r.logDir, 'gate.log');
     const abort = () => this.stop();
@@ -158,6 +184,17 @@ export class WarmGate {
     this.tests?.stop();
     this.typecheck = undefined;
     this.tests = undefined;
+    this.passedTests.clear();
+  }
+
+  /** Forgets the passed tests that the workspace's last move may have changed the answer of. */
+  private forgetReached(changed: string[] | undefined): void {
+    if (changed === undefined || changed.some((file) => MODULE_SOURCE.test(file))) {
+      this.passedTests.clear();
+      return;
+    }
+    for (const [test, inputs] of this.passedTests)
+      if (reaches(inputs, changed)) this.passedTests.delete(test);
   }
 
   private async typecheckStep(
@@ -188,18 +225,26 @@ export class WarmGate {
     const exists = (file: string) => existsSync(path.join(root, file));
     const candidates = testCandidates(changedFiles, exists, siteTestFiles(root));
     if (candidates.length === 0) return 'test (no code changed)';
+    const unreached = candidates.filter((file) => this.passedTests.has(file));
+    const toRun = candidates.filter((file) => !this.passedTests.has(file));
+    const expected = expectedTests(candidates, exists);
+    const kept = `${unreached.length} passed before and read nothing changed since`;
+    if (toRun.length === 0) return `test (0 files run; ${kept})`;
     this.tests ??= new GateProcess(root, 'test', log);
     const reply = await this.tests.ask(
-      { kind: 'test', argv: jestArgs(candidates, path.join(this.o.cacheDir, 'jest')) },
+      { kind: 'test', argv: jestArgs(toRun, path.join(this.o.cacheDir, 'jest')) },
       this.o.timeoutMs,
     );
     if (!reply.ok) throw new ProcessError('tests failed', reply.errors.slice(-4096));
+    for (const [test, inputs] of Object.entries(reply.reads ?? {}))
+      this.passedTests.set(test, inputs);
     const ran = (reply.testFiles ?? []).map((f) =>
       path.relative(root, f).split(path.sep).join('/'),
     );
-    const missing = missingTests(expectedTests(candidates, exists), ran);
+    const missing = missingTests(expected, [...ran, ...unreached]);
     if (missing.length > 0) throw notRunError(ran, missing, root);
-    return `test (${ran.length} file${ran.length === 1 ? '' : 's'})`;
+    const files = `${ran.length} file${ran.length === 1 ? '' : 's'}`;
+    return `test (${files}${unreached.length > 0 ? `; ${kept}` : ''})`;
   }
 
   private passedTrees(): string[] {
