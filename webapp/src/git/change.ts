@@ -8,6 +8,7 @@
  * what git makes of it.
  */
 import type { Logger } from '../logger';
+import { baseSides, mergeDeployChange, takeInCommit } from './takeIn';
 import { blobId, FILE_MODE, notRegular, type TreeEntry } from './tree';
 import type { GitWorkspace, Person } from './workspace';
 
@@ -24,6 +25,11 @@ export interface OneChange {
   branch?: string | undefined;
   /** When `branch` does not exist yet, it is created from this one's head (a new change request). */
   forkFrom?: string | undefined;
+  /**
+   * A change request's save: the branch takes in what the deploy branch gained since it last
+   * did (takeIn.ts), the path merged three-way like a change made on the branch itself.
+   */
+  takeInDeploy?: boolean | undefined;
   /** Checks a merged text before it is committed; a reason refuses it (it becomes a conflict). */
   admitMerged?: ((merged: string) => Promise<string | undefined>) | undefined;
 }
@@ -82,13 +88,18 @@ async function commitInQueue(
     }
   }
   if (branch !== workspace.branch) await workspace.fetchBranch(branch);
+  const takeIn = change.takeInDeploy === true && branch !== workspace.branch;
+  if (takeIn) await workspace.fetch();
   const attempts = options.maxPushAttempts ?? 5;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const head = branchHead(workspace, branch, change.forkFrom);
     if (!head) return rejected('not_found', `no branch ${branch}`);
     const headTree = await workspace.tree(head);
     const current = headTree.get(path);
-    const upstream = await changedUpstream(workspace, branch, base, head, path, current);
+    const sides = takeIn
+      ? await baseSides(workspace, base, head)
+      : { onBranch: base, onDeploy: undefined };
+    const upstream = await changedUpstream(workspace, branch, sides.onBranch, head, path, current);
     let content = change.content;
     let merged: Merged | undefined;
     if (upstream) {
@@ -96,6 +107,30 @@ async function commitInQueue(
       if (merge.kind === 'conflict') return merge;
       content = Buffer.from(merge.content, 'utf8');
       merged = { content: merge.content, theirs: head };
+    }
+    let deploy: string | undefined;
+    if (takeIn) {
+      const taken = await mergeDeployChange(
+        workspace,
+        { path, content, head, onDeploy: sides.onDeploy },
+        change.author,
+        change.admitMerged,
+      );
+      if (taken.kind === 'conflict') {
+        return {
+          kind: 'conflict',
+          message: taken.message,
+          upstream: { content: taken.content, blobSha: taken.blobSha, commit: taken.resolution },
+        };
+      }
+      if (taken.kind === 'merged') {
+        deploy = taken.deploy;
+        if (taken.changed && taken.content !== null) {
+          const text = taken.content.toString('utf8');
+          content = taken.content;
+          merged = { content: text, theirs: taken.deploy };
+        }
+      }
     }
     const location = unwritable(path, headTree, current);
     if (location) return location;
@@ -118,11 +153,22 @@ async function commitInQueue(
       content === null
         ? null
         : { path, mode: current?.mode ?? FILE_MODE.file, blob: blob!, size: content.length };
-    const pushed = await workspace.push(commit, { parent: head, path, entry }, branch);
+    const takenIn =
+      deploy === undefined
+        ? undefined
+        : await takeInCommit(
+            workspace,
+            { commit, deploy, path, content, mode: current?.mode },
+            branch,
+            change.author,
+          );
+    const pushed = takenIn
+      ? await workspace.push(takenIn, undefined, branch)
+      : await workspace.push(commit, { parent: head, path, entry }, branch);
     if (pushed.ok) {
       return {
         kind: 'committed',
-        commit,
+        commit: takenIn ?? commit,
         ...(blob ? { blobSha: blob } : {}),
         ...(merged ? { merged } : {}),
       };
