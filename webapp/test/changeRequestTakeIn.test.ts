@@ -99,6 +99,7 @@ describe("a change request's save when main moved", () => {
       `${PAGE} changed on main since this change request took it in, and the changes overlap`,
     );
     expect(refused.body.upstream.content).toBe(text((l) => (l[0] = '<h1>Welcome</h1>')));
+    expect(refused.body.upstream.from).toEqual({ branch: 'main', commit: main });
     expect(h.origin.head(cr.branch)).toBe(mine);
 
     const resolved = text((l) => (l[0] = '<h1>Welcome to a newer look</h1>'));

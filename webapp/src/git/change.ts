@@ -45,7 +45,10 @@ export interface Merged {
 export interface Upstream {
   content: string | null;
   blobSha: string | null;
+  /** The base to save a resolution on. */
   commit: string;
+  /** When the version is another branch's (the deploy branch under a change request): which. */
+  from?: { branch: string; commit: string };
 }
 
 export type ChangeOutcome =
@@ -120,7 +123,12 @@ async function commitInQueue(
         return {
           kind: 'conflict',
           message: taken.message,
-          upstream: { content: taken.content, blobSha: taken.blobSha, commit: taken.resolution },
+          upstream: {
+            content: taken.content,
+            blobSha: taken.blobSha,
+            commit: taken.resolution,
+            from: { branch: workspace.branch, commit: workspace.head },
+          },
         };
       }
       if (taken.kind === 'merged') {
