@@ -157,7 +157,7 @@ describe('change requests in the editor (local loop, two people)', () => {
     expect(await row.locator('.change-files').textContent()).toBe(PAGE);
     expect(await row.locator('.change-preview').textContent()).toBe('preview live');
     expect(await row.getByRole('button', { name: 'Publish' }).count()).toBe(0);
-    await screenshot(ann, 'editor-change-request.png');
+    await shoot(ann, 'editor-change-request.png');
     expect(versionPolls).toBe(0);
 
     // The admin, with the homepage open on main, sees Ann on it (in her change request).
@@ -167,7 +167,7 @@ describe('change requests in the editor (local loop, two people)', () => {
     const presence = admin.locator('.statusbar .presence');
     await presence.filter({ hasText: 'Ann Author' }).waitFor({ timeout: 10_000 });
     expect(await presence.textContent()).toBe('Also open by Ann Author (on reflex/ann/new-look)');
-    await screenshot(admin, 'editor-presence.png');
+    await shoot(admin, 'editor-presence.png');
 
     // The admin saves to the change request too; Ann is told, and her next save, on the line
     // of hers, is merged with it three-way.
@@ -205,7 +205,7 @@ describe('change requests in the editor (local loop, two people)', () => {
     expect(git(origin(), ['show', `${mergedHead}:${PAGE}`])).toBe(BOTH.trimEnd());
     expect(await visibleText(ann)).toBe(BOTH);
     expect(await ann.locator('.file-state').textContent()).toContain('Saved');
-    await screenshot(ann, 'editor-merged.png');
+    await shoot(ann, 'editor-merged.png');
     // A reload stays on the change request.
     expect(new URL(ann.url()).hash).toBe('#change=ann/new-look');
     await ann.reload();
@@ -247,8 +247,8 @@ describe('change requests in the editor (local loop, two people)', () => {
     expect(git(origin(), ['show', `${withMain}:${PAGE}`])).toBe(ALL.trimEnd());
     expect(git(origin(), ['rev-parse', `${withMain}^2`])).toBe(onMain);
     expect(head()).toBe(onMain);
-    expect(await visibleText(ann)).toBe(ALL.trimEnd());
-    await screenshot(ann, 'editor-change-takes-in-main.png');
+    expect(await visibleText(ann)).toBe(ALL);
+    await shoot(ann, 'editor-change-takes-in-main.png');
     // Its preview runs what publishing would make: both changes.
     await loop.waitForEvent(
       (e) =>
@@ -284,7 +284,7 @@ describe('change requests in the editor (local loop, two people)', () => {
     expect(await visibleText(ann, '.merge .editor.modified')).toContain('Our newest look');
     expect(head('reflex/ann/new-look')).toBe(withMain);
     expect(head()).toBe(overlapping);
-    await screenshot(ann, 'editor-change-merge-view.png');
+    await shoot(ann, 'editor-change-merge-view.png', { x: 0 });
     // Ann keeps her headline; saved on the new base, the change request takes main in again.
     await merge.getByRole('button', { name: 'Keep mine' }).click();
     await merge.getByRole('button', { name: 'Save on the new base' }).click();
@@ -308,7 +308,7 @@ describe('change requests in the editor (local loop, two people)', () => {
     await adminRow.getByRole('button', { name: 'Publish' }).click();
     const confirm = admin.locator('dialog.confirm');
     await confirm.getByRole('button', { name: 'Publish to main' }).waitFor();
-    await screenshot(admin, 'editor-publish.png');
+    await shoot(admin, 'editor-publish.png');
     await confirm.getByRole('button', { name: 'Publish to main' }).click();
     // The publish is followed like a save: once live, the admin is taken to the updated site.
     await admin.waitForURL(`${siteUrl()}/`, { timeout: 180_000 });
@@ -325,6 +325,21 @@ describe('change requests in the editor (local loop, two people)', () => {
     await admin.context().close();
   });
 });
+
+/**
+ * A screenshot in test-artifacts; with REFLEX_DOC_IMAGES=1 also the copy docs/EDITOR.md shows
+ * (docs/images), without the file tree unless `from.x` says otherwise, to keep it small.
+ */
+async function shoot(page: Page, name: string, from: { x?: number } = {}): Promise<void> {
+  await screenshot(page, name);
+  if (process.env.REFLEX_DOC_IMAGES !== '1') return;
+  const x = from.x ?? 270;
+  const { width, height } = page.viewportSize()!;
+  await page.screenshot({
+    path: path.join(__dirname, '..', 'docs', 'images', name),
+    clip: { x, y: 0, width: width - x, height },
+  });
+}
 
 async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
