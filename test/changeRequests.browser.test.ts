@@ -222,7 +222,7 @@ describe('change requests in the editor (local loop, two people)', () => {
     const TAGLINE_TEXT = 'Edit it, preview it in a change request, publish it.';
     await typeLine(admin, TAGLINE, TAGLINE_TEXT);
     await saveThroughReview(admin);
-    await until(async () => head() !== first);
+    await until(() => head() !== first);
     const onMain = head();
     expect(git(origin(), ['show', `${onMain}:${PAGE}`])).toBe(
       withLine(original, TAGLINE, TAGLINE_TEXT).trimEnd(),
@@ -230,7 +230,7 @@ describe('change requests in the editor (local loop, two people)', () => {
     await ann.locator('.notice-info', { hasText: `admin saved ${PAGE} on main` }).waitFor();
     await typeLine(ann, TITLE, '<title>Reflex, anew and together</title>');
     await saveThroughReview(ann);
-    await until(async () => head('reflex/ann/new-look') !== mergedHead);
+    await until(() => head('reflex/ann/new-look') !== mergedHead);
     const withMain = head('reflex/ann/new-look');
     const ALL = withLine(
       withLine(BOTH, TITLE, '<title>Reflex, anew and together</title>'),
@@ -266,7 +266,7 @@ describe('change requests in the editor (local loop, two people)', () => {
     // next save of it gets the merge view against main's version, and nothing is written.
     await typeLine(admin, HEADLINE, headline('Hello from main'));
     await saveThroughReview(admin);
-    await until(async () => head() !== onMain);
+    await until(() => head() !== onMain);
     const overlapping = head();
     await typeLine(ann, HEADLINE, headline('Our newest look'));
     await saveThroughReview(ann);
@@ -294,7 +294,7 @@ describe('change requests in the editor (local loop, two people)', () => {
       .click();
     await ann.locator('.merge').waitFor({ state: 'hidden' });
     const FINAL = withLine(ALL, HEADLINE, headline('Our newest look'));
-    await until(async () => head('reflex/ann/new-look') !== withMain);
+    await until(() => head('reflex/ann/new-look') !== withMain);
     const resolved = head('reflex/ann/new-look');
     expect(git(origin(), ['show', `${resolved}:${PAGE}`])).toBe(FINAL.trimEnd());
     expect(git(origin(), ['rev-parse', `${resolved}^2`])).toBe(overlapping);
@@ -341,7 +341,7 @@ async function shoot(page: Page, name: string, from: { x?: number } = {}): Promi
   });
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms`);
