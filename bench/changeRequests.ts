@@ -134,7 +134,7 @@ interface Frame {
 
 /** The editor's event stream for `cookie`, through the edge; each frame with when it arrived. */
 function eventStream(loop: Loop, cookie: string, onFrame: (frame: Frame) => void) {
-  const req = http.get(new URL('/api/pipeline/events', loop.url), {
+  const req = http.get(new URL('/api/pipeline/events?presence=1', loop.url), {
     agent: false,
     headers: { host: editorHost(loop.url), cookie, accept: 'text/event-stream' },
   });
