@@ -5,6 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { changeRequestPreviewBench, mergeOnSaveBench, presenceBench } from './changeRequests';
 import { deployBench } from './deploy';
 import { deployCriticalBench } from './deployCritical';
 import { edgeAttackBench, edgePageBench, edgeScrapeBench } from './edge';
@@ -35,6 +36,10 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   'editor-save': () =>
     editorSaveBench(quick ? { rounds: 1, savesPerRound: 5 } : { rounds: 5, savesPerRound: 12 }),
   signin: () => signinBench({ seconds: quick ? 3 : 10 }),
+  'change-request-preview': () => changeRequestPreviewBench({ saves: quick ? 3 : 10 }),
+  presence: () => presenceBench({ reports: quick ? 10 : 50 }),
+  'merge-on-save': () =>
+    mergeOnSaveBench(quick ? { rounds: 1, savesPerRound: 5 } : { rounds: 3, savesPerRound: 10 }),
 };
 
 async function main() {

@@ -191,7 +191,14 @@ export interface ErrorBody {
   reason?: string;
   line?: number;
   column?: number;
-  upstream?: { content: string | null; blobSha: string | null; commit: string };
+  upstream?: {
+    content: string | null;
+    blobSha: string | null;
+    /** The base to save a resolution on. */
+    commit: string;
+    /** When the version is another branch's (the deploy branch under a change request): which. */
+    from?: { branch: string; commit: string };
+  };
   requestId?: string;
 }
 

@@ -59,6 +59,7 @@ export class Collaboration implements SavePlace {
       this.branch,
       (m) => deps.notify(m),
       deps.markOthers,
+      settings.branch,
     );
     this.changes = new ChangesPanel({
       user,

@@ -70,6 +70,23 @@ describe('messages for refused saves', () => {
     expect(message.detail).toContain('Nothing was overwritten');
   });
 
+  it("409 against the deploy branch's version (under a change request) names that branch", () => {
+    const upstream = {
+      content: 'x',
+      blobSha: null,
+      commit: 'a'.repeat(40),
+      from: { branch: 'main', commit: 'b'.repeat(40) },
+    };
+    const message = saveFailureMessage(
+      { status: 409, body: { code: 'conflict', upstream } },
+      CONTEXT,
+    );
+    expect(message.title).toBe(
+      `${CONTEXT.path} changed on main since this change request took it in.`,
+    );
+    expect(message.detail).toContain('Nothing was overwritten');
+  });
+
   it('413 names the limit', () => {
     const message = saveFailureMessage(
       { status: 413, body: { error: 'content is 2000 bytes' } },

@@ -59,8 +59,10 @@ export class MergeView {
   }
 
   show(path: string, model: MonacoEditor.ITextModel, conflict: Conflict): void {
-    const { branch } = this.options;
     const { upstream } = conflict;
+    // Under a change request, theirs may be the deploy branch's version, which its save takes in.
+    const branch = upstream.from?.branch ?? this.options.branch;
+    const at = upstream.from?.commit ?? upstream.commit;
     this.shown = { model, conflict };
     this.theirs?.dispose();
     this.theirs = this.monaco.editor.createModel(upstream.content ?? '', model.getLanguageId());
@@ -80,9 +82,9 @@ export class MergeView {
     this.diffEditor.setModel({ original: this.theirs, modified: model });
     this.title.textContent =
       upstream.content === null
-        ? `${path} was deleted on ${branch} (at ${shortSha(upstream.commit)}) while you edited it. Saving recreates it.`
-        : `${path} changed on ${branch} (now at ${shortSha(upstream.commit)}) while you edited it.`;
-    this.theirsLabel.textContent = `Theirs: ${branch} at ${shortSha(upstream.commit)}`;
+        ? `${path} was deleted on ${branch} (at ${shortSha(at)}) while you edited it. Saving recreates it.`
+        : `${path} changed on ${branch} (now at ${shortSha(at)}) while you edited it.`;
+    this.theirsLabel.textContent = `Theirs: ${branch} at ${shortSha(at)}`;
     this.element.hidden = false;
     this.diffEditor.getModifiedEditor().focus();
   }

@@ -55,6 +55,14 @@ export function saveFailureMessage(
         detail: body.reason ? `Reason: ${body.reason}` : body.error,
       };
     case 409:
+      if (body.upstream?.from) {
+        return {
+          kind: 'warning',
+          title: `${context.path} changed on ${body.upstream.from.branch} since this change request took it in.`,
+          detail:
+            'Nothing was overwritten. Compare your version with theirs, then save on the new base: the change request then takes theirs in with yours.',
+        };
+      }
       return {
         kind: 'warning',
         title: `${context.path} changed on the branch since you opened it.`,

@@ -28,6 +28,8 @@ export class PresenceView {
     private readonly notify: (message: Message) => void,
     /** Marks the open files someone else has open (the tab bar): what to say, by path. */
     private readonly mark: (others: ReadonlyMap<string, string>) => void = () => undefined,
+    /** The deploy branch, whose saves a change request's next save takes in. */
+    private readonly deployBranch?: string,
   ) {}
 
   /** The tabs changed: report them (soon, once) when what is open or unsaved changed. */
@@ -50,7 +52,7 @@ export class PresenceView {
       } else if (event.event === 'saved') {
         const saved = JSON.parse(event.data) as SavedEvent;
         this.savedBy.add(saved);
-        const message = savedElsewhere(saved, this.me, this.reported);
+        const message = savedElsewhere(saved, this.me, this.reported, this.deployBranch);
         if (message) this.notify(message);
       }
     } catch {

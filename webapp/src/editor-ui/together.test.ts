@@ -121,4 +121,18 @@ describe('someone else saves a file I have open', () => {
       savedElsewhere({ ...mine, user: 'bob', branch: 'reflex/x/y' }, 'ann', open),
     ).toBeUndefined();
   });
+
+  it('tells me on a change request when the file I have open in it is saved on main', () => {
+    const onChange = [{ path: PAGE, branch: 'reflex/ann/new-look', dirty: false }];
+    const saved = { path: PAGE, branch: 'main', commit: 'e'.repeat(40), user: 'bob' };
+    const message = savedElsewhere(saved, 'ann', onChange, 'main');
+    expect(message?.title).toBe(`bob saved ${PAGE} on main (eeeeeee).`);
+    expect(message?.detail).toBe(
+      'Your next save takes it into reflex/ann/new-look, merged with yours when your changes are in other lines.',
+    );
+    expect(savedElsewhere(saved, 'ann', onChange)).toBeUndefined();
+    expect(
+      savedElsewhere({ ...saved, path: 'other.html' }, 'ann', onChange, 'main'),
+    ).toBeUndefined();
+  });
 });

@@ -104,17 +104,35 @@ export function mergedMessage(
   };
 }
 
-/** A save by someone else to a file this page has open. */
+/**
+ * A save by someone else to a file this page has open: on its branch, or on the deploy branch
+ * (`deployBranch`) under a change request this page has it open in, which its next save takes in.
+ */
 export function savedElsewhere(
   event: SavedEvent,
   me: string,
   open: readonly OpenFile[],
+  deployBranch?: string,
 ): Message | undefined {
   if (event.user === me) return undefined;
-  if (!open.some((f) => f.path === event.path && f.branch === event.branch)) return undefined;
-  return {
-    kind: 'info',
-    title: `${event.user} saved ${event.path} (${shortSha(event.commit)}).`,
-    detail: 'Your next save merges with it when your changes are in other lines.',
-  };
+  const here = open.find((f) => f.path === event.path && f.branch === event.branch);
+  const under =
+    event.branch === deployBranch
+      ? open.find((f) => f.path === event.path && f.branch !== deployBranch)
+      : undefined;
+  if (here) {
+    return {
+      kind: 'info',
+      title: `${event.user} saved ${event.path} (${shortSha(event.commit)}).`,
+      detail: 'Your next save merges with it when your changes are in other lines.',
+    };
+  }
+  if (under) {
+    return {
+      kind: 'info',
+      title: `${event.user} saved ${event.path} on ${event.branch} (${shortSha(event.commit)}).`,
+      detail: `Your next save takes it into ${under.branch}, merged with yours when your changes are in other lines.`,
+    };
+  }
+  return undefined;
 }

@@ -218,6 +218,7 @@ export class EditorService {
           message: (existed) => commitMessage(action, path, existed, user, message),
           branch: on?.branch,
           forkFrom: on?.forkFrom,
+          takeInDeploy: on !== undefined && on.branch !== workspace.branch,
           admitMerged: async (merged) =>
             (await checkContent(path, merged, this.options.maxFileBytes))?.message,
         },

@@ -8,6 +8,7 @@
  * what git makes of it.
  */
 import type { Logger } from '../logger';
+import { baseSides, mergeDeployChange, takeInCommit } from './takeIn';
 import { blobId, FILE_MODE, notRegular, type TreeEntry } from './tree';
 import type { GitWorkspace, Person } from './workspace';
 
@@ -24,6 +25,11 @@ export interface OneChange {
   branch?: string | undefined;
   /** When `branch` does not exist yet, it is created from this one's head (a new change request). */
   forkFrom?: string | undefined;
+  /**
+   * A change request's save: the branch takes in what the deploy branch gained since it last
+   * did (takeIn.ts), the path merged three-way like a change made on the branch itself.
+   */
+  takeInDeploy?: boolean | undefined;
   /** Checks a merged text before it is committed; a reason refuses it (it becomes a conflict). */
   admitMerged?: ((merged: string) => Promise<string | undefined>) | undefined;
 }
@@ -39,7 +45,10 @@ export interface Merged {
 export interface Upstream {
   content: string | null;
   blobSha: string | null;
+  /** The base to save a resolution on. */
   commit: string;
+  /** When the version is another branch's (the deploy branch under a change request): which. */
+  from?: { branch: string; commit: string };
 }
 
 export type ChangeOutcome =
@@ -82,13 +91,18 @@ async function commitInQueue(
     }
   }
   if (branch !== workspace.branch) await workspace.fetchBranch(branch);
+  const takeIn = change.takeInDeploy === true && branch !== workspace.branch;
+  if (takeIn) await workspace.fetch();
   const attempts = options.maxPushAttempts ?? 5;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const head = branchHead(workspace, branch, change.forkFrom);
     if (!head) return rejected('not_found', `no branch ${branch}`);
     const headTree = await workspace.tree(head);
     const current = headTree.get(path);
-    const upstream = await changedUpstream(workspace, branch, base, head, path, current);
+    const sides = takeIn
+      ? await baseSides(workspace, base, head)
+      : { onBranch: base, onDeploy: undefined };
+    const upstream = await changedUpstream(workspace, branch, sides.onBranch, head, path, current);
     let content = change.content;
     let merged: Merged | undefined;
     if (upstream) {
@@ -96,6 +110,35 @@ async function commitInQueue(
       if (merge.kind === 'conflict') return merge;
       content = Buffer.from(merge.content, 'utf8');
       merged = { content: merge.content, theirs: head };
+    }
+    let deploy: string | undefined;
+    if (takeIn) {
+      const taken = await mergeDeployChange(
+        workspace,
+        { path, content, head, onDeploy: sides.onDeploy },
+        change.author,
+        change.admitMerged,
+      );
+      if (taken.kind === 'conflict') {
+        return {
+          kind: 'conflict',
+          message: taken.message,
+          upstream: {
+            content: taken.content,
+            blobSha: taken.blobSha,
+            commit: taken.resolution,
+            from: { branch: workspace.branch, commit: workspace.head },
+          },
+        };
+      }
+      if (taken.kind === 'merged') {
+        deploy = taken.deploy;
+        if (taken.changed && taken.content !== null) {
+          const text = taken.content.toString('utf8');
+          content = taken.content;
+          merged = { content: text, theirs: taken.deploy };
+        }
+      }
     }
     const location = unwritable(path, headTree, current);
     if (location) return location;
@@ -118,11 +161,22 @@ async function commitInQueue(
       content === null
         ? null
         : { path, mode: current?.mode ?? FILE_MODE.file, blob: blob!, size: content.length };
-    const pushed = await workspace.push(commit, { parent: head, path, entry }, branch);
+    const takenIn =
+      deploy === undefined
+        ? undefined
+        : await takeInCommit(
+            workspace,
+            { commit, deploy, path, content, mode: current?.mode },
+            branch,
+            change.author,
+          );
+    const pushed = takenIn
+      ? await workspace.push(takenIn, undefined, branch)
+      : await workspace.push(commit, { parent: head, path, entry }, branch);
     if (pushed.ok) {
       return {
         kind: 'committed',
-        commit,
+        commit: takenIn ?? commit,
         ...(blob ? { blobSha: blob } : {}),
         ...(merged ? { merged } : {}),
       };
@@ -155,6 +209,8 @@ interface UpstreamChange {
   message: string;
   /** The path at the base; undefined when the base did not have it. */
   atBase: TreeEntry | undefined;
+  /** Its content (read beside the branch's: the merge waits on one git process, not two). */
+  baseContent: Buffer | undefined;
   /** Why the change cannot be merged, when it cannot be at all (a deletion, another history). */
   unmergeable?: string;
   upstream: Upstream;
@@ -176,7 +232,7 @@ async function mergeWithUpstream(
   if (upstream.unmergeable || change.content === null || !current) {
     return conflict(upstream.message);
   }
-  const base = upstream.atBase ? await workspace.readBlob(upstream.atBase.blob) : Buffer.alloc(0);
+  const base = upstream.baseContent ?? Buffer.alloc(0);
   const theirs = Buffer.from(upstream.upstream.content ?? '', 'utf8');
   const merge = await workspace.mergeText(base, change.content, theirs);
   if (!merge.clean) {
@@ -214,8 +270,12 @@ async function changedUpstream(
   if (base === head) return undefined;
   let message: string | undefined;
   let unmergeable: string | undefined;
-  const atBase = await workspace.entryAt(base, path);
-  if (!(await workspace.isAncestor(base, head))) {
+  // Reads of immutable objects: side by side (a save's time is mostly git processes starting).
+  const [atBase, onBranch] = await Promise.all([
+    workspace.entryAt(base, path),
+    workspace.isAncestor(base, head),
+  ]);
+  if (!onBranch) {
     message = `your base ${base.slice(0, 12)} is not on ${branch}`;
     unmergeable = 'another history';
   } else if (atBase?.blob !== current?.blob || atBase?.mode !== current?.mode) {
@@ -223,10 +283,15 @@ async function changedUpstream(
     if (atBase?.mode !== current?.mode && atBase && current) unmergeable = 'its mode changed';
   }
   if (!message) return undefined;
-  const content = current ? (await workspace.readBlob(current.blob)).toString('utf8') : null;
+  const [theirs, baseContent] = await Promise.all([
+    current ? workspace.readBlob(current.blob) : undefined,
+    atBase && !unmergeable ? workspace.readBlob(atBase.blob) : undefined,
+  ]);
+  const content = theirs ? theirs.toString('utf8') : null;
   return {
     message,
     atBase,
+    baseContent,
     ...(unmergeable ? { unmergeable } : {}),
     upstream: { content, blobSha: current?.blob ?? null, commit: head },
   };
