@@ -195,7 +195,7 @@ export class ChangeRequestService {
         if (taken.has(slug)) continue;
         const candidate = `reflex/${user.username}/${slug}`;
         // Empty (the deploy branch's tree): a pull request needs a commit to exist.
-        const commit = await workspace.buildRestoreCommit(
+        const commit = await workspace.commits.restoring(
           head,
           head,
           { name: user.name, email: user.email },
@@ -328,7 +328,7 @@ export class ChangeRequestService {
         const main = await workspace.fetch();
         const head = await workspace.fetchBranch(branch);
         if (!head) throw new DomainError('not_found', `the branch ${branch} is gone`);
-        const base = await workspace.mergeBase(main, head);
+        const base = await workspace.merges.base(main, head);
         if (!base)
           throw new DomainError('conflict', `${branch} shares no history with ${workspace.branch}`);
         return { head, paths: await workspace.changedPaths(base, head) };
@@ -415,7 +415,7 @@ export class ChangeRequestService {
       const found = await workspace.exclusive(async () => {
         const branchHead = await workspace.fetchBranch(record.branch);
         if (!branchHead) return undefined;
-        const base = await workspace.mergeBase(workspace.head, branchHead);
+        const base = await workspace.merges.base(workspace.head, branchHead);
         return {
           head: branchHead,
           files: base ? await workspace.changedPaths(base, branchHead) : [],

@@ -60,7 +60,7 @@ export class LocalChangeRequests implements ChangeRequestBackend {
     const commit = await workspace.exclusive(async () => {
       for (let attempt = 1; attempt <= this.maxPushAttempts; attempt++) {
         const main = await workspace.fetch();
-        const merged = await workspace.mergeTrees(main, head);
+        const merged = await workspace.merges.trees(main, head);
         if (!merged.tree) {
           throw new DomainError(
             'conflict',
@@ -68,7 +68,7 @@ export class LocalChangeRequests implements ChangeRequestBackend {
             { details: { paths: merged.conflicts } },
           );
         }
-        const commit = await workspace.commitTree(
+        const commit = await workspace.commits.ofTree(
           merged.tree,
           [main, head],
           { name: by.name, email: by.email },
