@@ -10,7 +10,11 @@ import path from 'node:path';
 import { DomainError } from '../errors';
 import { withFileLock, writeAtomically } from '../files';
 import type { WorkspaceSource } from '../git/clone';
-import type { ChangeRequestBackend, ChangeRequestRecord, PublishRequest } from './changeRequests';
+import type {
+  ChangeRequestBackend,
+  ChangeRequestRecord,
+  PublishRequest,
+} from './changeRequestBackend';
 
 type Records = Record<string, ChangeRequestRecord>;
 
