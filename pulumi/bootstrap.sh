@@ -7,10 +7,7 @@
 # Output goes to /var/log/cloud-init-output.log.
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 0 ]]; then
-  echo "usage: bootstrap.sh   (no arguments; run by cloud-init on first boot)" >&2
-  exit 64
-fi
+[[ $# -eq 0 ]] || { echo "usage: bootstrap.sh   (no arguments; run by cloud-init on first boot)" >&2; exit 64; }
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 readonly REFLEX_HOME=/opt/reflex

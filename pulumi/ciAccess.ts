@@ -6,6 +6,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { ECR_PUSH, ECR_READ, ecrPolicy } from './registry';
+import { policyDocument } from './policyDocument';
 
 export interface CiAccessArgs {
   /** `owner/repo` on GitHub. */
@@ -57,22 +58,17 @@ export function allowedSubject(repository: string, environment: string): string 
  * (scripts/github-secrets.sh), and after its protection rules.
  */
 export function trustPolicy(providerArn: string, subject: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'GitHubActionsDeploy',
-        Effect: 'Allow',
-        Principal: { Federated: providerArn },
-        Action: 'sts:AssumeRoleWithWebIdentity',
-        Condition: {
-          StringEquals: {
-            [`${GITHUB_OIDC_HOST}:aud`]: STS_AUDIENCE,
-            [`${GITHUB_OIDC_HOST}:sub`]: subject,
-          },
-        },
+  return policyDocument({
+    Sid: 'GitHubActionsDeploy',
+    Effect: 'Allow',
+    Principal: { Federated: providerArn },
+    Action: 'sts:AssumeRoleWithWebIdentity',
+    Condition: {
+      StringEquals: {
+        [`${GITHUB_OIDC_HOST}:aud`]: STS_AUDIENCE,
+        [`${GITHUB_OIDC_HOST}:sub`]: subject,
       },
-    ],
+    },
   });
 }
 

@@ -1,26 +1,23 @@
 // The stack's configuration: every key is read here, once, and validated. An invalid value stops
 // the program with an error that names the key. The keys and their defaults are in
 // configSchema.ts (each documented in ../Pulumi.yaml), the sections' readers in
-// configSections.ts, the rules themselves in configRules.ts.
+// configSections.ts (host, ecs, registry, domain), the rules themselves in configRules.ts.
 import * as pulumi from '@pulumi/pulumi';
 
 import {
-  accountIds,
   branchName,
   dnsName,
-  ecrRepository,
   matching,
+  matchingOr,
   oneOf,
-  parseBoolean,
   parseInteger,
-  parseList,
   patterns,
   required,
 } from './configRules';
 import type { RawConfig, ReflexConfig } from './configSchema';
 import { DEFAULTS, RAW_KEYS, RETIRED_KEYS, RUNTIMES } from './configSchema';
 import type { Problem } from './configSections';
-import { pairDomain, readEcs, readHost } from './configSections';
+import { pairDomain, readEcs, readHost, readRegistry } from './configSections';
 
 /** One or more invalid configuration values; the message names every bad key. */
 export class ConfigError extends Error {
@@ -80,23 +77,15 @@ export function parseConfig(
   const githubRepository = check('reflex:githubRepository', (v) =>
     matching(required(v), patterns.GITHUB_REPOSITORY, 'owner/repo, e.g. octo-org/reflex'),
   );
-  const imageRetention = integer('reflex:imageRetention', DEFAULTS.imageRetention, 1, 1000);
-  const promoteFrom = check('reflex:promoteFrom', (v) =>
-    v === undefined ? undefined : ecrRepository(v),
-  );
-  const imagePullAccounts = check('reflex:imagePullAccounts', (v) =>
-    accountIds(parseList(v, 'imagePullAccounts', '210987654321')),
-  );
+  const registry = readRegistry(check, integer);
   const deployBranch = check('reflex:deployBranch', (v) => branchName(v ?? DEFAULTS.deployBranch));
-  const tlsPolicy = check('reflex:tlsPolicy', (v) =>
-    matching(
-      v ?? DEFAULTS.tlsPolicy,
+  const tlsPolicy = check(
+    'reflex:tlsPolicy',
+    matchingOr(
+      DEFAULTS.tlsPolicy,
       patterns.TLS_POLICY,
       'an ELB security policy name (ELBSecurityPolicy-…)',
     ),
-  );
-  const ecrForceDelete = check('reflex:ecrForceDelete', (v) =>
-    parseBoolean(v, DEFAULTS.ecrForceDelete),
   );
 
   const domain = pairDomain(appDomain, hostedZoneName, problems);
@@ -111,12 +100,9 @@ export function parseConfig(
     ecs,
     ...(domain === undefined ? {} : { domain }),
     githubRepository,
-    imageRetention,
-    ...(promoteFrom === undefined ? {} : { promoteFrom }),
-    imagePullAccounts,
+    ...registry,
     deployBranch,
     tlsPolicy,
-    ecrForceDelete,
     tags: standardTags(where.project, where.stack),
   };
 }

@@ -51,6 +51,15 @@ export function matching(value: string, pattern: RegExp, expected: string): stri
   return value;
 }
 
+/** A setting's parser: its value, or `fallback` when unset, provided it matches `pattern`. */
+export function matchingOr(
+  fallback: string,
+  pattern: RegExp,
+  expected: string,
+): (value: string | undefined) => string {
+  return (value) => matching(value ?? fallback, pattern, expected);
+}
+
 export function oneOf<T extends string>(value: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(value)) {
     throw new Error(`${JSON.stringify(value)} is not one of ${choices.join(', ')}`);

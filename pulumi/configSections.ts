@@ -3,9 +3,12 @@
 // names its key; config.ts gathers them all into one ConfigError.
 import {
   FARGATE_CPU,
+  accountIds,
   debianAmiName,
+  ecrRepository,
   fargateMemory,
   matching,
+  matchingOr,
   oneOf,
   parseBoolean,
   parseInteger,
@@ -13,19 +16,32 @@ import {
   patterns,
   sshCidrs,
 } from './configRules';
-import type { ConfigKey, DomainConfig, EcsConfig, HostConfig, RawConfig } from './configSchema';
+import type {
+  ConfigKey,
+  DomainConfig,
+  EcsConfig,
+  HostConfig,
+  RawConfig,
+  ReflexConfig,
+} from './configSchema';
 import { DEFAULTS, OPERATOR_SECRETS } from './configSchema';
 
 export type Problem = { key: ConfigKey; message: string };
+
+type RegistryConfig = Pick<
+  ReflexConfig,
+  'imageRetention' | 'promoteFrom' | 'imagePullAccounts' | 'ecrForceDelete'
+>;
 
 /** Parses one key's value; a throw becomes a Problem naming the key (and `undefined`). */
 export type Check = <T>(key: keyof RawConfig, parse: (value: string | undefined) => T) => T;
 export type Integer = (key: keyof RawConfig, fallback: number, min: number, max: number) => number;
 
 export function readHost(check: Check, integer: Integer): HostConfig {
-  const instanceType = check('reflex:instanceType', (v) =>
-    matching(
-      v ?? DEFAULTS.instanceType,
+  const instanceType = check(
+    'reflex:instanceType',
+    matchingOr(
+      DEFAULTS.instanceType,
       patterns.INSTANCE_TYPE,
       'an EC2 instance type such as t3.small',
     ),
@@ -103,6 +119,22 @@ export function readEcs(check: Check, integer: Integer): EcsConfig {
     operatorSecrets: check('reflex:ecsSecrets', (v) =>
       parseList(v, 'ecsSecrets', 'REFLEX_GIT_TOKEN').map((key) => oneOf(key, OPERATOR_SECRETS)),
     ),
+  };
+}
+
+/** The image repository's settings: retention, where images are promoted from, who may pull. */
+export function readRegistry(check: Check, integer: Integer): RegistryConfig {
+  const imageRetention = integer('reflex:imageRetention', DEFAULTS.imageRetention, 1, 1000);
+  const promoteFrom = check('reflex:promoteFrom', (v) =>
+    v === undefined ? undefined : ecrRepository(v),
+  );
+  return {
+    imageRetention,
+    ...(promoteFrom === undefined ? {} : { promoteFrom }),
+    imagePullAccounts: check('reflex:imagePullAccounts', (v) =>
+      accountIds(parseList(v, 'imagePullAccounts', '210987654321')),
+    ),
+    ecrForceDelete: check('reflex:ecrForceDelete', (v) => parseBoolean(v, DEFAULTS.ecrForceDelete)),
   };
 }
 

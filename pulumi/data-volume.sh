@@ -11,11 +11,7 @@
 # /etc/fstab) is the table it writes.
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: data-volume.sh DEVICE MOUNTPOINT" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
+[[ $# -eq 2 ]] || { echo "usage: data-volume.sh DEVICE MOUNTPOINT" >&2; exit 64; }
 
 readonly DEVICE="$1"
 readonly MOUNTPOINT="$2"

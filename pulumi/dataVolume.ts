@@ -4,7 +4,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import { serviceTrustPolicy } from './trust';
+import { serviceTrustPolicy } from './policyDocument';
 
 export interface DataVolumeArgs {
   /** The zone of the host's subnet: a volume attaches only to an instance in its own zone. */

@@ -18,6 +18,7 @@ import { TASK_METRICS_SIDECAR } from './monitoringDiscovery';
 import { SharedState, clientPolicy } from './sharedState';
 import type { AppUrls } from './userData';
 import { platformSettings } from './userData';
+import { policyDocument } from './policyDocument';
 
 export interface EcsRuntimeArgs {
   /** `<project>-<stack>`: names the cluster, task families, log groups and the secret. */
@@ -119,32 +120,29 @@ export function deployServicesPolicy(
   serviceArns: readonly string[],
   roleArns: readonly string[],
 ): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'RegisterRevisions',
-        Effect: 'Allow',
-        // ECS offers no resource for these two.
-        Action: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
-        Resource: '*',
-      },
-      {
-        Sid: 'UpdateTheseServices',
-        Effect: 'Allow',
-        Action: ['ecs:DescribeServices', 'ecs:UpdateService'],
-        Resource: [...serviceArns],
-        Condition: { ArnEquals: { 'ecs:cluster': clusterArn } },
-      },
-      {
-        Sid: 'PassTheirRoles',
-        Effect: 'Allow',
-        Action: 'iam:PassRole',
-        Resource: [...roleArns],
-        Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-      },
-    ],
-  });
+  return policyDocument(
+    {
+      Sid: 'RegisterRevisions',
+      Effect: 'Allow',
+      // ECS offers no resource for these two.
+      Action: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
+      Resource: '*',
+    },
+    {
+      Sid: 'UpdateTheseServices',
+      Effect: 'Allow',
+      Action: ['ecs:DescribeServices', 'ecs:UpdateService'],
+      Resource: [...serviceArns],
+      Condition: { ArnEquals: { 'ecs:cluster': clusterArn } },
+    },
+    {
+      Sid: 'PassTheirRoles',
+      Effect: 'Allow',
+      Action: 'iam:PassRole',
+      Resource: [...roleArns],
+      Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+    },
+  );
 }
 
 export class EcsRuntime extends pulumi.ComponentResource {

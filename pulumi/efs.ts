@@ -4,6 +4,7 @@
 // in only the named clients. Plain aws.efs resources, made under the caller's component.
 import * as aws from '@pulumi/aws';
 import type * as pulumi from '@pulumi/pulumi';
+import { policyDocument } from './policyDocument';
 
 export const NFS_PORT = 2049;
 
@@ -14,18 +15,13 @@ type Tags = pulumi.Input<Record<string, pulumi.Input<string>>>;
  * does not authorise with IAM (an anonymous mount) gets no access either: nothing allows it.
  */
 export function fileSystemPolicy(fileSystemArn: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'RefuseUnencryptedTransport',
-        Effect: 'Deny',
-        Principal: { AWS: '*' },
-        Action: '*',
-        Resource: fileSystemArn,
-        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-      },
-    ],
+  return policyDocument({
+    Sid: 'RefuseUnencryptedTransport',
+    Effect: 'Deny',
+    Principal: { AWS: '*' },
+    Action: '*',
+    Resource: fileSystemArn,
+    Condition: { Bool: { 'aws:SecureTransport': 'false' } },
   });
 }
 

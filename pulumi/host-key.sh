@@ -10,11 +10,7 @@
 # REFLEX_RETRY_SECONDS (default 3) is the first pause between attempts, which grows each time.
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: host-key.sh PARAMETER REGION" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
+[[ $# -eq 2 ]] || { echo "usage: host-key.sh PARAMETER REGION" >&2; exit 64; }
 
 readonly PARAMETER="$1"
 readonly REGION="$2"

@@ -5,7 +5,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { ECR_PULL, ecrPolicy } from './registry';
-import { serviceTrustPolicy } from './trust';
+import { policyDocument, serviceTrustPolicy } from './policyDocument';
 
 export interface HostRoleArgs {
   repositoryArn: pulumi.Input<string>;
@@ -23,31 +23,21 @@ export function hostKeyParameterName(stackName: string): string {
 
 /** The host may write its own host-key parameter, and no other. */
 export function publishHostKeyPolicy(parameterArn: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'PublishItsHostKey',
-        Effect: 'Allow',
-        Action: ['ssm:PutParameter'],
-        Resource: parameterArn,
-      },
-    ],
+  return policyDocument({
+    Sid: 'PublishItsHostKey',
+    Effect: 'Allow',
+    Action: ['ssm:PutParameter'],
+    Resource: parameterArn,
   });
 }
 
 /** The deploy workflow may read that parameter, to pin the host key. */
 export function readHostKeyPolicy(parameterArn: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'PinTheHostKey',
-        Effect: 'Allow',
-        Action: ['ssm:GetParameter'],
-        Resource: parameterArn,
-      },
-    ],
+  return policyDocument({
+    Sid: 'PinTheHostKey',
+    Effect: 'Allow',
+    Action: ['ssm:GetParameter'],
+    Resource: parameterArn,
   });
 }
 

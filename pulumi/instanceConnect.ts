@@ -4,6 +4,7 @@
 // for SSH besides the CIDRs people are given (reflex:sshAllowedCidrs).
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { policyDocument } from './policyDocument';
 
 export interface InstanceConnectArgs {
   vpcId: pulumi.Input<string>;
@@ -24,28 +25,25 @@ export const MAX_TUNNEL_SECONDS = 3600;
  * Describe calls take no resource (AWS offers none for them) and reveal no secret.
  */
 export function openTunnelPolicy(endpointArn: string, hostPrivateIp: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'OpenTunnelToTheHost',
-        Effect: 'Allow',
-        Action: 'ec2-instance-connect:OpenTunnel',
-        Resource: endpointArn,
-        Condition: {
-          NumericEquals: { 'ec2-instance-connect:remotePort': SSH_PORT },
-          IpAddress: { 'ec2-instance-connect:privateIpAddress': `${hostPrivateIp}/32` },
-          NumericLessThanEquals: { 'ec2-instance-connect:maxTunnelDuration': MAX_TUNNEL_SECONDS },
-        },
+  return policyDocument(
+    {
+      Sid: 'OpenTunnelToTheHost',
+      Effect: 'Allow',
+      Action: 'ec2-instance-connect:OpenTunnel',
+      Resource: endpointArn,
+      Condition: {
+        NumericEquals: { 'ec2-instance-connect:remotePort': SSH_PORT },
+        IpAddress: { 'ec2-instance-connect:privateIpAddress': `${hostPrivateIp}/32` },
+        NumericLessThanEquals: { 'ec2-instance-connect:maxTunnelDuration': MAX_TUNNEL_SECONDS },
       },
-      {
-        Sid: 'FindTheHostAndEndpoint',
-        Effect: 'Allow',
-        Action: ['ec2:DescribeInstanceConnectEndpoints', 'ec2:DescribeInstances'],
-        Resource: '*',
-      },
-    ],
-  });
+    },
+    {
+      Sid: 'FindTheHostAndEndpoint',
+      Effect: 'Allow',
+      Action: ['ec2:DescribeInstanceConnectEndpoints', 'ec2:DescribeInstances'],
+      Resource: '*',
+    },
+  );
 }
 
 export class InstanceConnect extends pulumi.ComponentResource {

@@ -9,6 +9,7 @@ import {
 } from './monitoringConfig';
 import { awsLogs } from './taskDefinition';
 import { writeLogsStatement } from './taskRoles';
+import { policyDocument } from './policyDocument';
 
 /** The monitoring task: Prometheus and Grafana for a handful of tasks. */
 export const MONITORING_CPU = 512;
@@ -26,34 +27,25 @@ export const EXEC_ACTIONS = [
 
 /** What the monitoring task may do in AWS: open ECS Exec's channels, mount its own storage. */
 export function monitoringTaskPolicy(fileSystemArn: string, accessPointArns: string[]): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      { Sid: 'EcsExecChannels', Effect: 'Allow', Action: EXEC_ACTIONS, Resource: '*' },
-      {
-        Sid: 'MountItsStorage',
-        Effect: 'Allow',
-        Action: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
-        Resource: fileSystemArn,
-        Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': accessPointArns } },
-      },
-    ],
-  });
+  return policyDocument(
+    { Sid: 'EcsExecChannels', Effect: 'Allow', Action: EXEC_ACTIONS, Resource: '*' },
+    {
+      Sid: 'MountItsStorage',
+      Effect: 'Allow',
+      Action: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
+      Resource: fileSystemArn,
+      Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': accessPointArns } },
+    },
+  );
 }
 
 /** What ECS may do to start it: write its logs, read Grafana's password. Its images are public. */
 export function monitoringExecutionPolicy(logGroupArn: string, secretArn: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      writeLogsStatement(logGroupArn),
-      {
-        Sid: 'ReadGrafanasPassword',
-        Effect: 'Allow',
-        Action: ['secretsmanager:GetSecretValue'],
-        Resource: [secretArn],
-      },
-    ],
+  return policyDocument(writeLogsStatement(logGroupArn), {
+    Sid: 'ReadGrafanasPassword',
+    Effect: 'Allow',
+    Action: ['secretsmanager:GetSecretValue'],
+    Resource: [secretArn],
   });
 }
 

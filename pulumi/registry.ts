@@ -2,6 +2,7 @@
 // and the one way this program writes ECR permissions (ecrPolicy).
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { policyDocument, type PolicyStatement } from './policyDocument';
 
 export interface RegistryArgs {
   /** The repository's name, e.g. `reflex-dev`. */
@@ -42,13 +43,15 @@ export const ECR_PUSH = [
  * repository `arn` and nothing else.
  */
 export function ecrPolicy(arn: string, actions: readonly string[]): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      { Sid: 'EcrLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' },
-      { Sid: 'ThisRepository', Effect: 'Allow', Action: [...actions], Resource: arn },
-    ],
-  });
+  return policyDocument(...ecrStatements(arn, actions));
+}
+
+/** ecrPolicy's statements, for a policy that grants more besides. */
+export function ecrStatements(arn: string, actions: readonly string[]): PolicyStatement[] {
+  return [
+    { Sid: 'EcrLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' },
+    { Sid: 'ThisRepository', Effect: 'Allow', Action: [...actions], Resource: arn },
+  ];
 }
 
 /** The ARN and URL of a repository named in config (by name: in this account and region). */
@@ -69,16 +72,11 @@ export function ecrRepositoryRef(
 
 /** The repository policy that lets other accounts read images by digest (nothing else). */
 export function crossAccountPullPolicy(partition: string, accounts: readonly string[]): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'PromoteToOtherAccounts',
-        Effect: 'Allow',
-        Principal: { AWS: accounts.map((id) => `arn:${partition}:iam::${id}:root`) },
-        Action: ECR_READ,
-      },
-    ],
+  return policyDocument({
+    Sid: 'PromoteToOtherAccounts',
+    Effect: 'Allow',
+    Principal: { AWS: accounts.map((id) => `arn:${partition}:iam::${id}:root`) },
+    Action: ECR_READ,
   });
 }
 

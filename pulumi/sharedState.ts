@@ -6,6 +6,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { accessPoint, encryptedFileSystem, mountTargets } from './efs';
+import { policyDocument } from './policyDocument';
 
 export interface SharedStateArgs {
   vpcId: pulumi.Input<string>;
@@ -21,17 +22,12 @@ export const APP_UID = 1000;
 
 /** What a platform task's role may do with the file system: mount and write through the access point. */
 export function clientPolicy(fileSystemArn: string, accessPointArn: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'MountThroughTheAccessPoint',
-        Effect: 'Allow',
-        Action: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
-        Resource: fileSystemArn,
-        Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': accessPointArn } },
-      },
-    ],
+  return policyDocument({
+    Sid: 'MountThroughTheAccessPoint',
+    Effect: 'Allow',
+    Action: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
+    Resource: fileSystemArn,
+    Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': accessPointArn } },
   });
 }
 

@@ -5,8 +5,8 @@
 import * as aws from '@pulumi/aws';
 import type * as pulumi from '@pulumi/pulumi';
 
-import { ECR_PULL, ecrPolicy } from './registry';
-import { serviceTrustPolicy } from './trust';
+import { ECR_PULL, ecrStatements } from './registry';
+import { policyDocument, serviceTrustPolicy, type PolicyStatement } from './policyDocument';
 
 const TASKS_TRUST = serviceTrustPolicy('ecs-tasks.amazonaws.com');
 
@@ -30,7 +30,7 @@ export function taskRole(
 }
 
 /** ECS writes the task's logs into its log group, and nowhere else. */
-export function writeLogsStatement(logGroupArn: string) {
+export function writeLogsStatement(logGroupArn: string): PolicyStatement {
   return {
     Sid: 'WriteItsLogs',
     Effect: 'Allow',
@@ -45,22 +45,18 @@ export function executionPolicy(
   logGroupArn: string,
   secretArns: readonly string[],
 ): string {
-  const pull = JSON.parse(ecrPolicy(repositoryArn, ECR_PULL)) as { Statement: unknown[] };
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      ...pull.Statement,
-      writeLogsStatement(logGroupArn),
-      ...(secretArns.length === 0
-        ? []
-        : [
-            {
-              Sid: 'ReadItsSecrets',
-              Effect: 'Allow',
-              Action: ['secretsmanager:GetSecretValue'],
-              Resource: [...secretArns],
-            },
-          ]),
-    ],
-  });
+  return policyDocument(
+    ...ecrStatements(repositoryArn, ECR_PULL),
+    writeLogsStatement(logGroupArn),
+    ...(secretArns.length === 0
+      ? []
+      : [
+          {
+            Sid: 'ReadItsSecrets',
+            Effect: 'Allow' as const,
+            Action: ['secretsmanager:GetSecretValue'],
+            Resource: [...secretArns],
+          },
+        ]),
+  );
 }

@@ -6,14 +6,10 @@
 #   alert.sh BRANCH SHA RUN_URL       needs gh with GH_TOKEN (issues: write) and GH_REPO
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 3 ]]; then
-  printf 'usage: %s\n' "alert.sh BRANCH SHA RUN_URL" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT=alert.sh
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+script_init alert.sh "alert.sh BRANCH SHA RUN_URL"
+[[ $# -eq 3 ]] || usage
 
 branch=$1 sha=$2 run_url=$3
 is_sha "$sha" || die "not a full commit SHA: '$sha'" 64

@@ -14,15 +14,10 @@
 #   classify.sh --paths               classify the paths on stdin, one per line
 set -o errexit -o nounset -o pipefail
 
-if ! [[ $# -eq 2 || ($# -eq 1 && $1 == --paths) ]]; then
-  printf 'usage: %s\n' "classify.sh BASE|none HEAD   or   classify.sh --paths <paths" >&2
-  exit 64
-fi
-repository=$PWD
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT=classify.sh
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+script_init classify.sh "classify.sh BASE|none HEAD   or   classify.sh --paths <paths"
+[[ $# -eq 2 || ($# -eq 1 && $1 == --paths) ]] || usage
 
 # Print the level one path needs.
 path_level() {
@@ -62,7 +57,6 @@ if [[ $base == none ]]; then
   exit 0
 fi
 is_sha "$base" || die "BASE must be a full commit SHA or none, got '$base'" 64
-cd "$repository"
 changed=$(git diff --no-renames --name-only "$base" "$head") ||
   die "cannot compare $base with $head (is the full history fetched?)"
 classify_paths <<<"$changed"

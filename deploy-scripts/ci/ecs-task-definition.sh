@@ -6,14 +6,10 @@
 #   ecs-task-definition.sh FAMILY CONTAINER IMAGE OUTPUT      needs AWS credentials (aws CLI)
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 4 ]]; then
-  printf 'usage: %s\n' "ecs-task-definition.sh FAMILY CONTAINER IMAGE(registry/repo@sha256:...) OUTPUT" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT=ecs-task-definition.sh
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+script_init ecs-task-definition.sh "ecs-task-definition.sh FAMILY CONTAINER IMAGE(registry/repo@sha256:...) OUTPUT"
+[[ $# -eq 4 ]] || usage
 
 family=$1 container=$2 image=$3 output=$4
 [[ $family =~ ^[A-Za-z0-9_-]{1,255}$ ]] || die "not a task-definition family: '$family'" 64

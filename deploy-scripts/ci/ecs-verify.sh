@@ -7,14 +7,10 @@
 #   ecs-verify.sh CLUSTER SERVICE TASK_DEFINITION_ARN      needs AWS credentials (aws CLI)
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 3 ]]; then
-  printf 'usage: %s\n' "ecs-verify.sh CLUSTER SERVICE TASK_DEFINITION_ARN" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT=ecs-verify.sh
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+script_init ecs-verify.sh "ecs-verify.sh CLUSTER SERVICE TASK_DEFINITION_ARN"
+[[ $# -eq 3 ]] || usage
 
 cluster=$1 service=$2 task_definition=$3
 [[ $task_definition == arn:*:task-definition/* ]] || die "not a task-definition ARN: '$task_definition'" 64

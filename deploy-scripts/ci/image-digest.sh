@@ -6,14 +6,10 @@
 #   image-digest.sh REPOSITORY_URL SHA [--if-present]     needs AWS credentials (aws CLI)
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -lt 2 || $# -gt 3 || ($# -eq 3 && $3 != --if-present) ]]; then
-  printf 'usage: %s\n' "image-digest.sh REPOSITORY_URL SHA [--if-present]" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT="image-digest.sh"
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+script_init image-digest.sh "image-digest.sh REPOSITORY_URL SHA [--if-present]"
+[[ $# -ge 2 && $# -le 3 && ($# -eq 2 || $3 == --if-present) ]] || usage
 
 repository_url=$1 sha=$2 optional=${3:-}
 [[ $repository_url =~ ^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+$ ]] ||

@@ -7,14 +7,10 @@
 #   live-sha.sh APP_URL
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 1 ]]; then
-  printf 'usage: %s\n' "live-sha.sh APP_URL" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT="live-sha.sh"
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+script_init live-sha.sh "live-sha.sh APP_URL"
+[[ $# -eq 1 ]] || usage
 
 url=${1%/}
 [[ $url =~ ^https?://[^[:space:]]+$ ]] || die "APP_URL is not an http(s) URL: '$url'" 64

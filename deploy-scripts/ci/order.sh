@@ -15,16 +15,11 @@
 #   order.sh APP_URL SHA ROLLBACK(true|false) [CHECKED_FROM]    run inside the repository
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -lt 3 || $# -gt 4 ]]; then
-  printf 'usage: %s\n' "order.sh APP_URL SHA true|false [CHECKED_FROM]" >&2
-  exit 64
-fi
-repository=$PWD
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cd "$here"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT=order.sh
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$here/../lib/common.sh"
+script_init order.sh "order.sh APP_URL SHA true|false [CHECKED_FROM]"
+[[ $# -ge 3 && $# -le 4 ]] || usage
 
 url=$1 sha=$2 rollback=$3 checked=${4:-}
 is_sha "$sha" || die "SHA must be a full commit SHA, got '$sha'" 64
@@ -39,7 +34,6 @@ fi
 
 live_line=$("$here/live-sha.sh" "$url")
 live=${live_line#live=}
-cd "$repository"
 
 # True when commit $1 is an ancestor of (or equal to) commit $2.
 is_ancestor() { git merge-base --is-ancestor "$1" "$2" 2>/dev/null; }

@@ -8,14 +8,10 @@
 #   pin-host-key.sh HOST PORT PINNED KNOWN_HOSTS_FILE
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 4 ]]; then
-  printf 'usage: %s\n' "pin-host-key.sh HOST PORT PINNED KNOWN_HOSTS_FILE" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT=pin-host-key.sh
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+script_init pin-host-key.sh "pin-host-key.sh HOST PORT PINNED KNOWN_HOSTS_FILE"
+[[ $# -eq 4 ]] || usage
 
 host=$1 port=$2 pinned=$3 out=$4
 is_port "$port" || die "not a TCP port: '$port'" 64

@@ -9,14 +9,10 @@
 #              main), PROD_BRANCH (empty: prod is only ever promoted by dispatch)
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 0 ]]; then
-  printf 'usage: %s\n' "plan.sh   (no arguments; settings from the environment, see the header)" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT=plan.sh
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+script_init plan.sh "plan.sh   (no arguments; settings from the environment, see the header)"
+[[ $# -eq 0 ]] || usage
 
 : "${EVENT:?EVENT is required}" "${SHA:=}" "${REF_NAME:=}" "${INPUT_ENVIRONMENT:=}" "${INPUT_SHA:=}"
 : "${INPUT_ROLLBACK:=false}"

@@ -8,14 +8,10 @@
 #   promote-image.sh SOURCE REPOSITORY_URL SHA      registry logins: docker's config (ecr-login)
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -ne 3 ]]; then
-  printf 'usage: %s\n' "promote-image.sh SOURCE(registry/repo@sha256:...) REPOSITORY_URL SHA" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT=promote-image.sh
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+script_init promote-image.sh "promote-image.sh SOURCE(registry/repo@sha256:...) REPOSITORY_URL SHA"
+[[ $# -eq 3 ]] || usage
 
 source_image=$1 repository_url=$2 sha=$3
 digest=$(image_digest "$source_image")

@@ -14,9 +14,8 @@
 # expands %h to the instance id and %p to 22).
 set -o errexit -o nounset -o pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 script_init ssh-host.sh "ssh-host.sh [--print] USER@INSTANCE_ID [COMMAND...]"
 print=0
 if [[ ${1:-} == --print ]]; then print=1; shift; fi

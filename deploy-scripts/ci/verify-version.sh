@@ -5,14 +5,10 @@
 #   verify-version.sh URL SHA [TIMEOUT]
 set -o errexit -o nounset -o pipefail
 
-if [[ $# -lt 2 || $# -gt 3 ]]; then
-  printf 'usage: %s\n' "verify-version.sh URL SHA [TIMEOUT_SECONDS]" >&2
-  exit 64
-fi
-cd "$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source-path=SCRIPTDIR
-source ../lib/common.sh
-REFLEX_SCRIPT=verify-version.sh
+# shellcheck source=deploy-scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+script_init verify-version.sh "verify-version.sh URL SHA [TIMEOUT_SECONDS]"
+[[ $# -ge 2 && $# -le 3 ]] || usage
 
 url=${1%/} sha=$2 timeout=${3:-300}
 [[ $url =~ ^https?://[^[:space:]]+$ ]] || die "not an http(s) URL: '$url'" 64

@@ -24,19 +24,25 @@ script_init() {
 # Print the running script's usage line and exit 64.
 usage() { usage_error "$REFLEX_USAGE"; }
 
-# Export every KEY=value line of file $1 that the environment does not already set.
-load_env_file() {
-  local file=$1 line key value number=0
+# Call $2 KEY VALUE WHERE (WHERE = file:line) for each KEY=value line of file $1, without one
+# pair of surrounding quotes; blank lines and # comments are skipped, any other line stops the
+# script naming the file and line.
+each_env_line() {
+  local file=$1 each=$2 line number=0
   while IFS= read -r line || [[ -n $line ]]; do
     number=$((number + 1))
     line=${line#"${line%%[![:space:]]*}"}
     [[ -z $line || $line == \#* ]] && continue
     [[ $line =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || die "$file:$number: not a KEY=value line: $line" 78
-    key=${BASH_REMATCH[1]}
-    value=$(strip_quotes "${BASH_REMATCH[2]}")
-    [[ -n ${!key+set} ]] || export "$key=$value"
+    "$each" "${BASH_REMATCH[1]}" "$(strip_quotes "${BASH_REMATCH[2]}")" "$file:$number"
   done <"$file"
 }
+
+# Export KEY $1 as VALUE $2 unless the environment already sets it.
+export_unset() { [[ -n ${!1+set} ]] || export "$1=$2"; }
+
+# Export every KEY=value line of file $1 that the environment does not already set.
+load_env_file() { each_env_line "$1" export_unset; }
 
 # Print $1 without one pair of matching surrounding quotes.
 strip_quotes() {

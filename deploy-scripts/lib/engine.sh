@@ -48,19 +48,15 @@ site_sandbox_args() {
 # keys named REFLEX_SITE_*, which an operator declares public by that name; any other line stops
 # the script naming the file and line (a secret put there by mistake never reaches the site).
 site_settings_args() {
-  local file=$1 line key value number=0
-  [[ -f $file ]] || return 0
-  while IFS= read -r line || [[ -n $line ]]; do
-    number=$((number + 1))
-    line=${line#"${line%%[![:space:]]*}"}
-    [[ -z $line || $line == \#* ]] && continue
-    [[ $line =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || die "$file:$number: not a KEY=value line: $line" 78
-    key=${BASH_REMATCH[1]}
-    value=$(strip_quotes "${BASH_REMATCH[2]}")
-    [[ $key =~ ^REFLEX_SITE_[A-Z0-9_]+$ ]] ||
-      die "$file:$number: $key is not a public site setting: the site gets only keys named REFLEX_SITE_*" 78
-    printf '%s\n' --env "$key=$value"
-  done <"$file"
+  [[ -f $1 ]] || return 0
+  each_env_line "$1" site_setting_arg
+}
+
+# Print `--env KEY=value` for site setting KEY $1 with VALUE $2, read at $3 (file:line).
+site_setting_arg() {
+  [[ $1 =~ ^REFLEX_SITE_[A-Z0-9_]+$ ]] ||
+    die "$3: $1 is not a public site setting: the site gets only keys named REFLEX_SITE_*" 78
+  printf '%s\n' --env "$1=$2"
 }
 
 # Print the `run` arguments that start the site of release $1 (SHA) from image $2 on color $3,

@@ -4,7 +4,7 @@
  * OpenAPI description before it is served.
  */
 import { DomainError } from '../src/errors';
-import type { ChangeRequestRecord } from '../src/editor/changeRequests';
+import type { ChangeRequestRecord } from '../src/editor/changeRequestBackend';
 import { checksState, GitHubChangeRequests, reviewState } from '../src/editor/githubChangeRequests';
 import { loadRecording, replayGitHub, validateExchange, type Exchange } from './support/githubApi';
 

@@ -46,26 +46,38 @@ export function replaceChildren(parent: Element, ...children: Child[]): void {
 
 const SVG = 'http://www.w3.org/2000/svg';
 
+/** An SVG element with attributes (set with setAttribute, like `h`'s). */
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string>,
+  ...children: SVGElement[]
+): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, value);
+  el.append(...children);
+  return el;
+}
+
 /** A padlock icon, decorative (the accessible text sits beside it). */
 export function lockIcon(): SVGSVGElement {
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', '0 0 16 16');
-  svg.setAttribute('width', '12');
-  svg.setAttribute('height', '12');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('class', 'lock');
-  svg.setAttribute('focusable', 'false');
-  const body = document.createElementNS(SVG, 'rect');
-  for (const [k, v] of Object.entries({ x: '3', y: '7', width: '10', height: '8', rx: '1.5' }))
-    body.setAttribute(k, v);
-  const shackle = document.createElementNS(SVG, 'path');
-  shackle.setAttribute('d', 'M5 7V5a3 3 0 0 1 6 0v2');
-  shackle.setAttribute('fill', 'none');
-  shackle.setAttribute('stroke', 'currentColor');
-  shackle.setAttribute('stroke-width', '1.6');
-  body.setAttribute('fill', 'currentColor');
-  svg.append(shackle, body);
-  return svg;
+  return svg(
+    'svg',
+    {
+      viewBox: '0 0 16 16',
+      width: '12',
+      height: '12',
+      'aria-hidden': 'true',
+      class: 'lock',
+      focusable: 'false',
+    },
+    svg('path', {
+      d: 'M5 7V5a3 3 0 0 1 6 0v2',
+      fill: 'none',
+      stroke: 'currentColor',
+      'stroke-width': '1.6',
+    }),
+    svg('rect', { x: '3', y: '7', width: '10', height: '8', rx: '1.5', fill: 'currentColor' }),
+  );
 }
 
 /** Text for screen readers only. */

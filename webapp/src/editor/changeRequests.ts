@@ -1,68 +1,30 @@
 /**
  * Change requests: a branch `reflex/<author>/<slug>` with a title and a description, saved to
  * like the deploy branch and published into it. The rules are here, once, for both places a
- * change request can live (a `ChangeRequestBackend`): on one machine, branches of the origin and
- * the platform's state (localChangeRequests.ts); on GitHub, pull requests
- * (githubChangeRequests.ts). Saves go through EditorService, so the editable-path policy
+ * change request can live (a `ChangeRequestBackend`, changeRequestBackend.ts); its names and
+ * texts are checked in changeRequestNames.ts, and it is shown as changeRequestView.ts says. Saves go through EditorService, so the editable-path policy
  * applies to a change request's saves exactly as to direct ones; publishing checks every path
  * the change request brings in against the same policy, so a branch pushed by other means
  * cannot carry a protected path into the deploy branch.
  */
-import type {
-  ChangeRequest,
-  ChecksState,
-  ReviewState,
-  Role,
-  SaveResult,
-  SaveTarget,
-} from '../api/contract';
+import type { ChangeRequest, Role, SaveResult, SaveTarget } from '../api/contract';
 import type { AuditLog } from '../audit';
 import type { PreviewInfo } from '../pipeline/types';
 import { DomainError } from '../errors';
 import type { WorkspaceSource } from '../git/clone';
 import type { GitWorkspace } from '../git/workspace';
+import type { ChangeRequestBackend, ChangeRequestRecord } from './changeRequestBackend';
+import {
+  branchOf,
+  checkAuthorName,
+  checkDescription,
+  checkTitle,
+  partsOf,
+  slugify,
+} from './changeRequestNames';
+import { describeChangeRequest } from './changeRequestView';
 import type { EditPolicy } from './policy';
 import type { EditorService, EditorUser } from './service';
-
-/** What a backend keeps of a change request; files and preview come from git and the config. */
-export interface ChangeRequestRecord {
-  branch: string;
-  title: string;
-  description: string;
-  author: string;
-  status: ChangeRequest['status'];
-  url: string | null;
-  checks: ChecksState | null;
-  review: ReviewState | null;
-  mergeCommit?: string;
-}
-
-/** A merge the backend was asked to make, and the commit it made. */
-export interface PublishRequest {
-  record: ChangeRequestRecord;
-  /** The branch's head the checks were made on: nothing newer may be merged unchecked. */
-  head: string;
-  by: EditorUser;
-}
-
-/** Where change requests live. One interface, two implementations (like the pipeline tracker). */
-export interface ChangeRequestBackend {
-  readonly kind: 'local' | 'github';
-  /** Records a change request whose branch was just pushed. */
-  open(record: ChangeRequestRecord, by: EditorUser): Promise<ChangeRequestRecord>;
-  /** The open change requests. */
-  list(): Promise<ChangeRequestRecord[]>;
-  /** One change request (open or not), or undefined. */
-  get(branch: string): Promise<ChangeRequestRecord | undefined>;
-  update(
-    branch: string,
-    change: { title?: string | undefined; description?: string | undefined },
-  ): Promise<ChangeRequestRecord>;
-  /** Merges the branch into the deploy branch; refusals are DomainErrors saying why. */
-  publish(request: PublishRequest): Promise<{ commit: string }>;
-  /** Closes it unmerged. */
-  close(branch: string, by: EditorUser): Promise<void>;
-}
 
 export interface ChangeRequestRules {
   /** Roles that may save straight to the deploy branch. */
@@ -81,41 +43,6 @@ export interface ChangeRequestServiceOptions extends ChangeRequestRules {
   workspace: WorkspaceSource;
   policy: EditPolicy;
   audit: AuditLog;
-}
-
-/** `reflex/<author>/<slug>`, as the previews of the loop recognise it. */
-const PART = /^[a-z0-9][a-z0-9._-]{0,39}$/;
-const SLUG = /^[a-z0-9][a-z0-9-]{0,39}$/;
-const MAX_TITLE = 200;
-const MAX_DESCRIPTION = 10_000;
-
-/** The branch of a change request, from its id's two parts; refuses anything else. */
-export function branchOf(user: string, slug: string): string {
-  if (!PART.test(user) || !SLUG.test(slug)) {
-    throw new DomainError('invalid_request', `no change request ${user}/${slug}: not a valid id`);
-  }
-  return `reflex/${user}/${slug}`;
-}
-
-/** `{user, slug}` of a change request's branch, or undefined for any other branch. */
-export function partsOf(branch: string): { user: string; slug: string } | undefined {
-  const [prefix, user, slug, ...rest] = branch.split('/');
-  if (prefix !== 'reflex' || rest.length > 0 || !user || !slug) return undefined;
-  if (!PART.test(user) || !SLUG.test(slug) || slug === 'editor') return undefined;
-  return { user, slug };
-}
-
-/** A slug from a title: lower-case words joined by `-`, short enough for a host name. */
-export function slugify(title: string): string {
-  const slug = title
-    .normalize('NFKD')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 32)
-    .replace(/-+$/, '');
-  // `editor` would be the editor's own host name.
-  return !slug || slug === 'editor' ? 'change' : slug;
 }
 
 /** Where `role`'s saves go by default, under the rules. */
@@ -173,15 +100,9 @@ export class ChangeRequestService {
     if (user.role === 'viewer') {
       throw new DomainError('forbidden_role', 'your role cannot open change requests');
     }
-    if (!PART.test(user.username)) {
-      throw new DomainError(
-        'invalid_request',
-        `the user name ${user.username} cannot name a branch (a-z, 0-9, ".", "_", "-"; at most 40)`,
-      );
-    }
-    const title = checkText('title', input.title, MAX_TITLE);
-    if (!title) throw new DomainError('invalid_request', 'title: must not be empty');
-    const description = checkText('description', input.description ?? '', MAX_DESCRIPTION);
+    checkAuthorName(user.username);
+    const title = checkTitle(input.title);
+    const description = checkDescription(input.description ?? '');
     const workspace = this.workspace;
     const base = slugify(title);
     const branch = await workspace.exclusive(async () => {
@@ -195,7 +116,7 @@ export class ChangeRequestService {
         if (taken.has(slug)) continue;
         const candidate = `reflex/${user.username}/${slug}`;
         // Empty (the deploy branch's tree): a pull request needs a commit to exist.
-        const commit = await workspace.buildRestoreCommit(
+        const commit = await workspace.commits.restoring(
           head,
           head,
           { name: user.name, email: user.email },
@@ -262,13 +183,9 @@ export class ChangeRequestService {
   ): Promise<ChangeRequest> {
     const record = await this.openRecord(branchOf(user, slug));
     this.requireWriter(by, record);
-    const title =
-      change.title === undefined ? undefined : checkText('title', change.title, MAX_TITLE);
-    if (title === '') throw new DomainError('invalid_request', 'title: must not be empty');
+    const title = change.title === undefined ? undefined : checkTitle(change.title);
     const description =
-      change.description === undefined
-        ? undefined
-        : checkText('description', change.description, MAX_DESCRIPTION);
+      change.description === undefined ? undefined : checkDescription(change.description);
     const updated = await this.options.backend.update(record.branch, { title, description });
     await this.options.audit.record({
       user: by.username,
@@ -328,7 +245,7 @@ export class ChangeRequestService {
         const main = await workspace.fetch();
         const head = await workspace.fetchBranch(branch);
         if (!head) throw new DomainError('not_found', `the branch ${branch} is gone`);
-        const base = await workspace.mergeBase(main, head);
+        const base = await workspace.merges.base(main, head);
         if (!base)
           throw new DomainError('conflict', `${branch} shares no history with ${workspace.branch}`);
         return { head, paths: await workspace.changedPaths(base, head) };
@@ -394,6 +311,17 @@ export class ChangeRequestService {
     return record;
   }
 
+  private describe(
+    record: ChangeRequestRecord,
+    previews?: Map<string, PreviewInfo>,
+  ): Promise<ChangeRequest> {
+    return describeChangeRequest(record, {
+      workspace: this.options.workspace,
+      previewUrl: this.options.previewUrl,
+      previews,
+    });
+  }
+
   private async openRecord(branch: string): Promise<ChangeRequestRecord> {
     const record = await this.record(branch);
     if (record.status !== 'open') {
@@ -401,61 +329,4 @@ export class ChangeRequestService {
     }
     return record;
   }
-
-  /** The record with what git says it changes, and its preview. */
-  private async describe(
-    record: ChangeRequestRecord,
-    previews?: Map<string, PreviewInfo>,
-  ): Promise<ChangeRequest> {
-    const parts = partsOf(record.branch)!;
-    let head: string | null = null;
-    let files: string[] = [];
-    if (record.status === 'open') {
-      const workspace = this.workspace;
-      const found = await workspace.exclusive(async () => {
-        const branchHead = await workspace.fetchBranch(record.branch);
-        if (!branchHead) return undefined;
-        const base = await workspace.mergeBase(workspace.head, branchHead);
-        return {
-          head: branchHead,
-          files: base ? await workspace.changedPaths(base, branchHead) : [],
-        };
-      });
-      head = found?.head ?? null;
-      files = found?.files ?? [];
-    }
-    const preview = record.status === 'open' ? previews?.get(record.branch) : undefined;
-    const previewUrl =
-      record.status !== 'open'
-        ? null
-        : this.options.previewUrl
-          ? this.options.previewUrl(parts.slug)
-          : (preview?.url ?? null);
-    return {
-      id: `${parts.user}/${parts.slug}`,
-      branch: record.branch,
-      title: record.title,
-      description: record.description,
-      author: record.author,
-      status: record.status,
-      head,
-      files,
-      previewUrl,
-      preview: preview
-        ? { state: preview.state, ...(preview.error ? { error: preview.error } : {}) }
-        : null,
-      url: record.url,
-      checks: record.checks,
-      review: record.review,
-      ...(record.mergeCommit ? { mergeCommit: record.mergeCommit } : {}),
-    };
-  }
-}
-
-function checkText(field: string, value: string, max: number): string {
-  const text = value.trim();
-  if (text.length > max || text.includes('\u0000') || !text.isWellFormed()) {
-    throw new DomainError('invalid_request', `${field}: must be text of at most ${max} characters`);
-  }
-  return text;
 }

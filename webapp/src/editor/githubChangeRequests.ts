@@ -10,12 +10,12 @@ import type { components } from '@octokit/openapi-types';
 import type { ChecksState, ReviewState } from '../api/contract';
 import { DomainError } from '../errors';
 import type { Logger } from '../logger';
-import {
-  partsOf,
-  type ChangeRequestBackend,
-  type ChangeRequestRecord,
-  type PublishRequest,
-} from './changeRequests';
+import type {
+  ChangeRequestBackend,
+  ChangeRequestRecord,
+  PublishRequest,
+} from './changeRequestBackend';
+import { partsOf } from './changeRequestNames';
 import type { EditorUser } from './service';
 
 type PullRequest =

@@ -10,7 +10,11 @@ import path from 'node:path';
 import { DomainError } from '../errors';
 import { withFileLock, writeAtomically } from '../files';
 import type { WorkspaceSource } from '../git/clone';
-import type { ChangeRequestBackend, ChangeRequestRecord, PublishRequest } from './changeRequests';
+import type {
+  ChangeRequestBackend,
+  ChangeRequestRecord,
+  PublishRequest,
+} from './changeRequestBackend';
 
 type Records = Record<string, ChangeRequestRecord>;
 
@@ -60,7 +64,7 @@ export class LocalChangeRequests implements ChangeRequestBackend {
     const commit = await workspace.exclusive(async () => {
       for (let attempt = 1; attempt <= this.maxPushAttempts; attempt++) {
         const main = await workspace.fetch();
-        const merged = await workspace.mergeTrees(main, head);
+        const merged = await workspace.merges.trees(main, head);
         if (!merged.tree) {
           throw new DomainError(
             'conflict',
@@ -68,7 +72,7 @@ export class LocalChangeRequests implements ChangeRequestBackend {
             { details: { paths: merged.conflicts } },
           );
         }
-        const commit = await workspace.commitTree(
+        const commit = await workspace.commits.ofTree(
           merged.tree,
           [main, head],
           { name: by.name, email: by.email },

@@ -234,7 +234,7 @@ async function mergeWithUpstream(
   }
   const base = upstream.baseContent ?? Buffer.alloc(0);
   const theirs = Buffer.from(upstream.upstream.content ?? '', 'utf8');
-  const merge = await workspace.mergeText(base, change.content, theirs);
+  const merge = await workspace.merges.text(base, change.content, theirs);
   if (!merge.clean) {
     return conflict(`${upstream.message}, and the changes overlap`);
   }

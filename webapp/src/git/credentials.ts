@@ -6,6 +6,7 @@
  */
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
 
 export interface GitCredentials {
   /** Token for https remotes (e.g. a GitHub fine-grained token with contents: write). */
@@ -71,4 +72,27 @@ export function redact(text: string, secrets: readonly (string | undefined)[]): 
 /** True when a remote URL carries credentials in it (refused: use REFLEX_GIT_TOKEN). */
 export function urlHasCredentials(url: string): boolean {
   return /^https?:\/\/[^/@\s]+@/i.test(url);
+}
+
+/**
+ * simple-git strips git's environment variables unless named, and refuses some as unsafe
+ * because an attacker-controlled value could run code. Ours are set by the app itself, never
+ * from a request: config paths point at /dev/null, the askpass script is ours, and the ssh
+ * command comes from the operator's environment.
+ */
+const SIMPLE_GIT_OPTIONS = {
+  allowEnvironment: [
+    'GIT_TERMINAL_PROMPT',
+    'GIT_CONFIG_GLOBAL',
+    'GIT_CONFIG_NOSYSTEM',
+    'GIT_ASKPASS',
+    'GIT_SSH_COMMAND',
+  ],
+  unsafe: { allowUnsafeConfigPaths: true, allowUnsafeAskPass: true, allowUnsafeSshCommand: true },
+  completion: { onClose: true, onExit: false },
+};
+
+/** simple-git in `baseDir` (the remote operations), with `env` as every git child's. */
+export function simpleGitFor(baseDir: string, env: Record<string, string>): SimpleGit {
+  return simpleGit({ baseDir, ...SIMPLE_GIT_OPTIONS }).env(env);
 }

@@ -71,3 +71,34 @@ export function runGitStatus(
     child.stdin.end(options.input ?? '');
   });
 }
+
+/** One bare repository's local git: its folder, its environment and what to redact. */
+export class Plumbing {
+  constructor(
+    readonly gitDir: string,
+    readonly env: Record<string, string>,
+    readonly redact: (text: string) => string,
+  ) {}
+
+  /** Runs git in the repository (or `cwd`); a non-zero exit is a GitCommandError. */
+  run(
+    args: readonly string[],
+    extra: { env?: Record<string, string>; input?: string | Buffer } = {},
+  ): Promise<Buffer> {
+    return runGit(args, {
+      cwd: this.gitDir,
+      env: extra.env ?? this.env,
+      ...(extra.input === undefined ? {} : { input: extra.input }),
+      redact: this.redact,
+    });
+  }
+
+  /** Runs git; an exit status in `allowedExits` is an answer (see runGitStatus). */
+  status(
+    args: readonly string[],
+    allowedExits: readonly number[],
+    cwd: string = this.gitDir,
+  ): Promise<{ exitCode: number; stdout: Buffer }> {
+    return runGitStatus(args, { cwd, env: this.env, redact: this.redact, allowedExits });
+  }
+}

@@ -48,7 +48,7 @@ export async function pushRestore(
       if (refused) return refused;
       const paths = await workspace.changedPaths(head, target);
       await options.admit?.(paths);
-      const commit = await workspace.buildRestoreCommit(
+      const commit = await workspace.commits.restoring(
         head,
         target,
         author,
