@@ -34,8 +34,8 @@ export async function baseSides(
   if ((await workspace.isAncestor(base, head)) || (await workspace.isAncestor(base, deploy))) {
     return { onBranch: base, onDeploy: undefined };
   }
-  const onBranch = await workspace.mergeBase(base, head);
-  const onDeploy = await workspace.mergeBase(base, deploy);
+  const onBranch = await workspace.merges.base(base, head);
+  const onDeploy = await workspace.merges.base(base, deploy);
   if (!onBranch || !onDeploy || !(await workspace.isAncestor(onBranch, base))) {
     return { onBranch: base, onDeploy: undefined };
   }
@@ -67,7 +67,7 @@ export async function mergeDeployChange(
 ): Promise<DeployMerge> {
   const deploy = workspace.head;
   if (await workspace.isAncestor(deploy, change.head)) return { kind: 'none' };
-  const from = change.onDeploy ?? (await workspace.mergeBase(change.head, deploy));
+  const from = change.onDeploy ?? (await workspace.merges.base(change.head, deploy));
   if (!from) return { kind: 'none' };
   const [atFrom, onDeploy] = await Promise.all([
     workspace.entryAt(from, change.path),
@@ -81,7 +81,7 @@ export async function mergeDeployChange(
     message: `${change.path} changed on ${workspace.branch} since this change request took it in${why}`,
     content: theirs === null ? null : theirs.toString('utf8'),
     blobSha: onDeploy?.blob ?? null,
-    resolution: await workspace.commitTree(
+    resolution: await workspace.commits.ofTree(
       `${change.head}^{tree}`,
       [change.head, deploy],
       author,
@@ -92,7 +92,7 @@ export async function mergeDeployChange(
     return conflict('');
   }
   const base = atFrom ? await workspace.readBlob(atFrom.blob) : Buffer.alloc(0);
-  const merge = await workspace.mergeText(base, change.content, theirs);
+  const merge = await workspace.merges.text(base, change.content, theirs);
   if (!merge.clean) return conflict(', and the changes overlap');
   const refusal = await admit?.(merge.text);
   if (refusal) return conflict(`; merged with yours it would not be saved: ${refusal}`);
@@ -132,9 +132,9 @@ export async function takeInCommit(
     message: 'side\n',
     branch,
   });
-  const merged = await workspace.mergeTrees(at.commit, side);
+  const merged = await workspace.merges.trees(at.commit, side);
   if (!merged.tree) return undefined;
-  return workspace.commitTree(
+  return workspace.commits.ofTree(
     merged.tree,
     [at.commit, at.deploy],
     author,

@@ -1,9 +1,8 @@
 /**
- * `npm start`: the whole loop on one machine. Prepares REFLEX_HOME, starts the control API
- * and the edge, builds (or resumes) the release of the branch's head, and from then on runs
- * the pipeline for every push to the local origin — told by a watch on the branch's ref the
- * moment it moves, by the origin's post-receive hook, and by a poll of the branch as a safety
- * net. Composition only: each part is its own module.
+ * `npm start`: the whole loop on one machine. Prepares REFLEX_HOME, starts the control API and
+ * the edge, builds (or resumes) the release of the branch's head, then runs the pipeline for
+ * every push to the local origin: told by a watch on the branch's ref, the origin's post-receive
+ * hook, and a poll as a safety net. Composition only: each part is its own module.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
