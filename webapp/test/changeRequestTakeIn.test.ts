@@ -87,6 +87,28 @@ describe("a change request's save when main moved", () => {
     expect(h.origin.show(OTHER, cr.branch)).toBe('<p>About us</p>\n');
   });
 
+  it('when main changed a protected path, the save stands alone: no merge of the author carries it, publishing brings it in', async () => {
+    const mine = h.origin.head(cr.branch);
+    const workflow = '.github/workflows/deploy.yml';
+    const main = h.origin.commit({ [workflow]: 'name: deploy\n' }, 'By a maintainer');
+    const res = await save(
+      text((l) => (l[0] = '<h1>A newer look</h1>')),
+      mine,
+    );
+    expect(res.status).toBe(200);
+    // The deploy workflow's policy counts every parent of an editor's merge: a merge taking
+    // main in would list the workflow as the author's change and be refused there.
+    expect(parents(res.body.commit)).toEqual([mine]);
+    expect(git(h.origin.dir, ['ls-tree', '--name-only', cr.branch, workflow])).toBe('');
+    const published = await (
+      await h.signedIn('root', 'admin')
+    ).post(`/api/changes/${cr.id}/publish`);
+    expect(published.status).toBe(200);
+    expect(h.origin.show(workflow)).toBe('name: deploy\n');
+    expect(h.origin.show(PAGE)).toBe(text((l) => (l[0] = '<h1>A newer look</h1>')));
+    expect(parents(h.origin.head())).toContain(main);
+  });
+
   it('an overlapping change on main is a conflict with its version; the resolution saved on the conflict base takes main in', async () => {
     const mine = h.origin.head(cr.branch);
     const main = h.origin.commit({ [PAGE]: text((l) => (l[0] = '<h1>Welcome</h1>')) }, 'By Bob');

@@ -18,7 +18,7 @@ import type { WorkspaceSource } from '../git/clone';
 import type { CommitSummary, GitWorkspace } from '../git/workspace';
 import type { Logger } from '../logger';
 import type { SAVE_RESULTS } from '../metrics/registry';
-import { PathError, normalizeRepoPath, type EditPolicy } from './policy';
+import { PathError, normalizeRepoPath, protectedEntry, type EditPolicy } from './policy';
 import { checkContent, looksBinary } from './validate';
 
 export type { Role } from '../auth/roles';
@@ -219,6 +219,7 @@ export class EditorService {
           branch: on?.branch,
           forkFrom: on?.forkFrom,
           takeInDeploy: on !== undefined && on.branch !== workspace.branch,
+          keepsOut: (changed) => protectedEntry(changed) !== undefined,
           admitMerged: async (merged) =>
             (await checkContent(path, merged, this.options.maxFileBytes))?.message,
         },

@@ -30,6 +30,12 @@ export interface OneChange {
    * did (takeIn.ts), the path merged three-way like a change made on the branch itself.
    */
   takeInDeploy?: boolean | undefined;
+  /**
+   * Paths the author's merge may not take in: when the deploy branch changed one of them, the
+   * save stands alone on the change request (publishing brings them in). The deploy workflow's
+   * policy counts every parent of an editor's merge, so such a merge would be refused there.
+   */
+  keepsOut?: ((path: string) => boolean) | undefined;
   /** Checks a merged text before it is committed; a reason refuses it (it becomes a conflict). */
   admitMerged?: ((merged: string) => Promise<string | undefined>) | undefined;
 }
@@ -131,7 +137,7 @@ async function commitInQueue(
           },
         };
       }
-      if (taken.kind === 'merged') {
+      if (taken.kind === 'merged' && !(await gainsKeptOut(workspace, change, taken))) {
         deploy = taken.deploy;
         if (taken.changed && taken.content !== null) {
           const text = taken.content.toString('utf8');
@@ -330,4 +336,14 @@ function unwritable(
 
 function rejected(why: RejectedWhy, message: string, detail?: string): ChangeOutcome {
   return { kind: 'rejected', why, message, ...(detail ? { detail } : {}) };
+}
+
+/** Whether the deploy branch changed, since `from`, a path the author's merge may not take in. */
+async function gainsKeptOut(
+  workspace: GitWorkspace,
+  change: Pick<OneChange, 'keepsOut'>,
+  taken: { from: string; deploy: string },
+): Promise<boolean> {
+  if (!change.keepsOut) return false;
+  return (await workspace.changedPaths(taken.from, taken.deploy)).some(change.keepsOut);
 }

@@ -179,8 +179,18 @@ const READS = [
   'createReadStream',
   'realpathSync',
   'realpath',
+  // A copy reads its source (the first argument) as surely as a read does.
+  'copyFileSync',
+  'copyFile',
+  'cpSync',
+  'cp',
+  'openAsBlob',
+  'watch',
+  'watchFile',
 ] as const;
 const LISTS = ['readdirSync', 'readdir', 'opendirSync', 'opendir'] as const;
+/** `fs` calls given a pattern, not a path: they may list any folder of the tree. */
+const PATTERNS = ['globSync', 'glob'] as const;
 /** Ways to run code whose reads this process cannot see: the test may have read anything. */
 const ELSEWHERE = [
   'spawn',
@@ -208,6 +218,10 @@ class ReadLog {
     for (const name of LISTS) this.wrap(target, name, true);
     for (const name of READS) if (name in promises) this.wrap(promises, name, false);
     for (const name of LISTS) if (name in promises) this.wrap(promises, name, true);
+    for (const name of PATTERNS) {
+      this.wrap(target, name, true, () => this.root);
+      if (name in promises) this.wrap(promises, name, true, () => this.root);
+    }
     // A child process or a worker reads with its own `fs`: count it as a listing of the whole
     // tree, which every change reaches.
     const children = childProcess as unknown as Record<string, unknown>;

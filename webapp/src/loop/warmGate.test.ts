@@ -31,6 +31,8 @@ const TEST = `import { greet } from './greet';\n\nit('greets', () => {\n  expect
 /** A site test that reads a page through another process (whose reads no one sees). */
 const SPAWNS_TEST = `import { execFileSync } from 'node:child_process';\nimport path from 'node:path';\n\nit('the home page has markup', () => {\n  const page = execFileSync('cat', [path.join(__dirname, 'pages/index.html')]).toString();\n  expect(page).toMatch(/</);\n});\n`;
 /** The site's page test: it lists the pages folder and reads every page. */
+const COPIES_TEST = `import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';\nimport os from 'node:os';\nimport path from 'node:path';\n\nit('the stylesheet colours the headline', () => {\n  const copy = path.join(mkdtempSync(path.join(os.tmpdir(), 'style-')), 'site.css');\n  copyFileSync(path.join(__dirname, 'assets/site.css'), copy);\n  expect(readFileSync(copy, 'utf8')).toMatch(/h1 \\{ color/);\n});\n`;
+
 const PAGES_TEST = `import { readdirSync, readFileSync } from 'node:fs';\nimport path from 'node:path';\n\nconst dir = path.join(__dirname, 'pages');\n\nit.each(readdirSync(dir))('%s has a headline', (page) => {\n  expect(readFileSync(path.join(dir, page), 'utf8')).toMatch(/<h1>/);\n});\n`;
 
 function write(dir: string, files: Record<string, string>): void {
@@ -78,6 +80,7 @@ describe('the warm gate against the cold gate', () => {
       'webapp/site/greet.test.ts': TEST,
       'webapp/site/pages.test.ts': PAGES_TEST,
       'webapp/site/spawns.test.ts': SPAWNS_TEST,
+      'webapp/site/copies.test.ts': COPIES_TEST,
       'webapp/site/assets/site.css': 'h1 { color: teal; }\n',
       'webapp/site/pages/index.html': '<h1>Hi</h1>\n',
     });
@@ -104,6 +107,10 @@ describe('the warm gate against the cold gate', () => {
     commit('pageFixed', { 'webapp/site/pages/index.html': '<h1>Fixed</h1>\n' });
     commit('assetEdit', { 'webapp/site/assets/site.css': 'h1 { color: navy; }\n' });
     commit('newBrokenPage', { 'webapp/site/pages/about.html': '<p>no headline</p>\n' });
+    commit('brokenStyle', {
+      'webapp/site/pages/about.html': '<h1>About</h1>\n',
+      'webapp/site/assets/site.css': 'p { margin: 0; }\n',
+    });
     git(root, ['clone', '--quiet', '--bare', work, origin]);
     warm = new WarmGate({
       steps: ['typecheck', 'test'],
@@ -189,7 +196,15 @@ describe('the warm gate against the cold gate', () => {
   it('a content edit runs only the passed tests that read it, list its folder or started a process, and a broken page is still refused', async () => {
     const seen = [];
     let previous = commits.fixed;
-    for (const name of ['pageAgain', 'brokenPage', 'pageFixed', 'assetEdit', 'newBrokenPage']) {
+    const edits = [
+      'pageAgain',
+      'brokenPage',
+      'pageFixed',
+      'assetEdit',
+      'newBrokenPage',
+      'brokenStyle',
+    ];
+    for (const name of edits) {
       seen.push([name, await verdicts(name, previous)]);
       previous = commits[name];
     }
@@ -199,18 +214,22 @@ describe('the warm gate against the cold gate', () => {
       ['pageFixed', { cold: 'passed', warm: 'passed' }],
       ['assetEdit', { cold: 'passed', warm: 'passed' }],
       ['newBrokenPage', { cold: 'failed: tests', warm: 'failed: tests' }],
+      // Its test read the stylesheet by copying it elsewhere first: it still counts as read.
+      ['brokenStyle', { cold: 'failed: tests', warm: 'failed: tests' }],
     ]);
-    // The greeting's test read no page: it passed at `fixed` and is not run again for a page.
+    // The greeting's test read no page: it passed at `fixed` and is not run again for a page;
+    // the stylesheet's test, first run at `pageAgain`, is not run again for the next page.
     expect(said.pageAgain).toContain(
-      'test (2 files; 1 passed before and read nothing changed since)',
+      'test (3 files; 1 passed before and read nothing changed since)',
     );
     expect(said.pageFixed).toContain(
-      'test (2 files; 1 passed before and read nothing changed since)',
+      'test (2 files; 2 passed before and read nothing changed since)',
     );
     // A style reaches neither the greeting's test nor the pages' (they list and read pages
-    // only); the test that reads through another process is run again for any change.
+    // only); the test that copies the stylesheet is run again, and so is the one that reads
+    // through another process, for any change.
     expect(said.assetEdit).toContain(
-      'test (1 file; 2 passed before and read nothing changed since)',
+      'test (2 files; 2 passed before and read nothing changed since)',
     );
   }, 240_000);
 
