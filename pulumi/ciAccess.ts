@@ -1,7 +1,8 @@
 // How GitHub Actions reaches AWS: GitHub's OIDC provider (the account's own when it has one, else
 // created here) and a deploy role that only jobs running in this stack's GitHub environment can
-// assume (and, with reflex:previews, those of the `preview` environment). It may push to this stack's ECR repository, read the repository it promotes from,
-// and do what the runtime's deploy needs (open a tunnel to the host, or update the services).
+// assume (with reflex:previews, those of the `preview` environment too). It may push to this
+// stack's ECR repository, read the repository it promotes from, and do what the runtime's deploy
+// needs (open a tunnel to the host, or update the services).
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
