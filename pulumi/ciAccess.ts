@@ -1,7 +1,8 @@
 // How GitHub Actions reaches AWS: GitHub's OIDC provider (the account's own when it has one, else
 // created here) and a deploy role that only jobs running in this stack's GitHub environment can
-// assume. It may push to this stack's ECR repository, read the repository it promotes from,
-// and do what the runtime's deploy needs (open a tunnel to the host, or update the services).
+// assume (with reflex:previews, those of the `preview` environment too). It may push to this
+// stack's ECR repository, read the repository it promotes from, and do what the runtime's deploy
+// needs (open a tunnel to the host, or update the services).
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
@@ -13,6 +14,8 @@ export interface CiAccessArgs {
   githubRepository: pulumi.Input<string>;
   /** The GitHub deployment environment of this stack (the stack's name). */
   environment: pulumi.Input<string>;
+  /** The change-request previews' jobs (environment `preview`) may assume the role too. */
+  previews?: boolean;
   /**
    * The account's GitHub OIDC provider, found before the program declares anything
    * (findGithubOidcProvider); absent means there is none and this stack creates it.
@@ -47,7 +50,10 @@ export async function findGithubOidcProvider(): Promise<string | undefined> {
   }
 }
 
-/** The one `sub` claim allowed to assume the role: a job of this repository in that environment. */
+/** The environment of the preview workflow's jobs (docs/DEPLOY.md, "preview.yml"). */
+export const PREVIEW_ENVIRONMENT = 'preview';
+
+/** The `sub` claim of a job of this repository in that environment. */
 export function allowedSubject(repository: string, environment: string): string {
   return `repo:${repository}:environment:${environment}`;
 }
@@ -55,9 +61,11 @@ export function allowedSubject(repository: string, environment: string): string 
 /**
  * The deploy role's trust policy. Only a job that names the environment gets its `sub`; GitHub
  * runs it only on the branches the environment's deployment-branch policy allows
- * (scripts/github-secrets.sh), and after its protection rules.
+ * (scripts/github-secrets.sh), and after its protection rules. One subject stays a plain string,
+ * as IAM holds it; with previews, a list (any of them).
  */
-export function trustPolicy(providerArn: string, subject: string): string {
+export function trustPolicy(providerArn: string, subjects: readonly string[]): string {
+  const subject = subjects.length === 1 ? subjects[0]! : [...subjects];
   return policyDocument({
     Sid: 'GitHubActionsDeploy',
     Effect: 'Allow',
@@ -91,7 +99,12 @@ export class CiAccess extends pulumi.ComponentResource {
         assumeRolePolicy: pulumi
           .all([this.oidcProviderArn, args.githubRepository, args.environment])
           .apply(([providerArn, repository, environment]) =>
-            trustPolicy(providerArn, allowedSubject(repository, environment)),
+            trustPolicy(
+              providerArn,
+              [environment, ...(args.previews === true ? [PREVIEW_ENVIRONMENT] : [])].map((e) =>
+                allowedSubject(repository, e),
+              ),
+            ),
           ),
         maxSessionDuration: 3600,
         tags: args.tags,

@@ -55,6 +55,7 @@ describe('stack configuration', () => {
       deployBranch: 'main',
       tlsPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
       ecrForceDelete: false,
+      previews: false,
       tags: { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' },
     });
   });
@@ -366,6 +367,7 @@ function allKeys(): Required<RawConfig> {
     'reflex:tlsPolicy': '',
     'reflex:enableSsm': '',
     'reflex:ecrForceDelete': '',
+    'reflex:previews': '',
     'reflex:ecsDesiredCount': '',
     'reflex:ecsMaxCount': '',
     'reflex:ecsCpu': '',

@@ -10,6 +10,7 @@ import {
   matching,
   matchingOr,
   oneOf,
+  parseBoolean,
   parseInteger,
   patterns,
   required,
@@ -17,7 +18,7 @@ import {
 import type { RawConfig, ReflexConfig } from './configSchema';
 import { DEFAULTS, RAW_KEYS, RETIRED_KEYS, RUNTIMES } from './configSchema';
 import type { Problem } from './configSections';
-import { pairDomain, readEcs, readHost, readRegistry } from './configSections';
+import { checkPreviews, pairDomain, readEcs, readHost, readRegistry } from './configSections';
 
 /** One or more invalid configuration values; the message names every bad key. */
 export class ConfigError extends Error {
@@ -88,7 +89,10 @@ export function parseConfig(
     ),
   );
 
+  const previews = check('reflex:previews', (v) => parseBoolean(v, DEFAULTS.previews));
+
   const domain = pairDomain(appDomain, hostedZoneName, problems);
+  checkPreviews(previews, runtime, appDomain, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -103,6 +107,7 @@ export function parseConfig(
     ...registry,
     deployBranch,
     tlsPolicy,
+    previews,
     tags: standardTags(where.project, where.stack),
   };
 }

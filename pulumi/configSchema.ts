@@ -25,6 +25,7 @@ export const DEFAULTS = {
   tlsPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
   enableSsm: false,
   ecrForceDelete: false,
+  previews: false,
   ecsDesiredCount: 2,
   ecsMaxCount: 4,
   ecsCpu: 512,
@@ -63,6 +64,7 @@ export const RAW_KEYS = [
   'reflex:tlsPolicy',
   'reflex:enableSsm',
   'reflex:ecrForceDelete',
+  'reflex:previews',
   'reflex:ecsDesiredCount',
   'reflex:ecsMaxCount',
   'reflex:ecsCpu',
@@ -128,6 +130,8 @@ export interface ReflexConfig {
   deployBranch: string;
   tlsPolicy: string;
   ecrForceDelete: boolean;
+  /** Change-request previews run on the host, at `<slug>.preview.<appDomain>` (docs/HOST.md). */
+  previews: boolean;
   /** Tags every taggable resource carries. */
   tags: Record<string, string>;
 }

@@ -173,3 +173,29 @@ export function pairDomain(
   }
   return { appDomain, hostedZoneName };
 }
+
+/**
+ * Previews run on the EC2 host (preview.sh) and answer at `<slug>.preview.<appDomain>`, under
+ * the stack's certificate: without the host or the domain there is nothing to turn on.
+ */
+export function checkPreviews(
+  previews: boolean | undefined,
+  runtime: string | undefined,
+  appDomain: string | undefined,
+  problems: Problem[],
+): void {
+  if (previews !== true) return;
+  if (runtime !== undefined && runtime !== 'host') {
+    problems.push({
+      key: 'reflex:previews',
+      message: `needs reflex:runtime host (it is ${runtime}): previews run on the EC2 host`,
+    });
+  }
+  if (appDomain === undefined) {
+    problems.push({
+      key: 'reflex:previews',
+      message:
+        'needs reflex:appDomain: previews answer at <slug>.preview.<appDomain>, under its certificate',
+    });
+  }
+}

@@ -42,11 +42,12 @@ export interface HostArgs {
   enableSsm: boolean;
   /** The repository checkout whose host files go into the user data. */
   repoRoot: string;
-  /** deploy.env values that come from the stack (docs/HOST.md). */
+  /** deploy.env values that come from the stack (docs/HOST.md); a preview domain: previews. */
   deployBranch: pulumi.Input<string>;
   githubRepository: pulumi.Input<string>;
   region: pulumi.Input<string>;
   environment: pulumi.Input<string>;
+  previewDomain?: string;
   /** `<project>-<stack>`: names the host-key parameter and the data volume's snapshots. */
   stackName: pulumi.Input<string>;
   /** The public URLs the platform answers for (app.env). */
@@ -271,17 +272,10 @@ export class Host extends pulumi.ComponentResource {
         this,
       );
     }
+    const { repositoryUrl, deployBranch, githubRepository, region, environment } = args;
     const deployEnv = pulumi
-      .all([
-        args.repositoryUrl,
-        args.deployBranch,
-        args.githubRepository,
-        args.region,
-        args.environment,
-      ])
-      .apply(([repositoryUrl, deployBranch, githubRepository, region, environment]) =>
-        deployEnvironment({ repositoryUrl, deployBranch, githubRepository, region, environment }),
-      );
+      .output({ repositoryUrl, deployBranch, githubRepository, region, environment })
+      .apply((values) => deployEnvironment({ ...values, previewDomain: args.previewDomain }));
     return pulumi
       .all([deployEnv, deployPublicKey, hostKeyParameter, dataVolumeId, args.urls])
       .apply(([env, publicKey, parameter, volumeId, urls]) =>

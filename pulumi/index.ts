@@ -16,7 +16,7 @@ import { Edge } from './edge';
 import { HOST_TARGETS, Host } from './host';
 import { Network, lookUpZones } from './network';
 import { Registry, ecrRepositoryRef } from './registry';
-import { siteHostnames } from './siteNames';
+import { previewDomain, siteHostnames } from './siteNames';
 import type { AppUrls } from './userData';
 
 export = async () => {
@@ -45,6 +45,9 @@ export = async () => {
     tags,
   });
   const editorHost = config.domain && siteHostnames(config.domain.appDomain).editor;
+  // config.ts refuses previews without the host runtime and a domain.
+  const previewsAt =
+    config.previews && config.domain ? previewDomain(config.domain.appDomain) : undefined;
   const edge = new Edge('edge', {
     vpcId: network.vpcId,
     subnetIds: network.publicSubnetIds,
@@ -82,6 +85,7 @@ export = async () => {
         enableSsm: config.host.enableSsm,
         repoRoot: path.resolve(__dirname, '..'),
         environment: config.stack,
+        ...(previewsAt === undefined ? {} : { previewDomain: previewsAt }),
         stackName,
         edge: {
           targetGroupArn: edge.targetGroups.host!.arn,
@@ -102,6 +106,7 @@ export = async () => {
   const ci = new CiAccess('ci', {
     githubRepository: config.githubRepository,
     environment: config.stack,
+    previews: previewsAt !== undefined,
     ...(existingOidcProviderArn === undefined ? {} : { existingOidcProviderArn }),
     repositoryArn: registry.repositoryArn,
     ...(promotionSource === undefined ? {} : { promotionSourceArn: promotionSource.arn }),
@@ -122,6 +127,8 @@ export = async () => {
     /** False when the stack serves plain HTTP (no reflex:appDomain): then appUrl is http://. */
     appHttps: edge.httpsEnabled,
     ...(edge.editorUrl === undefined ? {} : { editorUrl: edge.editorUrl }),
+    /** The `preview` GitHub environment's REFLEX_PREVIEW_DOMAIN (docs/DEPLOY.md, "preview.yml"). */
+    ...(previewsAt === undefined ? {} : { previewDomain: previewsAt }),
     ...(runtime instanceof Host ? hostOutputs(runtime) : ecsOutputs(runtime)),
   };
 };

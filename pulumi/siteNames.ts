@@ -13,13 +13,22 @@ export interface SiteNamesArgs {
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
+/** The domain the change-request previews answer under (`<slug>.<this>`; deploy.env's). */
+export function previewDomain(appDomain: string): string {
+  return `preview.${appDomain}`;
+}
+
 /** The host names of a stack served on `appDomain`, keyed by what each one serves. */
 export function siteHostnames(appDomain: string): {
   site: string;
   editor: string;
   previews: string;
 } {
-  return { site: appDomain, editor: `editor.${appDomain}`, previews: `*.preview.${appDomain}` };
+  return {
+    site: appDomain,
+    editor: `editor.${appDomain}`,
+    previews: `*.${previewDomain(appDomain)}`,
+  };
 }
 
 export class SiteNames extends pulumi.ComponentResource {

@@ -104,13 +104,14 @@ function walk(repoRoot: string, relative: string): string[] {
     .flatMap((entry) => walk(repoRoot, `${relative}/${entry}`));
 }
 
-/** The deploy.env keys of docs/HOST.md. */
+/** The deploy.env keys of docs/HOST.md; a preview domain turns on the host's previews. */
 export function deployEnvironment(values: {
   repositoryUrl: string;
   deployBranch: string;
   githubRepository: string;
   region: string;
   environment: string;
+  previewDomain?: string | undefined;
 }): Record<string, string> {
   return {
     CONTAINER_ENGINE: 'docker',
@@ -125,6 +126,7 @@ export function deployEnvironment(values: {
     REFLEX_GITHUB_REPOSITORY: values.githubRepository,
     REFLEX_ENVIRONMENT: values.environment,
     AWS_REGION: values.region,
+    ...(values.previewDomain === undefined ? {} : { REFLEX_PREVIEW_DOMAIN: values.previewDomain }),
   };
 }
 
@@ -276,7 +278,9 @@ function settingsFiles(inputs: UserDataInputs): WriteFile[] {
     owner: 'root:root',
     content,
   });
-  const scripts = ['install-bundle', 'deploy', 'rollback', 'cleanup', 'reconcile'].map(
+  // preview.sh only where previews run: it starts containers of unreviewed branches.
+  const previews = inputs.deployEnv.REFLEX_PREVIEW_DOMAIN === undefined ? [] : ['preview'];
+  const scripts = ['install-bundle', 'deploy', 'rollback', 'cleanup', 'reconcile', ...previews].map(
     (name) => `${REFLEX_HOME}/deploy-scripts/${name}.sh`,
   );
   return [
