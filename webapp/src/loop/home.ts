@@ -138,10 +138,23 @@ export function prepareHome(
   return { seeded, sessionSecret: readFileSync(secretFile, 'utf8').trim() };
 }
 
-/** The post-receive hook: tells the running supervisor which refs moved (best effort, 1 s). */
-function installHook(paths: HomePaths): void {
-  const hook = `#!${process.execPath}
-// Tells the Reflex supervisor that a branch moved. Written by \`npm start\`; safe to delete.
+/** A word for a POSIX shell, single-quoted. */
+function shellWord(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The post-receive hook: tells the running supervisor which refs moved (best effort, 5 s). git
+ * waits for a hook before it answers the push, so the hook only hands the updates to a notice of
+ * its own and returns: a save does not wait for a process to start. (The branch's ref watch has
+ * usually started the release already; the notice is for the change requests' branches.)
+ */
+export function installHook(paths: HomePaths): void {
+  const notice = path.join(paths.origin, 'hooks', 'reflex-notify.cjs');
+  writeFileSync(
+    notice,
+    `// Tells the Reflex supervisor that refs moved (stdin: post-receive's lines). Written by
+// \`npm start\`; safe to delete with the hook.
 const fs = require('fs');
 const http = require('http');
 let input = '';
@@ -159,7 +172,7 @@ process.stdin.on('end', () => {
   });
   const body = JSON.stringify({ updates });
   const req = http.request(
-    { host: '127.0.0.1', port: target.controlPort, path: '/notify', method: 'POST', timeout: 1000,
+    { host: '127.0.0.1', port: target.controlPort, path: '/notify', method: 'POST', timeout: 5000,
       headers: { 'content-type': 'application/json', authorization: 'Bearer ' + target.token } },
     (res) => res.resume(),
   );
@@ -167,6 +180,13 @@ process.stdin.on('end', () => {
   req.on('error', () => {});
   req.end(body);
 });
+`,
+  );
+  const hook = `#!/bin/sh
+# Tells the Reflex supervisor that refs moved, without keeping the push waiting: the notice
+# (reflex-notify.cjs) runs on its own. Written by \`npm start\`; safe to delete.
+updates=$(cat)
+{ printf '%s\\n' "$updates" | ${shellWord(process.execPath)} ${shellWord(notice)}; } </dev/null >/dev/null 2>&1 &
 `;
   writeFileSync(path.join(paths.origin, 'hooks', 'post-receive'), hook, { mode: 0o755 });
 }
