@@ -2,25 +2,11 @@
  * The branch watch tells of a push the moment the ref moves, with no hook in the origin: real
  * git pushes to a real bare repository.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readLooseRef, RefWatch } from './refWatch';
-
-const ENV = {
-  ...process.env,
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 'T',
-  GIT_AUTHOR_EMAIL: 't@x',
-  GIT_COMMITTER_NAME: 'T',
-  GIT_COMMITTER_EMAIL: 't@x',
-};
-const git = (cwd: string, args: string[]) =>
-  execFileSync('git', args, { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
-    .toString()
-    .trim();
+import { git } from '../../test/support/repos';
 
 describe('the branch watch', () => {
   let root: string;

@@ -20,20 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { homePaths, type HomePaths } from './home';
 import { ReleaseStore } from './releases';
-
-const ENV = {
-  ...process.env,
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 'T',
-  GIT_AUTHOR_EMAIL: 't@x',
-  GIT_COMMITTER_NAME: 'T',
-  GIT_COMMITTER_EMAIL: 't@x',
-};
-const git = (cwd: string, args: string[]) =>
-  execFileSync('git', args, { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
-    .toString()
-    .trim();
+import { git, GIT_ENV } from '../../test/support/repos';
 
 /** Every entry below `dir` except the dependency links: path → kind, mode and content. */
 function snapshot(dir: string): Record<string, string> {
@@ -112,7 +99,7 @@ describe('a release folder made beside the live one', () => {
     execFileSync(
       'sh',
       ['-c', `git --git-dir "${paths.origin}" archive ${shas.edit} | tar -x -C "${reference}"`],
-      { env: ENV },
+      { env: GIT_ENV },
     );
 
     expect(snapshot(beside)).toEqual(snapshot(reference));

@@ -10,21 +10,9 @@ import path from 'node:path';
 import { runGate } from './gate';
 import { GateWorkspace } from './gateWorkspace';
 import { needsRestart, reaches, WarmGate } from './warmGate';
+import { git, GIT_ENV } from '../../test/support/repos';
 
 const PROJECT = path.resolve(__dirname, '../../..');
-const ENV = {
-  ...process.env,
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 'T',
-  GIT_AUTHOR_EMAIL: 't@x',
-  GIT_COMMITTER_NAME: 'T',
-  GIT_COMMITTER_EMAIL: 't@x',
-};
-const git = (cwd: string, args: string[]) =>
-  execFileSync('git', args, { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
-    .toString()
-    .trim();
 
 const GREET = `export function greet(name: string): string {\n  return \`Hello, \${name}!\`;\n}\n`;
 const TEST = `import { greet } from './greet';\n\nit('greets', () => {\n  expect(greet('Ada')).toBe('Hello, Ada!');\n});\n`;
@@ -130,7 +118,7 @@ describe('the warm gate against the cold gate', () => {
     const dir = path.join(root, 'releases', sha);
     mkdirSync(dir, { recursive: true });
     execFileSync('sh', ['-c', `git --git-dir "${origin}" archive ${sha} | tar -x -C "${dir}"`], {
-      env: ENV,
+      env: GIT_ENV,
     });
     symlinkSync(path.join(PROJECT, 'node_modules'), path.join(dir, 'node_modules'));
     return dir;
