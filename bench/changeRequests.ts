@@ -17,10 +17,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { UserStore } from '../webapp/src/auth/users';
-import { editorHarness, PASSWORD, type EditorHarness } from '../webapp/test/support/editorApp';
+import {
+  editorHarness,
+  PASSWORD,
+  serveHarness,
+  type ServedHarness,
+} from '../webapp/test/support/editorApp';
 import { ADMIN_PASSWORD, editorHost, request, startLoop, type Loop } from '../test/support/loop';
 import { median, percentile, table, type BenchResult } from './support';
 
@@ -234,27 +238,11 @@ function showAt(site: Site, commit: string, file: string): string {
   return execFileSync('git', ['show', `${commit}:${file}`], { cwd: site.h.origin.dir }).toString();
 }
 
-interface Site {
-  h: EditorHarness;
-  baseUrl: string;
-  close(): Promise<void>;
-}
+type Site = ServedHarness;
 
 async function startSite(): Promise<Site> {
   const h = await editorHarness({ files: { [PAGE]: pageWith({}) } });
-  const handle = h.app.callback();
-  const server = http.createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    h,
-    baseUrl: `http://127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await h.close();
-    },
-  };
+  return serveHarness(h);
 }
 
 async function cookieFor(site: Site, username: string, role: 'developer' | 'author') {

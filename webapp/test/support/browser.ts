@@ -4,12 +4,10 @@
  * globalSetup built (jest/browserSetup.mjs).
  */
 import { accessSync, constants, mkdirSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { editorUi } from '../../src/routes/editorUi';
-import { editorHarness, PASSWORD, type EditorHarness } from './editorApp';
+import { editorHarness, PASSWORD, serveHarness, type ServedHarness } from './editorApp';
 
 export const ARTIFACTS = path.resolve(__dirname, '../../../test-artifacts');
 
@@ -49,30 +47,14 @@ export function builtUiDir(): string {
   return dir;
 }
 
-export interface EditorSite {
-  h: EditorHarness;
-  baseUrl: string;
-  close(): Promise<void>;
-}
+export type EditorSite = ServedHarness;
 
 /** The real app with the editor and its UI, listening on a free loopback port. */
 export async function startEditorSite(
   options: Parameters<typeof editorHarness>[0] = {},
 ): Promise<EditorSite> {
   const h = await editorHarness({ ...options, editorUi: editorUi({ dir: builtUiDir() }) });
-  const handle = h.app.callback();
-  const server = http.createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    h,
-    baseUrl: `http://127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await h.close();
-    },
-  };
+  return serveHarness(h);
 }
 
 /** Records CSP violations and uncaught errors of a page (across reloads of it). */

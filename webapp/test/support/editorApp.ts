@@ -1,5 +1,7 @@
 /** The real app with the editor on, against a real bare origin, for supertest-driven tests. */
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
@@ -126,4 +128,27 @@ export async function editorHarness(
 /** `/api/files/<path>` with each segment URL-encoded. */
 export function fileUrl(filePath: string, prefix = '/api/files/'): string {
   return prefix + filePath.split('/').map(encodeURIComponent).join('/');
+}
+
+/** A harness's app served on a free loopback port, closed with the harness. */
+export interface ServedHarness {
+  h: EditorHarness;
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function serveHarness(h: EditorHarness): Promise<ServedHarness> {
+  const handle = h.app.callback();
+  const server = http.createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    h,
+    baseUrl: `http://127.0.0.1:${port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await h.close();
+    },
+  };
 }
