@@ -31,7 +31,8 @@ export interface BuildInfo {
 }
 
 const WORKSPACES = ['webapp', 'pulumi'];
-const MANIFESTS = [
+/** The files that decide a release's dependencies (its `node_modules` store). */
+export const MANIFESTS = [
   'package.json',
   'package-lock.json',
   ...WORKSPACES.map((w) => `${w}/package.json`),

@@ -151,7 +151,8 @@ export class WarmGate {
   async run(r: {
     sha: string;
     tree: string | undefined;
-    releaseDir: string;
+    /** The release folder (its dependencies), or its checkout under way. */
+    releaseDir: string | Promise<string>;
     changedFiles: string[];
     changedSinceTypechecked: string[] | undefined;
     logDir: string;
