@@ -2,8 +2,8 @@ import type { CiAccessArgs } from './ciAccess';
 import { CiAccess, allowedSubject, findGithubOidcProvider } from './ciAccess';
 import type { MockedStack } from './testing/mocks';
 import { ACCOUNT, GITHUB_OIDC_PROVIDER, mockStack, resolve, settle } from './testing/mocks';
+import { tags } from './testing/fixtures';
 
-const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
 const REPOSITORY_ARN = `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/reflex-dev`;
 const SOURCE_ARN = `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/reflex-staging`;
 const PROVIDER = 'aws:iam/openIdConnectProvider:OpenIdConnectProvider';

@@ -11,8 +11,8 @@ import { Registry } from './registry';
 import { SharedState } from './sharedState';
 import { SiteNames } from './siteNames';
 import { mockStack, settle } from './testing/mocks';
+import { tags } from './testing/fixtures';
 
-const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
 const own: pulumi.ComponentResourceOptions = { ignoreChanges: ['tags'] };
 
 const COMPONENTS: [string, () => pulumi.ComponentResource][] = [

@@ -1,7 +1,6 @@
 import { DataVolume, SNAPSHOT_TAG } from './dataVolume';
 import { mockStack, resolve, settle } from './testing/mocks';
-
-const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
+import { tags } from './testing/fixtures';
 
 describe('data volume (Pulumi mocks: nothing reaches AWS)', () => {
   async function build(retention = 7) {

@@ -3,28 +3,16 @@ import { gunzipSync } from 'node:zlib';
 
 import YAML from 'yaml';
 
-import type { EcsConfig } from './configSchema';
 import { ECS_TARGETS, EcsRuntime, ecsRoutes } from './ecsRuntime';
 import { Edge } from './edge';
 import { TASK_METRICS_IMAGE, composeService, monitoringFiles } from './monitoringConfig';
 import { EXEC_ACTIONS, monitoringContainerDefinitions } from './monitoringTask';
 import type { MockedStack } from './testing/mocks';
 import { ACCOUNT, REGION, mockStack, settle, unsecret } from './testing/mocks';
+import { tags, ECS_SETTINGS, EGRESS, INGRESS } from './testing/fixtures';
 
 const ROOT = path.resolve(__dirname, '..');
-const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
-const INGRESS = 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule';
-const EGRESS = 'aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule';
 const TASK_DEFINITION = 'aws:ecs/taskDefinition:TaskDefinition';
-const SETTINGS: EcsConfig = {
-  desiredCount: 2,
-  maxCount: 4,
-  cpu: 512,
-  memory: 1024,
-  requestsPerTask: 1000,
-  logRetentionDays: 30,
-  operatorSecrets: [],
-};
 
 interface Statement {
   Sid: string;
@@ -79,7 +67,7 @@ describe('the ecs runtime monitoring (Pulumi mocks: nothing reaches AWS)', () =>
         editorUrl: 'https://editor.reflex.example.com',
       },
       edge,
-      settings: SETTINGS,
+      settings: ECS_SETTINGS,
       repoRoot: ROOT,
       tags,
     });

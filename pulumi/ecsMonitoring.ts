@@ -43,6 +43,10 @@ export interface EcsMonitoringArgs {
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
+/** The monitoring task's group: its rules are the scrapes and the storage it reaches. */
+const MONITORING_GROUP =
+  "Reflex monitoring task: no way in; out to the tasks' metrics, its storage, AWS";
+
 export class EcsMonitoring extends pulumi.ComponentResource {
   /** The Cloud Map service of each scrape target, by ECS service name, for its serviceRegistries. */
   readonly registryArns: Record<string, pulumi.Output<string>>;
@@ -76,12 +80,7 @@ export class EcsMonitoring extends pulumi.ComponentResource {
     );
     const securityGroup = new aws.ec2.SecurityGroup(
       `${name}-sg`,
-      {
-        vpcId: args.vpcId,
-        description:
-          "Reflex monitoring task: no way in; out to the tasks' metrics, its storage, AWS",
-        tags: args.tags,
-      },
+      { vpcId: args.vpcId, description: MONITORING_GROUP, tags: args.tags },
       { parent: this },
     );
     allowScrapes(

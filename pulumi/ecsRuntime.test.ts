@@ -11,20 +11,10 @@ import {
 import { Edge } from './edge';
 import type { MockedStack, RecordedResource } from './testing/mocks';
 import { ACCOUNT, REGION, mockStack, resolve, settle, unsecret } from './testing/mocks';
+import { tags, ECS_SETTINGS, INGRESS } from './testing/fixtures';
 
-const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
 const REPOSITORY_ARN = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/reflex-dev`;
 const SERVICE = 'aws:ecs/service:Service';
-const INGRESS = 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule';
-const SETTINGS: EcsConfig = {
-  desiredCount: 2,
-  maxCount: 4,
-  cpu: 512,
-  memory: 1024,
-  requestsPerTask: 1000,
-  logRetentionDays: 30,
-  operatorSecrets: [],
-};
 
 interface Statement {
   Effect: string;
@@ -74,7 +64,7 @@ describe('the ecs runtime (Pulumi mocks: nothing reaches AWS)', () => {
         editorUrl: 'https://editor.reflex.example.com',
       },
       edge,
-      settings: { ...SETTINGS, ...settings },
+      settings: { ...ECS_SETTINGS, ...settings },
       repoRoot: path.resolve(__dirname, '..'),
       tags,
     });

@@ -190,12 +190,7 @@ export class EcsRuntime extends pulumi.ComponentResource {
     });
     const state = new SharedState(
       `${name}-state`,
-      {
-        vpcId: args.vpcId,
-        subnetIds: args.subnetIds,
-        clientSecurityGroupId: platformGroup.id,
-        tags: args.tags,
-      },
+      { ...args, clientSecurityGroupId: platformGroup.id },
       { parent: this },
     );
     const common = this.serviceCommon(args, cluster);

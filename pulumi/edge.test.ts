@@ -3,10 +3,10 @@ import type { RouteSpec, TargetSpec } from './edge';
 import { Edge, HEALTH_CHECK, allowAlbTo } from './edge';
 import type { MockedStack } from './testing/mocks';
 import { REGION, mockStack, resolve, settle } from './testing/mocks';
+import { INGRESS, tagsOf } from './testing/fixtures';
 
-const tags = { project: 'reflex', environment: 'prod', 'managed-by': 'pulumi' };
+const tags = tagsOf('prod');
 const LISTENER = 'aws:lb/listener:Listener';
-const INGRESS = 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule';
 const TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
 const domain: DomainConfig = { appDomain: 'reflex.example.com', hostedZoneName: 'example.com' };
 const HOST: TargetSpec[] = [

@@ -74,7 +74,7 @@ export const FARGATE_SERVICE = {
   propagateTags: 'SERVICE',
   enableEcsManagedTags: true,
   waitForSteadyState: false,
-};
+} as const;
 
 export class FargateService extends pulumi.ComponentResource {
   readonly serviceName: pulumi.Output<string>;

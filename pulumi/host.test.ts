@@ -19,11 +19,10 @@ import {
   settle,
 } from './testing/mocks';
 import { REQUIRED_HOST_FILES } from './userData';
+import { tags, INGRESS } from './testing/fixtures';
 
-const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
 const REPOSITORY_ARN = 'arn:aws:ecr:eu-west-1:123456789012:repository/reflex-dev';
 const REPOSITORY_URL = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/reflex-dev';
-const INGRESS = 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule';
 const INSTANCE = 'aws:ec2/instance:Instance';
 const AMI = 'debian-13-amd64-20251117-2299';
 

@@ -98,27 +98,14 @@ export class Host extends pulumi.ComponentResource {
     super('reflex:infra:Host', name, {}, opts);
 
     const securityGroup = this.securityGroup(name, args);
-    const role = new HostRole(
-      `${name}-role`,
-      {
-        repositoryArn: args.repositoryArn,
-        stackName: args.stackName,
-        enableSsm: args.enableSsm,
-        tags: args.tags,
-      },
-      { parent: this },
-    );
+    // The role and the endpoint take what they need from the host's own arguments.
+    const role = new HostRole(`${name}-role`, args, { parent: this });
     const deployKey = this.deployKey(name, args);
     if (deployKey.privateKey !== undefined) this.sshPrivateKey = deployKey.privateKey;
     const nic = this.networkInterface(name, args, securityGroup.id);
     const endpoint = new InstanceConnect(
       `${name}-eic`,
-      {
-        vpcId: args.vpcId,
-        subnetId: args.subnetId,
-        hostSecurityGroupId: securityGroup.id,
-        tags: args.tags,
-      },
+      { ...args, hostSecurityGroupId: securityGroup.id },
       { parent: this },
     );
     const data = new DataVolume(

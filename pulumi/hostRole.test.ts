@@ -1,8 +1,8 @@
 import { HostRole } from './hostRole';
 import type { MockedStack } from './testing/mocks';
 import { mockStack, resolve, settle, unsecret } from './testing/mocks';
+import { tags } from './testing/fixtures';
 
-const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
 const REPOSITORY_ARN = 'arn:aws:ecr:eu-west-1:123456789012:repository/reflex-dev';
 const PARAMETER_ARN = 'arn:aws:ssm:eu-west-1:123456789012:parameter/reflex-dev/ssh-host-key';
 

@@ -43,8 +43,11 @@ export function readHostKeyPolicy(parameterArn: string): string {
 
 export class HostRole extends pulumi.ComponentResource {
   readonly roleArn: pulumi.Output<string>;
+  /** What the instance is launched with: the role reaches the host only through it. */
   readonly instanceProfileName: pulumi.Output<string>;
+  /** Where first boot publishes the SSH host key; the user data names it. */
   readonly hostKeyParameterName: pulumi.Output<string>;
+  /** What the deploy role may read to pin the host key (`read-host-key`). */
   readonly hostKeyParameterArn: pulumi.Output<string>;
 
   constructor(name: string, args: HostRoleArgs, opts?: pulumi.ComponentResourceOptions) {

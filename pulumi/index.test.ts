@@ -5,8 +5,8 @@ import { gunzipSync } from 'node:zlib';
 import type * as Mocks from './testing/mocks';
 import type { Run } from './testing/program';
 import { resolved, runProgram, stackConfig } from './testing/program';
+import { INGRESS } from './testing/fixtures';
 
-const INGRESS = 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule';
 const ANYWHERE = ['0.0.0.0/0', '::/0'];
 
 interface Statement {

@@ -1,9 +1,7 @@
 import { InstanceConnect, openTunnelPolicy } from './instanceConnect';
 import { mockStack, resolve, settle } from './testing/mocks';
+import { tags, EGRESS, INGRESS } from './testing/fixtures';
 
-const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
-const INGRESS = 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule';
-const EGRESS = 'aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule';
 const ENDPOINT_ARN = 'arn:aws:ec2:eu-west-1:123456789012:instance-connect-endpoint/eice-0abc';
 
 interface Statement {

@@ -1,7 +1,6 @@
 import { Network, VPC_CIDR, chooseZones, lookUpZones } from './network';
 import { OFFERED_ZONES, ZONES, mockStack, resolve, settle } from './testing/mocks';
-
-const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
+import { tags } from './testing/fixtures';
 
 describe('network (Pulumi mocks: nothing reaches AWS)', () => {
   async function build(zones = ['eu-west-1b', 'eu-west-1c']) {

@@ -9,8 +9,9 @@ import {
   lifecyclePolicy,
 } from './registry';
 import { ACCOUNT, REGION, mockStack, resolve, settle } from './testing/mocks';
+import { tagsOf } from './testing/fixtures';
 
-const tags = { project: 'reflex', environment: 'prod', 'managed-by': 'pulumi' };
+const tags = tagsOf('prod');
 const WRITES =
   /^ecr:(PutImage|InitiateLayerUpload|UploadLayerPart|CompleteLayerUpload|Delete|BatchDelete|Set|Tag)/;
 

@@ -1,7 +1,6 @@
 import { APP_UID, SharedState, clientPolicy } from './sharedState';
 import { mockStack, settle } from './testing/mocks';
-
-const tags = { project: 'reflex', environment: 'dev', 'managed-by': 'pulumi' };
+import { tags } from './testing/fixtures';
 
 describe('shared state on EFS (Pulumi mocks: nothing reaches AWS)', () => {
   async function build() {

@@ -1,7 +1,8 @@
 import { SiteNames, siteHostnames } from './siteNames';
 import { ALB_ZONE_ID, HOSTED_ZONE_ID, REGION, mockStack, resolve, settle } from './testing/mocks';
+import { tagsOf } from './testing/fixtures';
 
-const tags = { project: 'reflex', environment: 'prod', 'managed-by': 'pulumi' };
+const tags = tagsOf('prod');
 const ALB_DNS = `edge-alb-1234567890.${REGION}.elb.amazonaws.com`;
 
 describe('site names (Pulumi mocks: nothing reaches AWS)', () => {

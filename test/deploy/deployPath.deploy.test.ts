@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DeployLab, ROOT, randomSha, run } from './lab';
-import { expectIsolated, probeFrom } from './siteProbe';
+import { expectIsolated, expectSiteSandbox, probeFrom } from './siteProbe';
 import { steadyLoad, type LoadResult } from './load';
 
 /** The base image the Dockerfile names (the stand-in carries the same name). */
@@ -226,13 +226,7 @@ describe('deploy path on loopback: podman, registry, sshd, nginx', () => {
     expect(platform.Mounts.map((m: { Destination: string }) => m.Destination)).toEqual(['/data']);
     expect(platform.Config.Env).toContainEqual(expect.stringMatching(/^REFLEX_EDGE_TOKEN=/));
 
-    expect(site.Config.User).toBe('65534:65534');
-    expect(site.HostConfig.ReadonlyRootfs).toBe(true);
-    expect(site.EffectiveCaps ?? []).toEqual([]);
-    expect(site.HostConfig.SecurityOpt.join(' ')).toContain('no-new-privileges');
-    expect(site.HostConfig.PidsLimit).toBe(64);
-    expect(site.HostConfig.Memory).toBe(256 * 1024 * 1024);
-    expect(site.Mounts).toEqual([]);
+    expectSiteSandbox(site);
     // Its environment: the image's own and the allowlist, nothing from app.env.
     const imageEnv = JSON.parse(
       (await lab.podman('host', ['image', 'inspect', live.image])).stdout,

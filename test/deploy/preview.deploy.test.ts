@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DeployLab, randomSha } from './lab';
-import { expectIsolated, probeFrom } from './siteProbe';
+import { expectIsolated, expectSiteSandbox, probeFrom } from './siteProbe';
 
 jest.setTimeout(600_000);
 
@@ -82,13 +82,7 @@ describe('previews on the host: preview.sh behind nginx', () => {
     const [site] = JSON.parse(
       (await lab.podman('host', ['inspect', 'reflex-preview-hello'])).stdout,
     );
-    expect(site.Config.User).toBe('65534:65534');
-    expect(site.HostConfig.ReadonlyRootfs).toBe(true);
-    expect(site.EffectiveCaps ?? []).toEqual([]);
-    expect(site.HostConfig.SecurityOpt.join(' ')).toContain('no-new-privileges');
-    expect(site.HostConfig.PidsLimit).toBe(64);
-    expect(site.HostConfig.Memory).toBe(256 * 1024 * 1024);
-    expect(site.Mounts).toEqual([]);
+    expectSiteSandbox(site);
     expect(site.Config.Env).toContain('REFLEX_SITE_PREVIEW=hello');
     expect(Object.keys(site.NetworkSettings.Networks)).toEqual([
       `reflex-preview-${lab.ports.siteBlue}`,

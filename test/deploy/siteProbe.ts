@@ -75,3 +75,22 @@ export function expectIsolated(probed: Probed, own: string, secrets: string[]): 
     expect([target, how]).not.toEqual([target, 'open']);
   }
 }
+
+/** The site container's sandbox, from `podman inspect`: as deploy.sh and preview.sh start it. */
+export interface Inspected {
+  Config: { User: string; Env: string[] };
+  HostConfig: { ReadonlyRootfs: boolean; SecurityOpt: string[]; PidsLimit: number; Memory: number };
+  EffectiveCaps?: string[] | null;
+  Mounts: unknown[];
+}
+
+/** Its own user, read-only root, no capability, no new privileges, bounded, no volume. */
+export function expectSiteSandbox(site: Inspected): void {
+  expect(site.Config.User).toBe('65534:65534');
+  expect(site.HostConfig.ReadonlyRootfs).toBe(true);
+  expect(site.EffectiveCaps ?? []).toEqual([]);
+  expect(site.HostConfig.SecurityOpt.join(' ')).toContain('no-new-privileges');
+  expect(site.HostConfig.PidsLimit).toBe(64);
+  expect(site.HostConfig.Memory).toBe(256 * 1024 * 1024);
+  expect(site.Mounts).toEqual([]);
+}
