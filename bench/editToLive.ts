@@ -179,8 +179,9 @@ export async function editToLiveBench(options: { runs: number }): Promise<BenchR
     report: [
       table(rows),
       `(${options.runs} measured saves per row after one warm-up, until the public page shows the change; ` +
-        "stage columns: the stage's median over the row's p50; the rest is the save request (commit + push), " +
-        'the push reaching the supervisor, and the poll of the public page)',
+        "stage columns: the stage's median over the row's p50 (the gate runs beside the checkout, so the two " +
+        'overlap); the rest is the save request (commit + push), the push reaching the supervisor, and the ' +
+        'poll of the public page)',
     ].join('\n'),
     pass,
     figures,
