@@ -99,7 +99,8 @@ export function percentile(values: number[], p: number): number {
 
 export function table(rows: Record<string, string | number>[]): string {
   if (rows.length === 0) return '';
-  const columns = Object.keys(rows[0]!);
+  // Every row's columns, in first-seen order: a first row without some columns drops none.
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cell = (v: string | number) => (typeof v === 'number' ? formatNumber(v) : v);
   const widths = columns.map((c) =>
     Math.max(c.length, ...rows.map((r) => cell(r[c] ?? '').length)),

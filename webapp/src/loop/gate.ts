@@ -162,7 +162,8 @@ export class Gate {
 
   async run(o: {
     sha: string;
-    dir: string;
+    /** The release folder, or its checkout under way (the warm gate needs it only late). */
+    dir: string | Promise<string>;
     /** Files changed since the live release (every site file when none is live). */
     changedFiles: string[];
     logDir: string;
@@ -170,11 +171,14 @@ export class Gate {
   }): Promise<string[]> {
     if (this.s.steps.length === 0) return [];
     const passed = this.typechecked();
-    const changedSinceTypechecked = passed ? await this.s.origin.changed(passed, o.sha) : undefined;
+    const [changedSinceTypechecked, tree] = await Promise.all([
+      passed ? this.s.origin.changed(passed, o.sha) : undefined,
+      this.s.warm ? this.s.origin.tree(o.sha) : undefined,
+    ]);
     const ran = this.s.warm
       ? await this.s.warm.run({
           sha: o.sha,
-          tree: await this.s.origin.tree(o.sha),
+          tree,
           releaseDir: o.dir,
           changedFiles: o.changedFiles,
           changedSinceTypechecked,
@@ -183,7 +187,7 @@ export class Gate {
         })
       : await runGate({
           steps: this.s.steps,
-          dir: o.dir,
+          dir: await o.dir,
           changedFiles: o.changedFiles,
           changedSinceTypechecked,
           cacheDir: this.s.cacheDir,

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { PLAIN_GIT_ENV } from './home';
+import { MANIFESTS } from './releases';
 
 /** Where a release folder links its dependencies (the root and the workspaces). */
 const MODULE_FOLDERS = ['node_modules', 'webapp/node_modules', 'pulumi/node_modules'];
@@ -34,17 +35,22 @@ export class GateWorkspace {
     return this.current;
   }
 
-  /** Rewrites the workspace to the tree of `sha`, with the dependencies of `releaseDir`. */
-  async moveTo(sha: string, releaseDir: string): Promise<Moved> {
+  /**
+   * Rewrites the workspace to the tree of `sha`, with the dependencies of `releaseDir` (waited
+   * for only once the tree is in place, and only when a manifest changed: the release folder
+   * may still be under way).
+   */
+  async moveTo(sha: string, releaseDir: string | Promise<string>): Promise<Moved> {
     const previous = this.current;
     this.current = undefined;
     let changed: string[] | undefined;
     if (previous && existsSync(this.dir)) {
       try {
-        await this.git(['read-tree', '-m', '-u', previous, sha]);
-        changed = split(
-          await this.git(['diff', '--no-renames', '--name-only', '-z', previous, sha]),
-        );
+        const [, diff] = await Promise.all([
+          this.git(['read-tree', '-m', '-u', previous, sha]),
+          this.git(['diff', '--no-renames', '--name-only', '-z', previous, sha]),
+        ]);
+        changed = split(diff);
       } catch {
         changed = undefined;
       }
@@ -56,13 +62,17 @@ export class GateWorkspace {
       await this.git(['read-tree', '--reset', '-u', sha]);
     }
     this.current = sha;
-    const modules = readlinkSync(path.join(releaseDir, 'node_modules'));
+    // The same manifests link the same dependencies: no need to wait for the release folder.
+    if (this.modules && changed && !changed.some((file) => MANIFESTS.includes(file)))
+      return { changed, dependenciesChanged: false };
+    const release = await releaseDir;
+    const modules = readlinkSync(path.join(release, 'node_modules'));
     const dependenciesChanged = modules !== this.modules;
     for (const folder of MODULE_FOLDERS) {
       const target = path.join(this.dir, folder);
       if (!dependenciesChanged && existsSync(target)) continue;
       rmSync(target, { force: true });
-      const link = path.join(releaseDir, folder);
+      const link = path.join(release, folder);
       if (existsSync(link)) symlinkSync(readlinkSync(link), target);
     }
     this.modules = modules;

@@ -147,23 +147,36 @@ export class Pipeline {
     try {
       const live = this.o.fleet.live;
       const sinceLive = live ? await origin.changed(live.sha, sha) : undefined;
-      const dir = await this.stage(record, 'checkout', signal, () =>
+      const checkout = this.stage(record, 'checkout', signal, () =>
         live && sinceLive
           ? store.checkoutBeside(sha, live.sha, sinceLive, path.join(logs, 'checkout.log'))
           : store.checkout(sha, path.join(logs, 'checkout.log')),
       );
+      checkout.catch(() => undefined); // told by the stages that wait for it
       const changedFiles = sinceLive ?? (await origin.files(sha, SITE));
-      const plan = await this.reuse.plan(sha);
+      const plan = this.reuse.plan(sha);
+      plan.catch(() => undefined); // told by the build that waits for it
+      // The gate starts beside the checkout (the warm gate checks its own working tree and
+      // needs the release folder only for its dependencies); it passes only once the folder is
+      // complete too, and the build starts in a complete folder.
       const built = await besideGate(
         () =>
-          this.stage(record, 'gate', signal, () =>
-            gate.run({ sha, dir, changedFiles, logDir: logs, signal }),
-          ),
-        (stop) => this.reuse.build(sha, plan, stop),
+          this.stage(record, 'gate', signal, async () => {
+            const [ran] = await Promise.all([
+              gate.run({ sha, dir: checkout, changedFiles, logDir: logs, signal }),
+              checkout,
+            ]);
+            return ran;
+          }),
+        (stop) =>
+          Promise.all([checkout, plan]).then(([, kept]) => {
+            if (stop.aborted) throw new Stopping();
+            return this.reuse.build(sha, kept, stop);
+          }),
         signal,
       );
       const info = await this.stage(record, 'build', signal, built);
-      await this.goLive(record, sha, plan, info, started, signal);
+      await this.goLive(record, sha, await plan, info, started, signal);
       recorder.markLive(record, 'built', this.previousLive);
       this.o.onLive?.(sha);
     } catch (err) {

@@ -114,6 +114,24 @@ describe('a release folder made beside the live one', () => {
     expect(lstatSync(path.join(beside, 'node_modules')).isSymbolicLink()).toBe(true);
   });
 
+  it('a file missing from the base folder is read from git instead of linked', async () => {
+    const log = path.join(root, 'missing.log');
+    const base = await store.checkout(shas.base!, log);
+    mkdirSync(path.join(base, 'webapp/dist'), { recursive: true });
+    writeFileSync(
+      path.join(base, 'webapp/dist/build-info.json'),
+      JSON.stringify({ sha: shas.base, builtAt: new Date().toISOString() }),
+    );
+    rmSync(path.join(base, 'scripts/run.sh'));
+    const changed = git(paths.origin, ['diff', '--name-only', shas.base!, shas.edit!]).split('\n');
+    const beside = await store.checkoutBeside(shas.edit!, shas.base!, changed, log);
+    expect(readFileSync(path.join(beside, 'scripts/run.sh'), 'utf8')).toContain('echo run');
+    expect(statSync(path.join(beside, 'scripts/run.sh')).mode & 0o111).not.toBe(0);
+    expect(readFileSync(path.join(beside, 'webapp/site/pages/index.html'), 'utf8')).toBe(
+      '<h1>Two</h1>\n',
+    );
+  });
+
   it('a base without a complete folder gives a full checkout', async () => {
     const changed = ['webapp/site/pages/index.html'];
     const dir = await store.checkoutBeside(

@@ -13,14 +13,13 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   renameSync,
   rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { link, readlink, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { PLAIN_GIT_ENV, type HomePaths } from './home';
 import { commandEnv, runCommand } from './processes';
@@ -31,7 +30,8 @@ export interface BuildInfo {
 }
 
 const WORKSPACES = ['webapp', 'pulumi'];
-const MANIFESTS = [
+/** The files that decide a release's dependencies (its `node_modules` store). */
+export const MANIFESTS = [
   'package.json',
   'package-lock.json',
   ...WORKSPACES.map((w) => `${w}/package.json`),
@@ -150,34 +150,47 @@ export class ReleaseStore {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const fresh = new Set(changed);
-    const wanted: TreeEntry[] = [];
+    const entries = await listTree(this.paths.origin, sha);
     const made = new Set<string>();
-    for (const entry of await listTree(this.paths.origin, sha)) {
-      const target = path.join(dir, entry.path);
-      const parent = path.dirname(target);
+    for (const entry of entries) {
+      const parent = path.dirname(path.join(dir, entry.path));
       if (!made.has(parent)) {
         mkdirSync(parent, { recursive: true });
         made.add(parent);
       }
-      if (entry.type !== 'blob') continue; // a submodule: an empty folder, as `git archive` makes
-      if (fresh.has(entry.path)) {
-        wanted.push(entry);
-        continue;
-      }
-      try {
-        if (entry.mode === SYMLINK) symlinkSync(readlinkSync(path.join(from, entry.path)), target);
-        else linkSync(path.join(from, entry.path), target);
-      } catch {
-        wanted.push(entry); // not in the base folder after all: read it from git
-      }
     }
-    const blobs = await readBlobs(
+    // A submodule is an empty folder, as `git archive` makes. The changed files are read from
+    // git while the shared ones are linked, off the event loop: the gate runs beside this.
+    const blobs = entries.filter((entry) => entry.type === 'blob');
+    const wanted = blobs.filter((entry) => fresh.has(entry.path));
+    const reading = readBlobs(
       this.paths.origin,
       wanted.map((e) => e.object),
     );
-    for (const entry of wanted) {
+    reading.catch(() => undefined); // awaited below
+    const missed: TreeEntry[] = [];
+    await Promise.all(
+      blobs
+        .filter((entry) => !fresh.has(entry.path))
+        .map(async (entry) => {
+          const source = path.join(from, entry.path);
+          const target = path.join(dir, entry.path);
+          try {
+            if (entry.mode === SYMLINK) await symlink(await readlink(source), target);
+            else await link(source, target);
+          } catch {
+            missed.push(entry); // not in the base folder after all: read it from git
+          }
+        }),
+    );
+    const read = await reading;
+    const more = await readBlobs(
+      this.paths.origin,
+      missed.map((e) => e.object),
+    );
+    for (const entry of [...wanted, ...missed]) {
       const target = path.join(dir, entry.path);
-      const body = blobs.get(entry.object)!;
+      const body = read.get(entry.object) ?? more.get(entry.object)!;
       if (entry.mode === SYMLINK) symlinkSync(body.toString('utf8'), target);
       else writeFileSync(target, body, { mode: entry.mode === EXECUTABLE ? 0o755 : 0o644 });
     }

@@ -64,6 +64,12 @@ describe('the warm gate against the cold gate', () => {
         include: ['**/*.ts'],
       }),
       'jest.config.js': `module.exports = { projects: [{ displayName: 'unit', rootDir: __dirname, testMatch: ['<rootDir>/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/'], transform: { '^.+\\\\.tsx?$': '<rootDir>/jest/esbuild-transform.cjs' } }] };\n`,
+      // The editor's browser code: a project of its own, checked beside the webapp's.
+      'webapp/src/editor-ui/tsconfig.json': JSON.stringify({
+        extends: '../../../tsconfig.json',
+        include: ['**/*.ts'],
+      }),
+      'webapp/src/editor-ui/title.ts': 'export const title: string = document.title;\n',
       'webapp/site/greet.ts': GREET,
       'webapp/site/greet.test.ts': TEST,
       'webapp/site/pages.test.ts': PAGES_TEST,
@@ -85,7 +91,11 @@ describe('the warm gate against the cold gate', () => {
     };
     commit('base', {});
     commit('page', { 'webapp/site/pages/index.html': '<h1>Hello</h1>\n' });
+    commit('uiTypeError', {
+      'webapp/src/editor-ui/title.ts': 'export const title: number = document.title;\n',
+    });
     commit('typeError', {
+      'webapp/src/editor-ui/title.ts': 'export const title: string = document.title;\n',
       'webapp/site/greet.ts': GREET.replace('return `', 'const n: number = name;\n  return `'),
     });
     commit('failingTest', { 'webapp/site/greet.ts': GREET.replace('Hello', 'Howdy') });
@@ -168,13 +178,16 @@ describe('the warm gate against the cold gate', () => {
   it('both pass the base, refuse the seeded type error and the seeded failing test, and pass the fix', async () => {
     const seen = [];
     let previous: string | undefined;
-    for (const name of ['base', 'page', 'typeError', 'failingTest', 'fixed']) {
+    for (const name of ['base', 'page', 'uiTypeError', 'typeError', 'failingTest', 'fixed']) {
       seen.push([name, await verdicts(name, previous)]);
       previous = commits[name];
     }
+    // Each project had a type-checker of its own, so a first check costs the longest one.
+    expect(warm.typecheckProcesses).toBe(2);
     expect(seen).toEqual([
       ['base', { cold: 'passed', warm: 'passed' }],
       ['page', { cold: 'passed', warm: 'passed' }],
+      ['uiTypeError', { cold: 'failed: typecheck', warm: 'failed: typecheck' }],
       ['typeError', { cold: 'failed: typecheck', warm: 'failed: typecheck' }],
       ['failingTest', { cold: 'failed: tests', warm: 'failed: tests' }],
       ['fixed', { cold: 'passed', warm: 'passed' }],

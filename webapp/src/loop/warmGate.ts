@@ -134,7 +134,11 @@ export interface WarmGateOptions {
 }
 
 export class WarmGate {
-  private typecheck: GateProcess | undefined;
+  /**
+   * One type-checker per TypeScript project, each its own process: the projects share no
+   * program, so a first check (everything cold) takes the longest project's time, not the sum.
+   */
+  private readonly typecheckers = new Map<string, GateProcess>();
   private tests: GateProcess | undefined;
   /** Test files that passed in the workspace, by what they read; none of it changed since. */
   private readonly passedTests = new Map<string, TestInputs>();
@@ -147,7 +151,8 @@ export class WarmGate {
   async run(r: {
     sha: string;
     tree: string | undefined;
-    releaseDir: string;
+    /** The release folder (its dependencies), or its checkout under way. */
+    releaseDir: string | Promise<string>;
     changedFiles: string[];
     changedSinceTypechecked: string[] | undefined;
     logDir: string;
@@ -180,11 +185,16 @@ export class WarmGate {
   }
 
   stop(): void {
-    this.typecheck?.stop();
+    for (const checker of this.typecheckers.values()) checker.stop();
     this.tests?.stop();
-    this.typecheck = undefined;
+    this.typecheckers.clear();
     this.tests = undefined;
     this.passedTests.clear();
+  }
+
+  /** How many type-checking processes run (one per project checked so far). */
+  get typecheckProcesses(): number {
+    return this.typecheckers.size;
   }
 
   /** Forgets the passed tests that the workspace's last move may have changed the answer of. */
@@ -203,20 +213,32 @@ export class WarmGate {
     changed: string[] | undefined,
     sincePassed: string[] | undefined,
   ): Promise<string> {
-    this.typecheck ??= new GateProcess(root, 'typecheck', log);
-    const checker = this.typecheck;
-    if (!typecheckNeeded(sincePassed)) {
-      // Keep the warm programs in step with the tree even when no check is needed.
-      await checker.ask({ kind: 'typecheck', tsconfigs: [], changed }, this.o.timeoutMs);
-      return 'typecheck (only pages, styles or assets changed since it last passed)';
-    }
-    const tsconfigs = typecheckProjects(sincePassed, (t) => existsSync(path.join(root, t)));
-    const reply = await checker.ask({ kind: 'typecheck', tsconfigs, changed }, this.o.timeoutMs);
-    if (!reply.ok) {
-      throw new ProcessError(
-        `typecheck (${tsconfigs.join(', ')}) failed`,
-        reply.errors.slice(-4096),
-      );
+    const needed = typecheckNeeded(sincePassed);
+    const tsconfigs = needed
+      ? typecheckProjects(sincePassed, (t) => existsSync(path.join(root, t)))
+      : [];
+    for (const tsconfig of tsconfigs)
+      if (!this.typecheckers.has(tsconfig))
+        this.typecheckers.set(tsconfig, new GateProcess(root, 'typecheck', log));
+    // Every checker hears of every move (a project not checked now stays in step with the
+    // tree); the projects checked now are checked side by side.
+    const replies = await Promise.all(
+      [...this.typecheckers].map(([tsconfig, checker]) =>
+        checker.ask(
+          { kind: 'typecheck', tsconfigs: tsconfigs.includes(tsconfig) ? [tsconfig] : [], changed },
+          this.o.timeoutMs,
+        ),
+      ),
+    );
+    if (!needed) return 'typecheck (only pages, styles or assets changed since it last passed)';
+    // In the order `tsc -p` of each project would print them, one project after the other.
+    const errors = tsconfigs
+      .map((tsconfig) => replies[[...this.typecheckers.keys()].indexOf(tsconfig)]!)
+      .filter((reply) => !reply.ok)
+      .map((reply) => reply.errors)
+      .join('');
+    if (errors !== '') {
+      throw new ProcessError(`typecheck (${tsconfigs.join(', ')}) failed`, errors.slice(-4096));
     }
     return 'typecheck';
   }
