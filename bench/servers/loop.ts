@@ -6,8 +6,15 @@
  */
 import { makeProject, startLoop } from '../../test/support/loop';
 
+/** `npm start`'s default (REFLEX_POLL_INTERVAL_MS), not the tests' faster poll. */
+const POLL_INTERVAL_MS = 2000;
+
 async function run(): Promise<void> {
-  const loop = await startLoop({ project: makeProject(), gate: [] });
+  const loop = await startLoop({
+    project: makeProject(),
+    gate: [],
+    pollIntervalMs: POLL_INTERVAL_MS,
+  });
   await loop.supervisor.whenLive();
   let stopping = false;
   const stop = () => {

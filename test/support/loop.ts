@@ -80,6 +80,8 @@ export async function startLoop(
     reuseProcesses?: boolean;
     previews?: { maxRunning: number; idleMs: number };
     siteSettingsFrom?: NodeJS.ProcessEnv;
+    /** How often the branches are polled (tests: 500 ms; `npm start`'s default is 2000). */
+    pollIntervalMs?: number;
   } = {},
 ): Promise<Loop> {
   const project = options.project ?? makeProject();
@@ -100,7 +102,7 @@ export async function startLoop(
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     gateTimeoutMs: 180_000,
     keepReleases: 5,
-    pollIntervalMs: 500,
+    pollIntervalMs: options.pollIntervalMs ?? 500,
     adminPassword: ADMIN_PASSWORD,
     releaseSettings: {},
     logger: createLogger('silent'),

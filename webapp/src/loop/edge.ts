@@ -16,7 +16,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger';
 import { ClientLimits, readBody, type EdgeLimits } from './edgeLimits';
-import { endToEnd, forwardedHeaders, route } from './edgeRoutes';
+import { endToEnd, forwardedHeaders, route, upstreamPath } from './edgeRoutes';
 
 export interface Upstream {
   readonly port: number;
@@ -310,14 +310,12 @@ export class Edge {
       delete headers['transfer-encoding'];
       headers['content-length'] = String(body.length);
     }
-    const raw = req.url ?? '/';
-    const url = new URL(raw.startsWith('/') ? `http://edge.invalid${raw}` : raw);
     const outgoing = http.request(
       {
         host: '127.0.0.1',
         port: upstream.port,
         method: req.method,
-        path: `${url.pathname}${url.search}`,
+        path: upstreamPath(req.url ?? '/'),
         headers,
         agent: upstream.agent,
       },

@@ -1,8 +1,12 @@
+import fc from 'fast-check';
 import {
   canonicalPath,
+  endToEnd,
   forwardedHeaders,
   hostName,
+  parsedPath,
   route,
+  upstreamPath,
   withoutPlatformCookies,
 } from './edgeRoutes';
 
@@ -96,6 +100,64 @@ describe('paths as the upstream reads them', () => {
     expect(canonicalPath(raw)).toBe(canonical);
   });
 
+  // Plain targets skip the URL parser: they must read exactly as the parser reads them.
+  const target = fc
+    .array(
+      fc.constantFrom(
+        '/',
+        '.',
+        '..',
+        'a',
+        'Z',
+        '0',
+        '-',
+        '_',
+        '~',
+        '%',
+        '%2e',
+        '%2F',
+        '?',
+        '#',
+        '=',
+        '&',
+        '+',
+        ' ',
+        '"',
+        '\\',
+        'metrics',
+        'api',
+      ),
+      { maxLength: 12 },
+    )
+    .map((parts) => `/${parts.join('')}`);
+
+  it('a target is read the same with or without the URL parser (property)', () => {
+    fc.assert(
+      fc.property(target, (raw) => {
+        expect(canonicalPath(raw)).toBe(parsedPath(raw));
+        if (parsedPath(raw) !== undefined) {
+          const url = new URL(`http://edge.invalid${raw}`);
+          expect(upstreamPath(raw)).toBe(`${url.pathname}${url.search}`);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('routes by host the same however many host names it has seen', () => {
+    for (let i = 0; i < 600; i++) expect(at('/', `site${i}.example:3000`).kind).toBe('site');
+    expect(at('/', 'editor.localhost:3000').kind).toBe('platform');
+    expect(at('/', 'pr-7.localhost:3000')).toEqual({
+      kind: 'preview',
+      name: 'pr-7',
+      version: false,
+    });
+    expect(route({ url: '/', headers: { host: 'other.localhost' } }, 'other.localhost').kind).toBe(
+      'platform',
+    );
+    expect(at('/', 'other.localhost').kind).toBe('preview');
+  });
+
   it('host names are compared without case, port or trailing dot', () => {
     expect(hostName('Editor.LocalHost.:8080')).toBe('editor.localhost');
     expect(hostName('[::1]:3000')).toBe('[::1]');
@@ -144,6 +206,18 @@ describe('headers the edge forwards', () => {
       forwardedHeaders({ cookie: 'reflex_session=x' }, 'site', context).cookie,
     ).toBeUndefined();
   });
+
+  it.each(['keep-alive', 'close', 'Keep-Alive, X-Drop', 'x-drop'])(
+    'drop hop-by-hop headers and what Connection: %s names',
+    (connection) => {
+      const out = endToEnd({ connection, 'keep-alive': 'timeout=5', 'x-drop': '1', accept: 'a' });
+      expect(out).toEqual(
+        connection.toLowerCase().includes('x-drop')
+          ? { accept: 'a' }
+          : { 'x-drop': '1', accept: 'a' },
+      );
+    },
+  );
 
   it('strip only the platform cookies', () => {
     expect(withoutPlatformCookies('a=1;reflex_session=2; b=3')).toBe('a=1; b=3');

@@ -28,7 +28,7 @@ export type EdgeTarget =
 export const PLATFORM_COOKIES: readonly string[] = [SESSION_COOKIE, SECURE_SESSION_COOKIE];
 
 /** The edge's own headers: whatever a client sends under these names is dropped. */
-const EDGE_HEADERS = [
+const EDGE_HEADERS: ReadonlySet<string> = new Set([
   'forwarded',
   'x-forwarded-for',
   'x-forwarded-host',
@@ -38,7 +38,7 @@ const EDGE_HEADERS = [
   'x-reflex-edge',
   'x-reflex-release',
   'x-reflex-built-at',
-];
+]);
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -81,6 +81,33 @@ export function previewName(host: string): string | undefined {
  * Undefined when it cannot be read (a malformed escape).
  */
 export function canonicalPath(target: string): string | undefined {
+  if (PLAIN_TARGET.test(target)) return plainPath(target);
+  return parsedPath(target);
+}
+
+/**
+ * A request target that every parser reads alike: an origin-form path of unreserved
+ * characters in segments that do not start with a dot (no escape, no dot segment, no empty
+ * segment), and a query without characters a parser would encode. Most requests are this;
+ * their path is the target's own, without the query and a trailing slash.
+ */
+const PLAIN_TARGET = /^(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?(?:\?[A-Za-z0-9._~\-=&+%]+)?$/;
+
+function plainPath(target: string): string {
+  const query = target.indexOf('?');
+  const path = query === -1 ? target : target.slice(0, query);
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/** The path and query an upstream is sent: the target as a URL parser normalises it. */
+export function upstreamPath(target: string): string {
+  if (PLAIN_TARGET.test(target)) return target;
+  const url = new URL(target.startsWith('/') ? `http://edge.invalid${target}` : target);
+  return `${url.pathname}${url.search}`;
+}
+
+/** `canonicalPath` through the URL parser: any target. */
+export function parsedPath(target: string): string | undefined {
   let url: URL;
   try {
     // Origin-form (`/x`, even `//x`) is a path; anything else must be absolute-form.
@@ -104,6 +131,27 @@ function under(path: string, prefix: string): boolean {
   return lower === prefix || lower.startsWith(`${prefix}/`);
 }
 
+/** What a Host header names, remembered for the few hosts a loop sees (bounded). */
+const hostKinds = new Map<string, { editor: boolean; preview: string | undefined }>();
+let hostKindsFor = '';
+
+function hostKind(header: string | undefined, editorHost: string) {
+  if (hostKindsFor !== editorHost || hostKinds.size >= 256) {
+    hostKinds.clear();
+    hostKindsFor = editorHost;
+  }
+  const key = header ?? '';
+  let kind = hostKinds.get(key);
+  if (!kind) {
+    const host = hostName(header);
+    kind = isEditorHost(host, editorHost)
+      ? { editor: true, preview: undefined }
+      : { editor: false, preview: previewName(host) };
+    hostKinds.set(key, kind);
+  }
+  return kind;
+}
+
 export function route(
   req: { url?: string | undefined; headers: http.IncomingHttpHeaders },
   editorHost: string,
@@ -111,9 +159,8 @@ export function route(
   const path = canonicalPath(req.url ?? '/');
   if (path === undefined) return { kind: 'bad-request', why: 'malformed request path' };
   if (under(path, '/metrics')) return { kind: 'not-found', why: 'not served at the edge' };
-  const host = hostName(req.headers.host);
-  if (isEditorHost(host, editorHost)) return { kind: 'platform' };
-  const preview = previewName(host);
+  const { editor, preview } = hostKind(req.headers.host, editorHost);
+  if (editor) return { kind: 'platform' };
   if (!preview && (path === '/healthz' || path === '/version')) return { kind: 'platform' };
   if (under(path, '/api')) {
     return { kind: 'not-found', why: `the editor's API is served on ${editorHost}` };
@@ -155,8 +202,7 @@ export function forwardedHeaders(
   target: 'platform' | 'site',
   context: ForwardContext,
 ): http.OutgoingHttpHeaders {
-  const out = endToEnd(headers);
-  for (const name of EDGE_HEADERS) delete out[name];
+  const out = endToEnd(headers, EDGE_HEADERS);
   out['x-forwarded-for'] = context.client;
   out['x-forwarded-proto'] = 'http';
   out['x-forwarded-host'] = context.host;
@@ -172,17 +218,32 @@ export function forwardedHeaders(
   return out;
 }
 
-/** Headers without the hop-by-hop ones (and those the Connection header names). */
-export function endToEnd(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const named = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean),
-  );
+/**
+ * Headers without the hop-by-hop ones (and those the Connection header names), and without
+ * those of `dropped`.
+ */
+export function endToEnd(
+  headers: http.IncomingHttpHeaders,
+  dropped: ReadonlySet<string> = NONE,
+): http.OutgoingHttpHeaders {
+  const connection = headers.connection;
+  // `keep-alive` and `close` are hop-by-hop already: only other names need a set of their own.
+  const named =
+    connection === undefined || connection === 'keep-alive' || connection === 'close'
+      ? NONE
+      : new Set(
+          connection
+            .split(',')
+            .map((h) => h.trim().toLowerCase())
+            .filter(Boolean),
+        );
   const out: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.has(name)) out[name] = value;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !dropped.has(name) && !named.has(name))
+      out[name] = value;
   }
   return out;
 }
+
+const NONE: ReadonlySet<string> = new Set();

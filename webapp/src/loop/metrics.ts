@@ -4,9 +4,13 @@ import { LOCAL_STAGES } from '../pipeline/types';
 
 export const DEPLOY_RESULTS = ['success', 'failed', 'restored'] as const;
 
-export function createLoopMetrics(lag: () => number) {
+/**
+ * `processMetrics`: the process's own figures (CPU, memory, event loop delay). One registry
+ * per process has them: each set keeps an event-loop-delay timer and a GC observer running.
+ */
+export function createLoopMetrics(lag: () => number, { processMetrics = true } = {}) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  if (processMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const metrics = {
     registry,

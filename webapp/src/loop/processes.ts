@@ -4,9 +4,9 @@
  * runs in its own process group so that stopping it stops whatever it started (jest workers).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fstatSync, openSync, type WriteStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import http from 'node:http';
-import readline from 'node:readline';
 
 export interface ReleaseProcess {
   sha: string;
@@ -155,9 +155,84 @@ export async function runCommand(
   }
 }
 
+/** How often a starting process's log is read for its `listening` line. */
+const ANNOUNCE_POLL_MS = 10;
+
+/** The last `max` bytes a log got from `from` on (this run's output), as text. */
+export async function logTail(file: string, from: number, max = 4096): Promise<string> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(file, 'r');
+    const { size } = await handle.stat();
+    const start = Math.max(from, size - max);
+    const buffer = Buffer.alloc(Math.max(0, size - start));
+    await handle.read(buffer, 0, buffer.length, start);
+    return buffer.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Reads a log from `from` on as it grows, until `found` accepts a line or `stop` is called:
+ * the process writes its own log (its stdout and stderr are the file), so the supervisor
+ * looks for its announcement there instead of relaying every line it writes.
+ */
+function watchLog<T>(
+  file: string,
+  from: number,
+  found: (line: string) => T | undefined,
+): { result: Promise<T>; stop(): void } {
+  let offset = from;
+  let partial = '';
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let settle!: (value: T) => void;
+  const result = new Promise<T>((resolve) => (settle = resolve));
+  const read = async () => {
+    if (stopped) return;
+    const chunk = await logTail(file, offset, Number.MAX_SAFE_INTEGER);
+    offset += Buffer.byteLength(chunk);
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const value = found(line);
+      if (value !== undefined) {
+        stopped = true;
+        settle(value);
+        return;
+      }
+    }
+    if (!stopped) timer = setTimeout(() => void read(), ANNOUNCE_POLL_MS);
+  };
+  void read();
+  return {
+    result,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The port of a `{"msg":"listening","port":N}` line. */
+function announcedPort(line: string): number | undefined {
+  if (!line.includes('"listening"')) return undefined;
+  try {
+    const parsed = JSON.parse(line) as { msg?: string; port?: number };
+    return parsed.msg === 'listening' && typeof parsed.port === 'number' ? parsed.port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Starts a release's process (`node <args>`: the platform or the site) and resolves once it
- * reports the port it listens on.
+ * reports the port it listens on. Its stdout and stderr are its log file itself: the supervisor,
+ * which proxies every request, does no work per line the process logs (an access-log line per
+ * request). A process that fails to start is reported with the end of what it wrote there.
  */
 export async function startInstance(options: {
   sha: string;
@@ -167,52 +242,49 @@ export async function startInstance(options: {
   logFile: string;
   timeoutMs: number;
 }): Promise<ReleaseProcess> {
-  const log = openLog(options.logFile);
-  const tail = new Tail();
-  const child = spawn(process.execPath, options.args, {
-    cwd: options.cwd,
-    env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const fd = openSync(options.logFile, 'a', 0o600);
+  let from: number;
+  let child: ChildProcess;
+  try {
+    from = fstatSync(fd).size;
+    child = spawn(process.execPath, options.args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', fd, fd],
+      detached: true,
+    });
+  } finally {
+    // The child holds its own copy of the descriptor.
+    closeSync(fd);
+  }
   const exited = track(child);
-  // Output read after the exit (readline's last lines) is kept in the tail, not the closed log.
-  const write = (text: string | Buffer) => {
-    if (!log.writableEnded) log.write(text);
-  };
-  void exited.then(() => log.end());
-  child.stderr.on('data', (chunk: Buffer) => {
-    write(chunk);
-    tail.add(chunk.toString('utf8'));
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      killGroup(child, 'SIGKILL');
-      reject(
-        new ProcessError(
-          `release did not start listening within ${options.timeoutMs} ms`,
-          tail.toString(),
-        ),
+  const announced = watchLog(options.logFile, from, announcedPort);
+  let timer: NodeJS.Timeout | undefined;
+  const port = await Promise.race([
+    announced.result,
+    exited.then(async (code): Promise<never> => {
+      throw new ProcessError(
+        `release exited while starting (${code})`,
+        await logTail(options.logFile, from),
       );
-    }, options.timeoutMs);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new ProcessError(`release exited while starting (${code})`, tail.toString()));
-    });
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      write(line + '\n');
-      tail.add(line + '\n');
-      if (!line.includes('"listening"')) return;
-      try {
-        const parsed = JSON.parse(line) as { msg?: string; port?: number };
-        if (parsed.msg === 'listening' && typeof parsed.port === 'number') {
-          clearTimeout(timer);
-          resolve(parsed.port);
-        }
-      } catch {
-        // not a JSON line
-      }
-    });
+    }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // The tail first: the kill's exit must not be reported as an exit of its own.
+        void logTail(options.logFile, from).then((tail) => {
+          reject(
+            new ProcessError(
+              `release did not start listening within ${options.timeoutMs} ms`,
+              tail,
+            ),
+          );
+          killGroup(child, 'SIGKILL');
+        });
+      }, options.timeoutMs);
+    }),
+  ]).finally(() => {
+    announced.stop();
+    clearTimeout(timer);
   });
 
   let stopping = false;

@@ -178,7 +178,7 @@ export class Supervisor {
     const slot = new PipelineSlot();
     const previewHistory = new History(path.join(this.paths.state, 'previews.json'));
     // A preview's runs are not the deploy branch's: their counters go to a registry no one scrapes.
-    const previewMetrics = createLoopMetrics(() => 0);
+    const previewMetrics = createLoopMetrics(() => 0, { processMetrics: false });
     this.previews = new Previews({
       origin: this.origin,
       store,
