@@ -5,7 +5,38 @@
  * and a scrape reads the last head seen (`knownHead`), never git.
  */
 import { execFile } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { PLAIN_GIT_ENV } from './home';
+
+/** How many unchanged stamps in a row before `refsMayHaveMoved` says yes anyway. */
+const ASK_GIT_EVERY = 15;
+
+/**
+ * The stamp of every folder under `refs/heads` and of `packed-refs`: git writes a ref by
+ * renaming it into place and deletes one by unlinking it or rewriting `packed-refs`, so any
+ * move of a branch changes one of them.
+ */
+export function refsStamp(gitDir: string): string {
+  const parts: string[] = [];
+  const walk = (dir: string) => {
+    try {
+      parts.push(`${dir}:${statSync(dir, { bigint: true }).mtimeNs}`);
+      for (const entry of readdirSync(dir, { withFileTypes: true }))
+        if (entry.isDirectory()) walk(path.join(dir, entry.name));
+    } catch {
+      parts.push(`${dir}:none`);
+    }
+  };
+  walk(path.join(gitDir, 'refs', 'heads'));
+  try {
+    const packed = statSync(path.join(gitDir, 'packed-refs'), { bigint: true });
+    parts.push(`packed:${packed.mtimeNs}:${packed.size}:${packed.ino}`);
+  } catch {
+    parts.push('packed:none');
+  }
+  return parts.join('\n');
+}
 
 export interface CommitInfo {
   author: string;
@@ -15,6 +46,8 @@ export interface CommitInfo {
 
 export class Origin {
   private lastHead: string | undefined;
+  private lastStamp: string | undefined;
+  private unchangedStamps = 0;
   private readonly diffs = new Map<string, Promise<string[] | undefined>>();
 
   constructor(
@@ -35,6 +68,20 @@ export class Origin {
       this.lastHead = undefined;
     }
     return this.lastHead;
+  }
+
+  /**
+   * Whether a branch may have moved since the last call, from the refs' stamps on disk (no
+   * `git` child: a `git` start costs the supervisor tens of ms of CPU), and yes every
+   * `ASK_GIT_EVERY`th call regardless, for a file system whose clock is too coarse to tell two
+   * writes apart. The first call says yes.
+   */
+  refsMayHaveMoved(): boolean {
+    const stamp = refsStamp(this.gitDir);
+    if (stamp === this.lastStamp && ++this.unchangedStamps < ASK_GIT_EVERY) return false;
+    this.lastStamp = stamp;
+    this.unchangedStamps = 0;
+    return true;
   }
 
   /** Records a head the post-receive hook reported (the same fact `head()` would read). */

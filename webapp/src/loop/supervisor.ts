@@ -256,7 +256,6 @@ export class Supervisor {
     const { o, paths } = this;
     const users = new UserStore(paths.usersFile);
     const created = await users.ensureAdmin(o.adminPassword);
-
     const control = await listenControl(
       controlApp({
         token: this.token,
@@ -323,6 +322,7 @@ export class Supervisor {
 
   /** Safety net for a missed hook: compare the branches with what was last seen. */
   private async checkBranch(): Promise<void> {
+    if (!this.origin.refsMayHaveMoved()) return;
     const seen = this.origin.knownHead;
     const head = await this.origin.head();
     if (head && head !== seen) this.pipeline.notify(head);
