@@ -235,14 +235,16 @@ export async function edgeAttackBench(options: {
 
 /**
  * Scrapes `/metrics` on the control port every `everyMs` from a process of its own, as
- * Prometheus does: the scraper's own work never runs in the load generator's event loop.
+ * Prometheus does: the scraper's own work never runs in the load generator's event loop, and
+ * it keeps its connection to the target open from one scrape to the next.
  */
 const SCRAPER = `
 const http = require('node:http');
 const [port, token, everyMs] = process.argv.slice(1);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const scrape = () =>
   http
-    .get({ host: '127.0.0.1', port: Number(port), path: '/metrics', agent: false,
+    .get({ host: '127.0.0.1', port: Number(port), path: '/metrics', agent,
       headers: { authorization: 'Bearer ' + token } }, (res) => {
       if (res.statusCode !== 200) process.exit(2);
       res.resume();

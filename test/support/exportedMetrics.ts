@@ -1,13 +1,12 @@
 /**
  * What the project exports, for the rule "no panel or alert reads a metric the project does not
  * export": the metrics its prom-client registries define (found in the source by their
- * `name: '…'`), prom-client's default metrics, the host's textfile metrics and the ECS task
+ * `name: '…'`; the process's own figures among them), the host's textfile metrics and the ECS task
  * sidecar's from the catalogue (docs/METRICS.md; the deploy scripts and ecs_exporter export
  * them), Prometheus' own series and node-exporter's.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ROOT } from './dashboards';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
@@ -15,7 +14,7 @@ export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 export interface MetricDefinition {
   name: string;
   type: MetricType;
-  /** Where it is defined: a source file, `prom-client defaults`, or `docs/METRICS.md (host)`. */
+  /** Where it is defined: a source file, or `docs/METRICS.md (host)`. */
   source: string;
 }
 
@@ -46,18 +45,7 @@ export function registryMetrics(sourceRoot = SOURCE_ROOT): MetricDefinition[] {
   });
 }
 
-/** prom-client's default metrics (`process_*`, `nodejs_*`), from prom-client itself. */
-export function promClientDefaultMetrics(): MetricDefinition[] {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  return registry.getMetricsAsArray().map((metric) => ({
-    name: metric.name,
-    type: String(metric.type) as MetricType,
-    source: 'prom-client defaults',
-  }));
-}
-
-export type CatalogueSection = 'app' | 'supervisor' | 'host' | 'ecs';
+export type CatalogueSection = 'app' | 'supervisor' | 'process' | 'host' | 'ecs';
 
 /** Sections whose metrics come from outside the registries: the deploy scripts, ecs_exporter. */
 export const EXTERNAL_SECTIONS: readonly CatalogueSection[] = ['host', 'ecs'];
@@ -69,6 +57,7 @@ export interface CatalogueEntry extends MetricDefinition {
 const SECTION_HEADINGS: [RegExp, CatalogueSection][] = [
   [/^## The app instance/, 'app'],
   [/^## The local supervisor/, 'supervisor'],
+  [/^## Every Reflex process/, 'process'],
   [/^## The host/, 'host'],
   [/^## The ECS task/, 'ecs'],
 ];
@@ -118,14 +107,13 @@ export function isPrometheusOrNodeExporterSeries(name: string): boolean {
 }
 
 /**
- * Every series name a dashboard or alert may read: registries, prom-client defaults, the host's
+ * Every series name a dashboard or alert may read: registries, the host's
  * textfile metrics, the ECS task sidecar's, plus `alsoAllowed` (metrics catalogued but not yet
  * defined in code).
  */
 export function exportedSeriesNames(alsoAllowed: MetricDefinition[] = []): Set<string> {
   const definitions = [
     ...registryMetrics(),
-    ...promClientDefaultMetrics(),
     ...catalogue().filter((entry) => EXTERNAL_SECTIONS.includes(entry.section)),
     ...alsoAllowed,
   ];

@@ -23,37 +23,69 @@ export function routeTemplate(ctx: Context): string {
   return typeof matched === 'string' ? matched : UNMATCHED_ROUTE;
 }
 
+/** The request id a request is known by: a well-formed one it came with, else a new one. */
+export function requestIdFor(incoming: string | undefined): string {
+  return incoming !== undefined && WELL_FORMED_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** A request that was answered (or whose connection closed), as it is counted and logged. */
+export interface Finished {
+  method: string;
+  path: string;
+  route: string;
+  status: number;
+  /** `process.hrtime.bigint()` when it arrived. */
+  started: bigint;
+  completed: boolean;
+  /** A stream: its lifetime is not a latency, so it stays out of the histogram. */
+  longLived?: boolean;
+}
+
+/**
+ * Counts a finished request and writes its access-log line. `log` carries the request id
+ * already (observe's child logger), or `reqId` names it (a handler with no child logger).
+ */
+export function recordFinished(log: Logger, metrics: Metrics, r: Finished, reqId?: string): void {
+  const seconds = Number(process.hrtime.bigint() - r.started) / 1e9;
+  const labels = { method: r.method, route: r.route, status_code: String(r.status) };
+  metrics.httpRequestsInFlight.dec();
+  metrics.httpRequestsTotal.inc(labels);
+  if (r.longLived !== true) metrics.httpRequestDuration.observe(labels, seconds);
+  log.info(
+    {
+      ...(reqId !== undefined && { reqId }),
+      method: r.method,
+      path: r.path,
+      route: r.route,
+      status: r.status,
+      ms: seconds * 1e3,
+      completed: r.completed,
+    },
+    'request',
+  );
+}
+
 export function observe(logger: Logger, metrics: Metrics): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
-    const incoming = ctx.get(REQUEST_ID_HEADER);
-    const requestId = WELL_FORMED_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdFor(ctx.get(REQUEST_ID_HEADER));
     const log = logger.child({ reqId: requestId });
     ctx.state.requestId = requestId;
     ctx.state.log = log;
     ctx.set(REQUEST_ID_HEADER, requestId);
     metrics.httpRequestsInFlight.inc();
 
-    ctx.res.once('close', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = routeTemplate(ctx);
-      const labels = { method: ctx.method, route, status_code: String(ctx.status) };
-      metrics.httpRequestsInFlight.dec();
-      metrics.httpRequestsTotal.inc(labels);
-      // A stream's lifetime is not a latency: leave it out of the histogram.
-      if (ctx.state.longLived !== true) metrics.httpRequestDuration.observe(labels, seconds);
-      log.info(
-        {
-          method: ctx.method,
-          path: ctx.path,
-          route,
-          status: ctx.status,
-          ms: seconds * 1e3,
-          completed: ctx.res.writableFinished,
-        },
-        'request',
-      );
-    });
+    ctx.res.once('close', () =>
+      recordFinished(log, metrics, {
+        method: ctx.method,
+        path: ctx.path,
+        route: routeTemplate(ctx),
+        status: ctx.status,
+        started,
+        completed: ctx.res.writableFinished,
+        longLived: ctx.state.longLived === true,
+      }),
+    );
     await next();
   };
 }

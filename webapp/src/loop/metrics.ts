@@ -1,16 +1,17 @@
 /** The supervisor's metrics (its control server's /metrics). Names: docs/METRICS.md. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from '../metrics/process';
 import { LOCAL_STAGES } from '../pipeline/types';
 
 export const DEPLOY_RESULTS = ['success', 'failed', 'restored'] as const;
 
 /**
  * `processMetrics`: the process's own figures (CPU, memory, event loop delay). One registry
- * per process has them: each set keeps an event-loop-delay timer and a GC observer running.
+ * per process has them: each set keeps an event-loop-delay timer running.
  */
 export function createLoopMetrics(lag: () => number, { processMetrics = true } = {}) {
   const registry = new Registry();
-  if (processMetrics) collectDefaultMetrics({ register: registry });
+  if (processMetrics) registerProcessMetrics(registry);
   const registers = [registry];
   const metrics = {
     registry,

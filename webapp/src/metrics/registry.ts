@@ -2,7 +2,8 @@
  * Every metric the service exports is defined here, in one registry per app instance, so the
  * dashboards and alerts (grafana/, prometheus/) can be checked against this one list.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from './process';
 
 const httpLabels = ['method', 'route', 'status_code'] as const;
 
@@ -20,7 +21,7 @@ export const SAVE_RESULTS = [
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  registerProcessMetrics(registry);
   const registers = [registry];
 
   const metrics = {

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { Lifecycle } from '../http/lifecycle';
 import { createLogger } from '../logger';
 import { createMetrics } from '../metrics/registry';
+import type Koa from 'koa';
 import { createSiteApp, SITE_CSP, type RegisterRoutes } from './app';
 
 const A = 'a'.repeat(40);
@@ -18,6 +19,9 @@ function writeRelease(releases: string, sha: string, headline: string): string {
   writeFileSync(path.join(dir, 'pages/404.html'), '<h1>Not here</h1>');
   writeFileSync(path.join(dir, 'assets/site.css'), 'body{}');
   writeFileSync(path.join(dir, 'pages/claimed.html'), '<h1>the page</h1>');
+  // Pages named like the site's own endpoints: never served in their place.
+  writeFileSync(path.join(dir, 'pages/healthz.html'), '<h1>a page</h1>');
+  writeFileSync(path.join(dir, 'pages/metrics.html'), '<h1>a page</h1>');
   writeFileSync(path.join(releases, sha, 'webapp/outside.txt'), 'not the site');
   return dir;
 }
@@ -113,6 +117,100 @@ describe('the site process', () => {
         expect(again.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
         const unchanged = await request(site).get(url).set('If-None-Match', first.headers.etag!);
         expect([unchanged.status, unchanged.text]).toEqual([304, '']);
+      }
+    });
+
+    it('are answered before Koa, with the same HEAD, query and request id handling', async () => {
+      const site = createSiteApp({
+        release: { sha: A, builtAt: 'then' },
+        contentDir: path.join(releases, A, 'webapp/site'),
+        releases: undefined,
+        builtAt: () => Promise.resolve('later'),
+        registerRoutes: routes,
+        logger: createLogger('silent'),
+        metrics: createMetrics(),
+        lifecycle,
+      });
+      let reachedKoa = 0;
+      site.middleware.unshift(async (_ctx: Koa.Context, next: Koa.Next) => {
+        reachedKoa++;
+        await next();
+      });
+      const handler = site.callback();
+      const first = await request(handler).head('/assets/site.css');
+      expect(reachedKoa).toBe(1);
+      const again = await request(handler).head('/assets/site.css');
+      expect(reachedKoa).toBe(1);
+      expect(described(again)).toEqual(described(first));
+      expect(again.headers['content-length']).toBe('6');
+      const query = await request(handler).get('/assets/site.css?v=2');
+      expect([query.status, query.text, reachedKoa]).toEqual([200, 'body{}', 1]);
+      const id = await request(handler)
+        .get('/assets/site.css')
+        .set('X-Request-Id', 'edge-1234abcd');
+      expect(id.headers['x-request-id']).toBe('edge-1234abcd');
+      const forged = await request(handler).get('/assets/site.css').set('X-Request-Id', 'a b');
+      expect(forged.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      // Anything but GET and HEAD goes to Koa.
+      await request(handler).post('/assets/site.css');
+      expect(reachedKoa).toBe(2);
+    });
+
+    it('are counted and logged as Koa counts and logs them', async () => {
+      const lines: Record<string, unknown>[] = [];
+      const metrics = createMetrics();
+      const handler = createSiteApp({
+        release: { sha: A, builtAt: 'then' },
+        contentDir: path.join(releases, A, 'webapp/site'),
+        releases: undefined,
+        builtAt: () => Promise.resolve('later'),
+        registerRoutes: routes,
+        logger: createLogger('info', {
+          write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>),
+        }),
+        metrics,
+        lifecycle,
+      }).callback();
+      const first = await request(handler).get('/');
+      const again = await request(handler).get('/');
+      await request(handler).get('/').set('If-None-Match', first.headers.etag!);
+      await new Promise((resolve) => setImmediate(resolve));
+      const logged = lines.filter((line) => line.msg === 'request');
+      expect(logged).toHaveLength(3);
+      const shape = ({ time: _t, ms, reqId, ...rest }: Record<string, unknown>) => ({
+        ...rest,
+        ms: typeof ms,
+        reqId: typeof reqId,
+      });
+      expect(shape(logged[1]!)).toEqual(shape(logged[0]!));
+      expect(logged.map((line) => line.reqId)).toEqual([
+        first.headers['x-request-id'],
+        again.headers['x-request-id'],
+        expect.any(String),
+      ]);
+      expect(logged.map((line) => [line.route, line.status])).toEqual([
+        ['/{page}', 200],
+        ['/{page}', 200],
+        ['/{page}', 304],
+      ]);
+      const text = await metrics.registry.metrics();
+      expect(text).toContain(
+        'http_requests_total{method="GET",route="/{page}",status_code="200"} 2',
+      );
+      expect(text).toContain(
+        'http_requests_total{method="GET",route="/{page}",status_code="304"} 1',
+      );
+      expect(text).toContain(
+        'http_request_duration_seconds_count{method="GET",route="/{page}",status_code="200"} 2',
+      );
+      expect(text).toMatch(/^http_requests_in_flight 0$/m);
+    });
+
+    it("never stand in for the site's own endpoints, whatever pages exist", async () => {
+      const site = app(false);
+      for (let i = 0; i < 2; i++) {
+        expect((await request(site).get('/healthz')).body).toEqual({ status: 'ready', sha: A });
+        expect((await request(site).get('/metrics')).text).toMatch(/^http_requests_total/m);
       }
     });
 
