@@ -6,7 +6,7 @@ import { Lifecycle } from '../http/lifecycle';
 import { createLogger } from '../logger';
 import { createMetrics } from '../metrics/registry';
 import type Koa from 'koa';
-import { createSiteApp, SITE_CSP, type RegisterRoutes } from './app';
+import { createSiteApp, SITE_CSP, type RegisterRoutes, type SiteAppOptions } from './app';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -50,7 +50,7 @@ function described(res: request.Response) {
 describe('the site process', () => {
   let releases: string;
   let lifecycle: Lifecycle;
-  const app = (shared: boolean) =>
+  const siteApp = (shared: boolean, options: Partial<SiteAppOptions> = {}) =>
     createSiteApp({
       release: { sha: A, builtAt: 'then' },
       contentDir: path.join(releases, A, 'webapp/site'),
@@ -60,7 +60,9 @@ describe('the site process', () => {
       logger: createLogger('silent'),
       metrics: createMetrics(),
       lifecycle,
-    }).callback();
+      ...options,
+    });
+  const app = (shared: boolean) => siteApp(shared).callback();
 
   beforeAll(() => {
     releases = mkdtempSync(path.join(os.tmpdir(), 'reflex-site-'));
@@ -121,16 +123,7 @@ describe('the site process', () => {
     });
 
     it('are answered before Koa, with the same HEAD, query and request id handling', async () => {
-      const site = createSiteApp({
-        release: { sha: A, builtAt: 'then' },
-        contentDir: path.join(releases, A, 'webapp/site'),
-        releases: undefined,
-        builtAt: () => Promise.resolve('later'),
-        registerRoutes: routes,
-        logger: createLogger('silent'),
-        metrics: createMetrics(),
-        lifecycle,
-      });
+      const site = siteApp(false);
       let reachedKoa = 0;
       site.middleware.unshift(async (_ctx: Koa.Context, next: Koa.Next) => {
         reachedKoa++;
@@ -159,17 +152,11 @@ describe('the site process', () => {
     it('are counted and logged as Koa counts and logs them', async () => {
       const lines: Record<string, unknown>[] = [];
       const metrics = createMetrics();
-      const handler = createSiteApp({
-        release: { sha: A, builtAt: 'then' },
-        contentDir: path.join(releases, A, 'webapp/site'),
-        releases: undefined,
-        builtAt: () => Promise.resolve('later'),
-        registerRoutes: routes,
+      const handler = siteApp(false, {
         logger: createLogger('info', {
           write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>),
         }),
         metrics,
-        lifecycle,
       }).callback();
       const first = await request(handler).get('/');
       const again = await request(handler).get('/');
