@@ -13,8 +13,17 @@
  * test or compiler configuration — starts the processes over.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import path from 'node:path';
+import { build } from 'esbuild';
 import { writeAtomically } from '../files';
 import {
   expectedTests,
@@ -57,29 +66,72 @@ export function reaches(inputs: TestInputs, changed: readonly string[]): boolean
   });
 }
 
+/**
+ * The gate server as plain JavaScript: `gateServer.ts` bundled into `<cacheDir>/gate-server/`,
+ * the file named by its content. A TypeScript loader in the gate's processes would cost each
+ * cold type-check about a second of CPU (its hooks see every module TypeScript and jest load).
+ * Bundled anew each time the warm gate starts (tens of milliseconds, while the first commit is
+ * checked out), so a changed source is never answered by a stale file; earlier bundles go.
+ */
+export async function compileGateServer(
+  cacheDir: string,
+  source = path.join(__dirname, 'gateServer.ts'),
+): Promise<string> {
+  const result = await build({
+    entryPoints: [source],
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    write: false,
+    logLevel: 'silent',
+  });
+  const code = result.outputFiles[0]!.text;
+  const dir = path.join(cacheDir, 'gate-server');
+  const name = `${createHash('sha256').update(code).digest('hex').slice(0, 24)}.js`;
+  const file = path.join(dir, name);
+  // Compared, not trusted by name: a damaged file is written again.
+  if (!existsSync(file) || readFileSync(file, 'utf8') !== code) {
+    mkdirSync(dir, { recursive: true });
+    writeAtomically(file, code);
+  }
+  for (const other of readdirSync(dir))
+    if (other !== name) rmSync(path.join(dir, other), { force: true });
+  return file;
+}
+
 class GateProcess {
-  private readonly child: ChildProcess;
+  private child: ChildProcess | undefined;
+  private stopped = false;
   private readonly waiting = new Map<number, (reply: GateReply) => void>();
   private nextId = 1;
   readonly ready: Promise<void>;
 
-  constructor(root: string, kind: 'typecheck' | 'test', logFile: string) {
+  constructor(script: Promise<string>, root: string, kind: 'typecheck' | 'test', logFile: string) {
+    this.ready = script.then((file) => this.start(file, root, kind, logFile));
+    this.ready.catch(() => undefined); // told to whoever asks
+  }
+
+  private start(
+    script: string,
+    root: string,
+    kind: 'typecheck' | 'test',
+    logFile: string,
+  ): Promise<void> {
+    if (this.stopped) return Promise.reject(new Error(`the ${kind} process was stopped`));
     const log = createWriteStream(logFile, { flags: 'a' });
-    this.child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(__dirname, 'gateServer.ts'), root, kind],
-      {
-        cwd: root,
-        env: gateEnv(),
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        detached: true,
-      },
-    );
+    this.child = spawn(process.execPath, [script, root, kind], {
+      cwd: root,
+      env: gateEnv(),
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      detached: true,
+    });
     this.child.stdout!.pipe(log);
     this.child.stderr!.pipe(log);
     let started!: () => void;
     let failed!: (err: Error) => void;
-    this.ready = new Promise((resolve, reject) => ((started = resolve), (failed = reject)));
+    const ready = new Promise<void>((resolve, reject) => ((started = resolve), (failed = reject)));
     this.child.on('message', (reply: GateReply) => {
       if (reply.id === 0) started();
       this.waiting.get(reply.id)?.(reply);
@@ -95,6 +147,7 @@ class GateProcess {
       for (const answer of this.waiting.values()) answer(gone);
       this.waiting.clear();
     });
+    return ready;
   }
 
   async ask(request: GateAsk, timeoutMs: number): Promise<GateReply> {
@@ -111,12 +164,13 @@ class GateProcess {
         resolve(reply);
       });
       const message: GateRequest = { ...request, id };
-      this.child.send(message);
+      this.child!.send(message);
     });
   }
 
   stop(): void {
-    if (this.child.pid !== undefined && this.child.exitCode === null) {
+    this.stopped = true;
+    if (this.child?.pid !== undefined && this.child.exitCode === null) {
       try {
         process.kill(-this.child.pid, 'SIGKILL');
       } catch {
@@ -143,9 +197,12 @@ export class WarmGate {
   /** Test files that passed in the workspace, by what they read; none of it changed since. */
   private readonly passedTests = new Map<string, TestInputs>();
   private readonly passedFile: string;
+  private serverScript: Promise<string> | undefined;
 
   constructor(private readonly o: WarmGateOptions) {
     this.passedFile = path.join(o.cacheDir, 'gate-passed-trees.json');
+    // Bundled while the first commit is checked out.
+    this.script().catch(() => undefined);
   }
 
   async run(r: {
@@ -197,6 +254,15 @@ export class WarmGate {
     return this.typecheckers.size;
   }
 
+  /** The gate server's bundle; tried again after a failure. */
+  private script(): Promise<string> {
+    this.serverScript ??= compileGateServer(this.o.cacheDir).catch((err: unknown) => {
+      this.serverScript = undefined;
+      throw new Error(`could not bundle the gate server: ${String(err)}`);
+    });
+    return this.serverScript;
+  }
+
   /** Forgets the passed tests that the workspace's last move may have changed the answer of. */
   private forgetReached(changed: string[] | undefined): void {
     if (changed === undefined || changed.some((file) => MODULE_SOURCE.test(file))) {
@@ -219,7 +285,7 @@ export class WarmGate {
       : [];
     for (const tsconfig of tsconfigs)
       if (!this.typecheckers.has(tsconfig))
-        this.typecheckers.set(tsconfig, new GateProcess(root, 'typecheck', log));
+        this.typecheckers.set(tsconfig, new GateProcess(this.script(), root, 'typecheck', log));
     // Every checker hears of every move (a project not checked now stays in step with the
     // tree); the projects checked now are checked side by side.
     const replies = await Promise.all(
@@ -252,7 +318,7 @@ export class WarmGate {
     const expected = expectedTests(candidates, exists);
     const kept = `${unreached.length} passed before and read nothing changed since`;
     if (toRun.length === 0) return `test (0 files run; ${kept})`;
-    this.tests ??= new GateProcess(root, 'test', log);
+    this.tests ??= new GateProcess(this.script(), root, 'test', log);
     const reply = await this.tests.ask(
       { kind: 'test', argv: jestArgs(toRun, path.join(this.o.cacheDir, 'jest')) },
       this.o.timeoutMs,
