@@ -42,8 +42,9 @@ export interface Finished {
 }
 
 /**
- * Counts a finished request and writes its access-log line. `log` carries the request id
- * already (observe's child logger), or `reqId` names it (a handler with no child logger).
+ * Counts a finished request (out of `http_requests_in_flight`, which its start went into) and
+ * writes its access-log line. `log` carries the request id already (observe's child logger),
+ * or `reqId` names it (a handler with no child logger).
  */
 export function recordFinished(log: Logger, metrics: Metrics, r: Finished, reqId?: string): void {
   const seconds = Number(process.hrtime.bigint() - r.started) / 1e9;

@@ -82,15 +82,13 @@ export function createSiteApp(o: SiteAppOptions): Koa {
   /** The same releases, once their content is known: read without waiting. */
   const known = new Map<string, Content>([[o.release.sha, own]]);
 
-  /** The release a request names, when this process may serve one other than its own. */
-  const named = (ctx: Context): string | undefined => {
-    const sha = ctx.get('X-Reflex-Release');
-    return o.releases && SHA.test(sha) ? sha : undefined;
-  };
+  /** The release `X-Reflex-Release` names, when this process may serve one other than its own. */
+  const named = (header: string | undefined): string | undefined =>
+    o.releases && header !== undefined && SHA.test(header) ? header : undefined;
 
   /** The content of the release a request names, when this process may serve it. */
   const contentFor = (ctx: Context): Promise<Content> => {
-    const sha = named(ctx);
+    const sha = named(ctx.get('X-Reflex-Release'));
     if (!sha) return Promise.resolve(own);
     let found = generations.get(sha);
     if (!found) {
@@ -117,13 +115,10 @@ export function createSiteApp(o: SiteAppOptions): Koa {
     return found;
   };
   /** The content a request names when it is already known (no wait), else undefined. */
-  const contentNow = (ctx: Context): Content | undefined => {
-    const sha = named(ctx);
+  const contentNow = (header: string | undefined): Content | undefined => {
+    const sha = named(header);
     return sha ? known.get(sha) : own;
   };
-  /** The same, for a request Koa has not seen (`X-Reflex-Release`'s value). */
-  const contentOf = (header: string | undefined): Content | undefined =>
-    o.releases && header !== undefined && SHA.test(header) ? known.get(header) : own;
 
   const site: SiteContext = {
     get sha() {
@@ -134,13 +129,12 @@ export function createSiteApp(o: SiteAppOptions): Koa {
   o.registerRoutes(router, site);
 
   const app = new SiteApp(
-    answerFromMemory({ router, content: contentOf, logger: o.logger, metrics: o.metrics }),
+    answerFromMemory({ router, content: contentNow, logger: o.logger, metrics: o.metrics }),
   );
   app.silent = true;
   app.use(observe(o.logger, o.metrics));
   app.use(errorHandler(o.logger));
   app.use(ownEndpoints(o, contentFor));
-  app.use(fromMemory(router, contentNow));
   app.use(async (ctx, next) => {
     ctx.set(SITE_HEADERS);
     const content = await contentFor(ctx);
@@ -215,32 +209,10 @@ function fileFor(urlPath: string): FileTarget | undefined {
 }
 
 /**
- * A page or asset already in memory, for a release already known, that no site route claims:
- * answered here, with the same headers as below, without the rest of the chain. Most requests
- * under load are this; anything else goes on (and fills the cache for the next one).
- */
-function fromMemory(router: Router, content: (ctx: Context) => Content | undefined): Middleware {
-  return async (ctx, next) => {
-    if (ctx.method === 'GET' || ctx.method === 'HEAD') {
-      const target = fileFor(ctx.path);
-      const file = target && content(ctx)?.cached(target.relative);
-      if (target && file && !router.match(ctx.path, ctx.method).route) {
-        ctx.set(SITE_HEADERS);
-        ctx.state.route = target.route;
-        ctx.set('Cache-Control', target.cacheControl);
-        send(ctx, file, 200);
-        return;
-      }
-    }
-    await next();
-  };
-}
-
-/**
- * The site's Koa app, whose handler first tries `fromMemory`: a page or asset already in
- * memory is answered straight from Node's request handler, without Koa's context and
- * middleware chain: about 30 % less of the site's CPU per such request (docs/BENCHMARKS.md,
- * edge-page). Everything else, and any request it declines, goes to Koa as before.
+ * The site's Koa app, whose handler first tries `fromMemory` (answerFromMemory): a page or
+ * asset already in memory is answered straight from Node's request handler, without Koa's
+ * context and middleware chain: about 30 % less of the site's CPU per such request
+ * (docs/BENCHMARKS.md, edge-page). Everything else, and any request it declines, goes to Koa.
  */
 class SiteApp extends Koa {
   constructor(
@@ -263,8 +235,10 @@ class SiteApp extends Koa {
 const PLAIN_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 
 /**
- * The `fromMemory` middleware's answer, before Koa: the same status, headers, body, metrics and
- * access-log line (app.test.ts holds the two to the same output). Declines (false) unless the
+ * A page or asset already in memory, for a release already known, answered before Koa: the same
+ * status, headers, body, metrics and access-log line as the `files` middleware's answer
+ * (app.test.ts holds the two to the same output). Most requests under load are this. Declines
+ * (false), leaving the request to Koa (which fills the cache for the next one), unless the
  * request is a GET or HEAD of a page or asset already in memory that no site route claims and
  * that is not one of the site's own endpoints.
  */
