@@ -177,6 +177,17 @@ describe('the local edge under attack', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 404 /);
   });
 
+  it.each([
+    ['GET /%0a/ HTTP/1.1', 400],
+    ['GET /a%0d%0a/ HTTP/1.1', 400],
+    ['GET /%09metrics HTTP/1.1', 400],
+    ['GET /%5c HTTP/1.1', 200],
+  ])('%s is answered %d, and the edge keeps serving', async (line, status) => {
+    const answer = await raw(port, `${line}\r\nHost: localhost\r\n\r\n`);
+    expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect((await get(port, '/version', {}, '127.0.0.3')).status).toBe(200);
+  });
+
   it('sets X-Forwarded-For to the socket address and drops what the client claimed', async () => {
     await get(
       port,

@@ -96,8 +96,38 @@ describe('paths as the upstream reads them', () => {
     ['/a/%2E%2E/b', '/b'],
     ['/%2fmetrics', '/metrics'],
     ['http://host:1/x?y#z', '/x'],
+    ['/%5cmetrics', '/metrics'],
+    ['/a/%5C..%5Cmetrics', '/metrics'],
+    ['/%5c', '/'],
   ])('%s is %s', (raw, canonical) => {
     expect(canonicalPath(raw)).toBe(canonical);
+  });
+
+  it.each(['/%0a/', '/%0A', '/a%0d%0a/', '/%09metrics', '/%00', '/x%7f', '/%1b[31m'])(
+    'an escaped control character makes %s unreadable: a bad request, not a path',
+    (raw) => {
+      expect(canonicalPath(raw)).toBeUndefined();
+      expect(at(raw).kind).toBe('bad-request');
+    },
+  );
+
+  it('reading a target never throws, whatever it holds (property)', () => {
+    const escape = fc
+      .integer({ min: 0, max: 255 })
+      .map((n) => `%${n.toString(16).padStart(2, '0')}`);
+    const part = fc.oneof(
+      fc.string({ maxLength: 4 }),
+      escape,
+      fc.constantFrom('/', '..', '.', '\\'),
+    );
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 10 }), (parts) => {
+        const raw = `/${parts.join('')}`;
+        expect(() => canonicalPath(raw)).not.toThrow();
+        expect(() => at(raw)).not.toThrow();
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   // Plain targets skip the URL parser: they must read exactly as the parser reads them.
@@ -116,6 +146,9 @@ describe('paths as the upstream reads them', () => {
         '%',
         '%2e',
         '%2F',
+        '%0a',
+        '%09',
+        '%5c',
         '?',
         '#',
         '=',

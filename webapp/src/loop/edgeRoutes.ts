@@ -78,7 +78,7 @@ export function previewName(host: string): string | undefined {
 /**
  * The path as an upstream will see it: the request target parsed (origin-form or
  * absolute-form), without query or fragment, percent-decoded and with dot segments resolved.
- * Undefined when it cannot be read (a malformed escape).
+ * Undefined when it cannot be read (a malformed escape, or an escaped control character).
  */
 export function canonicalPath(target: string): string | undefined {
   if (PLAIN_TARGET.test(target)) return plainPath(target);
@@ -121,10 +121,23 @@ export function parsedPath(target: string): string | undefined {
   } catch {
     return undefined;
   }
-  // Decoding may reveal `..` or `//` that the upstream's own parsing would fold.
-  const resolved = new URL(decoded.replace(/\/{2,}/g, '/'), 'http://edge.invalid').pathname;
+  // A control character has no place in a path, and a URL parser would drop some of them
+  // (tab, newline) and so read a path other than the upstream's.
+  if (CONTROL_CHARACTER.test(decoded)) return undefined;
+  // Decoding may reveal `..`, `//` or `\` (a slash to a URL parser) that the upstream's own
+  // parsing would fold; folding them here reads the path as its most-resolved form.
+  let resolved: string;
+  try {
+    const folded = decoded.replace(/[\\/]+/g, '/');
+    resolved = new URL(folded, 'http://edge.invalid').pathname;
+  } catch {
+    return undefined;
+  }
   return resolved.length > 1 && resolved.endsWith('/') ? resolved.slice(0, -1) : resolved;
 }
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 function under(path: string, prefix: string): boolean {
   const lower = path.toLowerCase();
