@@ -14,6 +14,15 @@ import { git, GIT_ENV } from '../../test/support/repos';
 
 const PROJECT = path.resolve(__dirname, '../../..');
 
+/** The warm gate's processes this test process started, by pid. */
+function gateProcesses(): number[] {
+  return execFileSync('ps', ['--ppid', String(process.pid), '-o', 'pid=,args='])
+    .toString()
+    .split('\n')
+    .filter((line) => line.includes('gate-server'))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
 const GREET = `export function greet(name: string): string {\n  return \`Hello, \${name}!\`;\n}\n`;
 const TEST = `import { greet } from './greet';\n\nit('greets', () => {\n  expect(greet('Ada')).toBe('Hello, Ada!');\n});\n`;
 /** A site test that reads a page through another process (whose reads no one sees). */
@@ -109,6 +118,7 @@ describe('the warm gate against the cold gate', () => {
       'webapp/site/pages/about.html': '<h1>About</h1>\n',
       'webapp/site/assets/site.css': 'p { margin: 0; }\n',
     });
+    commit('greetComment', { 'webapp/site/greet.ts': GREET + '\n// a comment\n' });
     git(root, ['clone', '--quiet', '--bare', work, origin]);
     warm = new WarmGate({
       steps: ['typecheck', 'test'],
@@ -247,6 +257,22 @@ describe('the warm gate against the cold gate', () => {
       }),
     ).rejects.toMatchObject({ logTail: expect.stringContaining('greets') });
   }, 120_000);
+
+  it('a gate process that died is started again at the next run, which gives the cold verdict', async () => {
+    const dead = gateProcesses();
+    // Both type-checkers and the test runner, all ran before.
+    expect(dead).toHaveLength(3);
+    for (const pid of dead) process.kill(-pid, 'SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (gateProcesses().some((pid) => dead.includes(pid)) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // their exit is heard
+    expect(await verdicts('greetComment', commits.brokenStyle)).toEqual({
+      cold: 'passed',
+      warm: 'passed',
+    });
+    expect(gateProcesses().filter((pid) => !dead.includes(pid))).toHaveLength(3);
+  }, 240_000);
 });
 
 describe('whether a change reaches a test that passed, by what it read', () => {

@@ -104,13 +104,20 @@ export async function compileGateServer(
 class GateProcess {
   private child: ChildProcess | undefined;
   private stopped = false;
+  /** It exited, or never started (the bundle or the spawn failed). */
+  private ended = false;
   private readonly waiting = new Map<number, (reply: GateReply) => void>();
   private nextId = 1;
   readonly ready: Promise<void>;
 
   constructor(script: Promise<string>, root: string, kind: 'typecheck' | 'test', logFile: string) {
     this.ready = script.then((file) => this.start(file, root, kind, logFile));
-    this.ready.catch(() => undefined); // told to whoever asks
+    this.ready.catch(() => (this.ended = true)); // told to whoever asks
+  }
+
+  /** Whether it can still answer: a process that ended or was stopped is started anew. */
+  get usable(): boolean {
+    return !this.stopped && !this.ended;
   }
 
   private start(
@@ -137,7 +144,12 @@ class GateProcess {
       this.waiting.get(reply.id)?.(reply);
       this.waiting.delete(reply.id);
     });
+    this.child.once('error', (err) => {
+      this.ended = true;
+      failed(err);
+    });
     this.child.once('exit', (code, signal) => {
+      this.ended = true;
       const gone: GateReply = {
         id: -1,
         ok: false,
@@ -164,7 +176,17 @@ class GateProcess {
         resolve(reply);
       });
       const message: GateRequest = { ...request, id };
-      this.child!.send(message);
+      // Its channel may close before its exit is heard: that is an answer too, not a throw.
+      this.child!.send(message, (err) => {
+        if (!err) return;
+        this.ended = true;
+        this.waiting.get(id)?.({
+          id,
+          ok: false,
+          errors: `the gate process is gone: ${err.message}`,
+        });
+        this.waiting.delete(id);
+      });
     });
   }
 
@@ -283,6 +305,10 @@ export class WarmGate {
     const tsconfigs = needed
       ? typecheckProjects(sincePassed, (t) => existsSync(path.join(root, t)))
       : [];
+    // A checker that ended (it crashed, or timed out and was stopped) answers nothing again:
+    // dropped, and started afresh (a cold check) when its project is checked.
+    for (const [tsconfig, checker] of this.typecheckers)
+      if (!checker.usable) this.typecheckers.delete(tsconfig);
     for (const tsconfig of tsconfigs)
       if (!this.typecheckers.has(tsconfig))
         this.typecheckers.set(tsconfig, new GateProcess(this.script(), root, 'typecheck', log));
@@ -318,7 +344,7 @@ export class WarmGate {
     const expected = expectedTests(candidates, exists);
     const kept = `${unreached.length} passed before and read nothing changed since`;
     if (toRun.length === 0) return `test (0 files run; ${kept})`;
-    this.tests ??= new GateProcess(this.script(), root, 'test', log);
+    if (!this.tests?.usable) this.tests = new GateProcess(this.script(), root, 'test', log);
     const reply = await this.tests.ask(
       { kind: 'test', argv: jestArgs(toRun, path.join(this.o.cacheDir, 'jest')) },
       this.o.timeoutMs,
